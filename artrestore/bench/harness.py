@@ -1,0 +1,232 @@
+"""The benchmark harness: damage validation paintings, run every method, measure, and write the report.
+
+All I/O happens here; the metrics themselves are pure functions (:mod:`artrestore.metrics`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import platform
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..baselines import get_method
+from ..config import BenchConfig
+from ..damage import KINDS, DamageConfig, DamageSample, DamageSimulator, derive_seed
+from ..data import PaintingCollection, center_square, split_collection
+from ..io import load_fade_map, load_image, load_mask
+from ..metrics import dists, lpips, masked_delta_e, masked_psnr, masked_ssim, seam_error, untouched_changed
+from .memory import PeakMemory
+from .report import aggregate, markdown_table, plot_rows
+
+DISTS_SIDE = 256  # DISTS is computed at 256 px short side, as its authors evaluate it
+
+
+def _dists_resized(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """DISTS after an antialiased resize to :data:`DISTS_SIDE` px short side (when larger)."""
+    scale = DISTS_SIDE / min(x.shape[-2:])
+    if scale < 1:
+        size = (round(x.shape[-2] * scale), round(x.shape[-1] * scale))
+        x = torch.nn.functional.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
+        y = torch.nn.functional.interpolate(y, size=size, mode="bilinear", antialias=True, align_corners=False)
+    return dists(x.clamp(0, 1), y.clamp(0, 1))
+
+
+def _to_tensor(images: list[np.ndarray]) -> torch.Tensor:
+    """list of (h, w, 3) uint8 -> (b, 3, h, w) float in [0, 1]."""
+    return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 255.0
+
+
+def score_outputs(clean: np.ndarray, sample: DamageSample, outputs: list[np.ndarray]) -> list[dict[str, float]]:
+    """Metrics of several restorations of the same damaged painting.
+
+    Args:
+        clean: (h, w, 3) uint8 ground truth.
+        sample: the damage (its ``image`` is what the methods received).
+        outputs: (h, w, 3) uint8 restorations.
+
+    Returns:
+        One dict per output: lpips, dists, psnr, ssim, region_de, seam_de, seam_lpips, untouched_changed.
+    """
+    b = len(outputs)
+    out = _to_tensor(outputs)  # (b, 3, h, w)
+    ref = _to_tensor([clean] * b)
+    mask = torch.from_numpy(sample.mask)[None, None].expand(b, 1, *sample.mask.shape).float()  # (b, 1, h, w)
+    fade = torch.from_numpy(sample.fade)[None, None].expand(b, 1, *sample.fade.shape)
+    region = ((mask > 0) | (fade > 0)).float()
+    result = {
+        "lpips": lpips(out, ref, "alex"),
+        "dists": _dists_resized(out, ref),
+        "psnr": masked_psnr(out, ref, region),
+        "ssim": masked_ssim(out, ref, region),
+        "region_de": masked_delta_e(out, ref, region),
+        "untouched_changed": untouched_changed(
+            torch.from_numpy(np.stack(outputs)).permute(0, 3, 1, 2),
+            torch.from_numpy(np.stack([sample.image] * b)).permute(0, 3, 1, 2),
+            mask,
+            fade,
+        ),
+    }
+    if sample.mask.any():
+        seam = seam_error(out, ref, mask)
+        result["seam_de"], result["seam_lpips"] = seam["delta_e"], seam["lpips"]
+    else:
+        result["seam_de"] = result["seam_lpips"] = torch.full((b,), float("nan"))
+    return [{k: (int(v[i]) if k == "untouched_changed" else float(v[i])) for k, v in result.items()} for i in range(b)]
+
+
+def _montage(clean: np.ndarray, sample: DamageSample, outputs: dict[str, np.ndarray], tile: int = 256) -> np.ndarray:
+    tiles = [("clean", clean), (f"damaged ({sample.kind})", sample.image), *outputs.items()]
+    row = []
+    for name, img in tiles:
+        t = cv2.resize(img, (tile, tile), interpolation=cv2.INTER_AREA)
+        cv2.rectangle(t, (0, 0), (tile, 18), (0, 0, 0), thickness=-1)
+        cv2.putText(t, name, (4, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (255, 255, 255), 1, cv2.LINE_AA)
+        row.append(t)
+    return np.concatenate(row, axis=1)
+
+
+def _load_given_damage(
+    config: BenchConfig, simulator: DamageSimulator, clean: np.ndarray, stem: str, kind: str, seed: int
+) -> DamageSample | None:
+    path = Path(config.masks) / f"{stem}_{kind}_mask.png"
+    if not path.exists():
+        return None
+    size = (clean.shape[1], clean.shape[0])
+    given = load_fade_map(path, size) if kind == "fading" else load_mask(path, size)
+    return simulator.apply_mask(clean, given, kind, seed)
+
+
+def run_bench(config: BenchConfig) -> dict:
+    """Run the benchmark and write ``results.md``, ``results.json``, ``plot.png`` and example montages.
+
+    Args:
+        config: the :class:`~artrestore.config.BenchConfig`.
+
+    Returns:
+        The JSON-serialisable results: ``config``, ``environment``, ``rows`` (aggregated) and ``records``.
+    """
+    methods = [m.strip() for m in config.methods.split(",") if m.strip()]
+    kinds = [k.strip() for k in config.kinds.split(",") if k.strip()]
+    if not methods:
+        raise ValueError("methods: give at least one method name")
+    fns = {m: get_method(m) for m in methods}  # raises on unknown names
+    bad = [k for k in kinds if k not in KINDS]
+    if bad or not kinds:
+        raise ValueError(f"kinds: unknown damage kinds {bad}; accepted: {', '.join(KINDS)}")
+    if config.size < 64:
+        raise ValueError(f"size: expected at least 64 pixels, got {config.size}")
+    if config.masks is not None and not Path(config.masks).is_dir():
+        raise ValueError(f"masks: {config.masks} is not a folder")
+    if config.limit is not None and config.limit < 1:
+        raise ValueError(f"limit: expected a positive number of paintings, got {config.limit}")
+    torch.set_num_threads(config.threads)
+    cv2.setNumThreads(config.threads)
+
+    paintings = split_collection(PaintingCollection.scan(config.data), config.split).records
+    if not paintings:
+        raise ValueError(f"split: no paintings in the {config.split!r} split of {config.data}")
+    if config.masks is not None:
+        stems = [Path(p.painting_id).name for p in paintings]
+        dupes = sorted({s for s in stems if stems.count(s) > 1})
+        if dupes:
+            raise ValueError(
+                f"masks: mask files are named <id>_<kind>_mask.png by painting file stem, but these "
+                f"stems occur for several paintings: {', '.join(dupes[:5])}"
+            )
+        given = {f.name for f in Path(config.masks).glob("*_mask.png")}
+        paintings = [p for p in paintings if any(f"{Path(p.painting_id).name}_{k}_mask.png" in given for k in kinds)]
+        if not paintings:
+            raise ValueError(f"masks: no <id>_<kind>_mask.png file in {config.masks} matches a painting and kind")
+    if config.limit is not None:
+        paintings = paintings[: config.limit]
+    damage_cfg = DamageConfig("real", config.craquelure_dir) if config.craquelure_dir else DamageConfig()
+    simulator = DamageSimulator(damage_cfg)
+    out_dir = Path(config.out)
+    (out_dir / "examples").mkdir(parents=True, exist_ok=True)
+
+    records: list[dict] = []
+    skipped = 0
+    bar = tqdm(total=len(paintings) * len(kinds), desc="bench", unit="case")
+    for p_index, painting in enumerate(paintings):
+        clean = center_square(load_image(painting.path).to_uint8(), config.size)
+        stem = Path(painting.painting_id).name
+        for kind in kinds:
+            seed = derive_seed(config.seed, painting.painting_id, kind)
+            if config.masks is not None:
+                sample = _load_given_damage(config, simulator, clean, stem, kind, seed)
+                if sample is None:
+                    skipped += 1
+                    bar.update(1)
+                    continue
+            else:
+                sample = simulator.simulate(clean, kind, seed)
+            outputs: dict[str, np.ndarray] = {}
+            timing: dict[str, tuple[float, float]] = {}
+            for name, method in fns.items():
+                with PeakMemory() as mem:
+                    t0 = time.perf_counter()
+                    result = method.fn(sample.image.copy(), sample.mask.copy(), sample.fade.copy())
+                    seconds = time.perf_counter() - t0
+                if not isinstance(result, np.ndarray) or result.shape != clean.shape or result.dtype != np.uint8:
+                    raise RuntimeError(
+                        f"method {name!r} returned {getattr(result, 'shape', type(result))}, "
+                        f"expected an {clean.shape} uint8 array"
+                    )
+                outputs[name] = result
+                timing[name] = (seconds, mem.extra_mb)
+            scores = score_outputs(clean, sample, list(outputs.values()))
+            for name, score in zip(outputs, scores):
+                records.append(
+                    {
+                        "painting": painting.painting_id,
+                        "artist": painting.artist,
+                        "kind": kind,
+                        "method": name,
+                        "seed": seed,
+                        "mask_share": float(sample.mask.mean()),
+                        "fade_share": float((sample.fade > 0).mean()),
+                        "seconds": timing[name][0],
+                        "peak_mb": timing[name][1],
+                        **score,
+                    }
+                )
+            if p_index < config.examples:
+                montage = _montage(clean, sample, outputs)
+                cv2.imwrite(
+                    str(out_dir / "examples" / f"{stem}_{kind}.jpg"),
+                    montage[:, :, ::-1],
+                    [cv2.IMWRITE_JPEG_QUALITY, 90],
+                )
+            bar.update(1)
+    bar.close()
+
+    rows = aggregate(records, methods, kinds)
+    results = {
+        "config": dataclasses.asdict(config),
+        "environment": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "threads": config.threads,
+            "cpu_count": __import__("os").cpu_count(),
+            "machine": platform.machine(),
+            "paintings": len(paintings),
+            "skipped_cases": skipped,
+        },
+        "rows": rows,
+        "records": records,
+    }
+    title = f"{len(paintings)} {config.split} paintings at {config.size}px"
+    md = f"# ArtRestore bench: {title}\n\n" + markdown_table(rows)
+    if skipped:
+        md += f"\n{skipped} painting/kind cases had no mask file in {config.masks} and were skipped.\n"
+    (out_dir / "results.md").write_text(md)
+    (out_dir / "results.json").write_text(json.dumps(results, indent=1, default=float))
+    plot_rows(rows, str(out_dir / "plot.png"), title)
+    return results

@@ -1,0 +1,104 @@
+"""Run settings: one typed dataclass per command, and the argparse CLI generated from them.
+
+Defaults live here and only here. Each field's ``metadata["help"]`` becomes its ``--help`` text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .damage.types import KINDS
+
+
+def _default_data_root() -> str:
+    """``../shared/data`` next to the project, the place the shared data sets live during development and CI."""
+    return str(Path(__file__).resolve().parents[2] / "shared" / "data")
+
+
+def opt(default: object, help: str, **kwargs: object) -> object:
+    """A dataclass field with a help text (``field(default=..., metadata={"help": ...})``)."""
+    if callable(default) and not isinstance(default, type):
+        return field(default_factory=default, metadata={"help": help, **kwargs})
+    return field(default=default, metadata={"help": help, **kwargs})
+
+
+@dataclass
+class BenchConfig:
+    """Settings of ``artrestore bench``."""
+
+    data: str = opt(lambda: str(Path(_default_data_root()) / "paintings"), "folder of <Artist>/*.jpg paintings")
+    out: str = opt("bench_out", "output folder for results.md, results.json and the plots")
+    masks: str | None = opt(None, "folder of <id>_<kind>_mask.png masks to use instead of simulated damage")
+    methods: str = opt("none,telea,ns,biharmonic,patchmatch", "comma-separated registered method names")
+    kinds: str = opt(",".join(KINDS), "comma-separated damage kinds (table rows)")
+    size: int = opt(512, "paintings are resized (short side) and centre-cropped to size x size")
+    limit: int | None = opt(None, "use at most this many paintings")
+    split: str = opt("val", "which part of the data: val, train or all (split by painting)")
+    seed: int = opt(0, "base seed of the synthetic damage")
+    craquelure_dir: str | None = opt(None, "real crack maps for the 'crack' kind (default: synthetic cracks)")
+    threads: int = opt(2, "CPU threads for torch and OpenCV")
+    examples: int = opt(1, "save visual comparisons for this many paintings")
+
+
+@dataclass
+class DamageGridConfig:
+    """Settings of ``artrestore damage-grid``."""
+
+    image: str | None = opt(None, "painting to damage (default: the first validation painting of the shared data)")
+    out: str = opt("docs/damage_grid.jpg", "output image (.jpg or .png)")
+    size: int = opt(320, "tile size in pixels")
+    seed: int = opt(0, "damage seed")
+    craquelure_source: str = opt("synthetic", "synthetic, real or both")
+    craquelure_dir: str | None = opt(
+        lambda: str(Path(_default_data_root()) / "craquelure" / "masks"), "real crack maps (for real/both)"
+    )
+
+
+def _unwrap_optional(tp: object) -> tuple[object, bool]:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return args[0], True
+    return tp, False
+
+
+def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
+    """Add one ``--flag`` per field of the dataclass ``cls`` (types, defaults and help taken from it)."""
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        tp, optional = _unwrap_optional(hints[f.name])
+        flag = "--" + f.name.replace("_", "-")
+        help_text = f.metadata.get("help", "")
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        else:
+            default = None
+        if tp is bool:
+            parser.add_argument(
+                flag, dest=f.name, action=argparse.BooleanOptionalAction, default=default, help=help_text
+            )
+            continue
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        suffix = "" if required else f" (default: {default})"
+        parser.add_argument(
+            flag,
+            dest=f.name,
+            type=tp,
+            default=default,
+            required=required and not optional,
+            help=help_text + suffix,
+            metavar=f.name.upper(),
+        )
+
+
+def dataclass_from_args(cls: type, namespace: argparse.Namespace) -> object:
+    """Build ``cls`` from the parsed arguments that :func:`add_dataclass_arguments` declared."""
+    return cls(**{f.name: getattr(namespace, f.name) for f in dataclasses.fields(cls)})

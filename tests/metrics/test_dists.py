@@ -1,0 +1,45 @@
+"""DISTS: our implementation against the dists-pytorch reference code with the same VGG16."""
+
+from __future__ import annotations
+
+import sys
+from importlib.resources import files
+
+import pytest
+import torch
+
+from artrestore.metrics import dists
+from artrestore.metrics.backbones import vgg16_features
+
+
+def test_matches_reference_implementation(monkeypatch):
+    import DISTS_pytorch.DISTS_pt as reference
+
+    features = vgg16_features()
+
+    class _VGG:
+        pass
+
+    vgg = _VGG()
+    vgg.features = features
+    # The reference downloads torchvision weights and reads weights.pt from sys.prefix; point both at ours.
+    monkeypatch.setattr(reference.models, "vgg16", lambda **kwargs: vgg)
+    monkeypatch.setattr(sys, "prefix", str(files("DISTS_pytorch")))
+    ref_model = reference.DISTS().eval()
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, 80, 96)
+    y = (x + 0.15 * torch.randn_like(x)).clamp(0, 1)
+    expected = ref_model(x, y)
+    assert torch.allclose(dists(x, y), expected, atol=1e-5)
+
+
+def test_identical_is_zero_and_range():
+    x = torch.rand(2, 3, 64, 64)
+    assert torch.allclose(dists(x, x), torch.zeros(2), atol=1e-5)
+    d = dists(x, torch.rand(2, 3, 64, 64))
+    assert ((d > 0.1) & (d <= 1)).all()
+
+
+def test_rejects_mismatched_shapes():
+    with pytest.raises(ValueError, match="same shape"):
+        dists(torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 30))

@@ -1,0 +1,139 @@
+"""The preview app: handlers, the Gradio API through gradio_client, and a real browser (Debian Chromium)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import cv2
+import pytest
+
+from artrestore import demo
+
+from .conftest import ROOT, synthetic_painting
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def test_simulate_handler_resizes_explicitly_and_damages():
+    img = synthetic_painting(300, 600)
+    clean, damaged, sample, types = demo.simulate(img, "mixed", 1, 256)
+    assert clean.shape == (128, 256, 3) and damaged.shape == clean.shape and types.shape == clean.shape
+    assert not ((damaged != clean).any(2) & ~sample.touched).any()
+
+
+def test_handlers_raise_clear_errors():
+    with pytest.raises(ValueError, match="upload a painting first"):
+        demo.simulate(None, "crack", 0, 512)
+    with pytest.raises(ValueError, match="kind"):
+        demo.simulate(synthetic_painting(), "mould", 0, 512)
+    with pytest.raises(ValueError, match="simulate damage first"):
+        demo.fill_with_baseline(None, None, "telea")
+
+
+def test_baseline_handler_scores_fill():
+    clean, _, sample, _ = demo.simulate(synthetic_painting(128, 128), "large_loss", 2, 128)
+    out, rows = demo.fill_with_baseline(clean, sample, "telea")
+    metrics = dict(rows)
+    assert out.shape == clean.shape and metrics["untouched_changed"] == 0 and 0 < metrics["lpips"] < 1
+
+
+def test_app_wraps_errors_for_the_ui():
+    import gradio as gr
+
+    sys.path.insert(0, str(ROOT))
+    import app
+
+    with pytest.raises(gr.Error, match="upload a painting first"):
+        app.on_simulate(None, "crack", 0, 512)
+    assert isinstance(app.build_app(), gr.Blocks)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("app.py exited:\n" + proc.stdout.read().decode(errors="replace"))
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        raise RuntimeError("app.py did not serve within 120 s")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def test_gradio_client_round_trip(server, tmp_path):
+    from gradio_client import Client, handle_file
+
+    src = tmp_path / "p.png"
+    cv2.imwrite(str(src), synthetic_painting(120, 160))
+    client = Client(server, verbose=False)
+    damaged, types = client.predict(handle_file(str(src)), "large_loss", 3, 160, api_name="/simulate")
+    damaged_img = cv2.imread(str(damaged))
+    assert damaged_img is not None and damaged_img.shape == (120, 160, 3)
+    filled, metrics = client.predict("telea", api_name="/baseline")
+    values = {row[0]: row[1] for row in metrics["data"]}
+    assert values["untouched_changed"] == 0
+
+
+@pytest.mark.browser
+def test_browser_upload_and_simulate(server, tmp_path):
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
+    from playwright.sync_api import sync_playwright
+
+    src = tmp_path / "painting.png"
+    cv2.imwrite(str(src), synthetic_painting(200, 260))
+    shots = ROOT / "runs" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.goto(server, wait_until="load")
+        page.get_by_text("is not trained yet").first.wait_for(timeout=60_000)
+        page.locator("input[type=file]").first.set_input_files(str(src))
+        page.get_by_role("button", name="Simulate damage").click()
+        page.locator("#damaged img").first.wait_for(state="visible", timeout=60_000)
+        page.locator("#types img").first.wait_for(state="visible", timeout=60_000)
+        page.get_by_role("button", name="Fill with classical baseline").click()
+        page.locator("#filled img").first.wait_for(state="visible", timeout=60_000)
+        page.get_by_text("untouched_changed").first.wait_for(state="attached", timeout=30_000)
+        damaged_src = page.locator("#damaged img").first.get_attribute("src")
+        page.screenshot(path=str(shots / "preview_app.png"), full_page=True)
+        browser.close()
+    assert damaged_src
+    assert (shots / "preview_app.png").stat().st_size > 20_000
