@@ -49,7 +49,7 @@ lint: install
 	$(PY) -m ruff check . && $(PY) -m ruff format --check .
 
 grid: install
-	$(PY) -m artrestore.cli damage-grid --out docs/damage_grid.jpg
+	$(PY) -m artrestore.cli damage-grid --size 224 --image ../shared/data/paintings/Claude_Monet/aic_16542.jpg --out docs/damage_grid.png
 
 clean-venv:
 	rm -rf $(VENV)

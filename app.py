@@ -41,7 +41,7 @@ def on_fill(clean, sample, method):
 
 
 def build_app() -> gr.Blocks:
-    with gr.Blocks(title="ArtRestore (preview)") as app:
+    with gr.Blocks(title="ArtRestore (preview)", analytics_enabled=False) as app:
         gr.Markdown(
             "# ArtRestore — preview\n"
             "**The ArtRestore-Diffusion restoration model is not trained yet.** This page shows what exists: the "

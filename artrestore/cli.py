@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .config import BenchConfig, DamageGridConfig, add_dataclass_arguments, dataclass_from_args
+from .config import BenchConfig, DamageGridConfig, DetectorTrainConfig, add_dataclass_arguments, dataclass_from_args
 
 
 def cmd_bench(config: BenchConfig) -> int:
@@ -40,14 +41,25 @@ def cmd_damage_grid(config: DamageGridConfig) -> int:
     if out.suffix.lower() not in (".jpg", ".jpeg", ".png"):
         raise ValueError(f"out: expected a .jpg or .png file name, got {out.name}")
     out.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(out), grid[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 88])
+    params = [cv2.IMWRITE_JPEG_QUALITY, 88] if out.suffix.lower() in (".jpg", ".jpeg") else []
+    if not cv2.imwrite(str(out), grid[:, :, ::-1], params):
+        raise ValueError(f"out: could not write {out}")
     print(f"wrote {out} ({grid.shape[1]}x{grid.shape[0]}) from {path}")
+    return 0
+
+
+def cmd_train_detector(config: DetectorTrainConfig) -> int:
+    from .training.detector import train_detector
+
+    summary = train_detector(config)
+    print(json.dumps(summary))
     return 0
 
 
 COMMANDS: dict[str, tuple[type, Callable, str]] = {
     "bench": (BenchConfig, cmd_bench, "benchmark restoration methods on damaged validation paintings"),
     "damage-grid": (DamageGridConfig, cmd_damage_grid, "render every damage kind on one painting"),
+    "train-detector": (DetectorTrainConfig, cmd_train_detector, "train the damage detector (resumable)"),
 }
 
 

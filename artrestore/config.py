@@ -28,6 +28,26 @@ def opt(default: object, help: str, **kwargs: object) -> object:
 
 
 @dataclass
+class LoopSettings:
+    """Optimisation and bookkeeping settings common to every training run (resumable from ``out``)."""
+
+    out: str = opt("runs/train", "run folder (an existing run there is resumed)")
+    steps: int = opt(1000, "optimiser steps in total")
+    batch_size: int = opt(8, "batch size per process")
+    lr: float = opt(1e-3, "peak AdamW learning rate (linear warm-up, cosine decay)")
+    warmup: int = opt(100, "warm-up steps")
+    weight_decay: float = opt(1e-4, "AdamW weight decay")
+    ema_decay: float = opt(0.999, "EMA decay of the exported weights (0 disables EMA)")
+    grad_clip: float = opt(1.0, "gradient-norm clip (0 disables)")
+    checkpoint_every: int = opt(250, "save a resumable checkpoint every N steps")
+    keep_checkpoints: int = opt(2, "number of checkpoints kept")
+    log_every: int = opt(10, "loss-log line every N steps")
+    seed: int = opt(0, "data and initialisation seed")
+    threads: int = opt(2, "torch threads per process")
+    workers: int = opt(0, "DataLoader worker processes")
+
+
+@dataclass
 class BenchConfig:
     """Settings of ``artrestore bench``."""
 
@@ -50,7 +70,7 @@ class DamageGridConfig:
     """Settings of ``artrestore damage-grid``."""
 
     image: str | None = opt(None, "painting to damage (default: the first validation painting of the shared data)")
-    out: str = opt("docs/damage_grid.jpg", "output image (.jpg or .png)")
+    out: str = opt("docs/damage_grid.png", "output image (.png, or .jpg for a smaller file)")
     size: int = opt(320, "tile size in pixels")
     seed: int = opt(0, "damage seed")
     craquelure_source: str = opt("synthetic", "synthetic, real or both")
@@ -102,3 +122,18 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
 def dataclass_from_args(cls: type, namespace: argparse.Namespace) -> object:
     """Build ``cls`` from the parsed arguments that :func:`add_dataclass_arguments` declared."""
     return cls(**{f.name: getattr(namespace, f.name) for f in dataclasses.fields(cls)})
+
+
+@dataclass
+class DetectorTrainConfig(LoopSettings):
+    """Settings of ``artrestore train-detector``: synthetic damage on painting crops plus real craquelure."""
+
+    out: str = opt("runs/detector", "run folder (an existing run there is resumed)")
+    data: str = opt(lambda: str(Path(_default_data_root()) / "paintings"), "folder of <Artist>/*.jpg paintings")
+    craquelure: str = opt(lambda: str(Path(_default_data_root()) / "craquelure"), "real crack close-ups and maps")
+    crop: int = opt(192, "training crop side in pixels")
+    real_share: float = opt(0.25, "share of samples that are real craquelure close-ups")
+    channels: str = opt("8,24,48,64", "detector widths per resolution level")
+    steps: int = opt(3000, "optimiser steps in total")
+    batch_size: int = opt(8, "batch size per process")
+    lr: float = opt(2e-3, "peak AdamW learning rate (linear warm-up, cosine decay)")

@@ -16,20 +16,21 @@ def restore_none(image: np.ndarray, mask: np.ndarray, fade: np.ndarray) -> np.nd
     return image.copy()
 
 
-@register_method("telea", "OpenCV fast marching (Telea 2004), radius 3")
-def restore_telea(image: np.ndarray, mask: np.ndarray, fade: np.ndarray) -> np.ndarray:
+def _opencv_inpaint(image: np.ndarray, mask: np.ndarray, flag: int) -> np.ndarray:
     if not mask.any():
         return image.copy()
-    filled = cv2.inpaint(image, mask.astype(np.uint8) * 255, 3, cv2.INPAINT_TELEA)
+    filled = cv2.inpaint(image, mask.astype(np.uint8) * 255, 3, flag)
     return composite(filled, image, mask)
+
+
+@register_method("telea", "OpenCV fast marching (Telea 2004), radius 3")
+def restore_telea(image: np.ndarray, mask: np.ndarray, fade: np.ndarray) -> np.ndarray:
+    return _opencv_inpaint(image, mask, cv2.INPAINT_TELEA)
 
 
 @register_method("ns", "OpenCV Navier-Stokes (Bertalmio 2001), radius 3")
 def restore_ns(image: np.ndarray, mask: np.ndarray, fade: np.ndarray) -> np.ndarray:
-    if not mask.any():
-        return image.copy()
-    filled = cv2.inpaint(image, mask.astype(np.uint8) * 255, 3, cv2.INPAINT_NS)
-    return composite(filled, image, mask)
+    return _opencv_inpaint(image, mask, cv2.INPAINT_NS)
 
 
 @register_method("biharmonic", "scikit-image biharmonic inpainting, per connected region")

@@ -223,7 +223,12 @@ def run_bench(config: BenchConfig) -> dict:
         "records": records,
     }
     title = f"{len(paintings)} {config.split} paintings at {config.size}px"
-    md = f"# ArtRestore bench: {title}\n\n" + markdown_table(rows)
+    md = (
+        f"# ArtRestore bench: {title}\n\n"
+        f"{config.threads} threads on {results['environment']['cpu_count']} CPUs, torch {torch.__version__}. "
+        f"LPIPS on the whole image; DISTS at {DISTS_SIDE} px short side; PSNR, SSIM and region ΔE00 over mask ∪ "
+        "fade; seam = ±4 px ring around the mask boundary.\n\n" + markdown_table(rows)
+    )
     if skipped:
         md += f"\n{skipped} painting/kind cases had no mask file in {config.masks} and were skipped.\n"
     (out_dir / "results.md").write_text(md)

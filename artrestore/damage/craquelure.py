@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 from scipy.spatial import cKDTree
 
-from .types import low_frequency_noise
+from .types import low_frequency_noise, stain
 
 
 def _voronoi_edges(
@@ -185,12 +185,8 @@ def paint_cracks(image: np.ndarray, cracks: np.ndarray, rng: np.random.Generator
     Returns:
         (h, w, 3) float32, changed only where ``cracks``.
     """
-    out = image.copy()
     if rng.random() < 0.8:
         colour = rng.uniform(0.06, 0.22) * np.array([1.0, 0.85, 0.65], np.float32)
     else:
         colour = rng.uniform(0.75, 0.9) * np.array([1.0, 0.95, 0.82], np.float32)
-    strength = rng.uniform(0.65, 0.95)
-    jitter = rng.normal(0.0, 0.04, (int(cracks.sum()), 1)).astype(np.float32)
-    out[cracks] = (1 - strength) * image[cracks] + strength * np.clip(colour[None] + jitter, 0, 1)
-    return out
+    return stain(image, cracks, colour, rng.uniform(0.65, 0.95), 0.04, rng)

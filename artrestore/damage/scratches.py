@@ -5,6 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .types import stain
+
 
 def _bezier(p: np.ndarray, n: int) -> np.ndarray:
     """(n, 2) points of the cubic Bezier with control points ``p`` (4, 2)."""
@@ -59,14 +61,10 @@ def scratches(shape: tuple[int, int], rng: np.random.Generator, count: int | Non
 
 def paint_scratches(image: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Render scratches onto ``image`` (float32 (h, w, 3) in [0, 1]); changes only pixels in ``mask``."""
-    out = image.copy()
     light = rng.random() < 0.65
     colour = (
         rng.uniform(0.78, 0.95) * np.array([1.0, 0.97, 0.9], np.float32)
         if light
         else rng.uniform(0.08, 0.25) * np.array([1.0, 0.9, 0.75], np.float32)
     )
-    strength = rng.uniform(0.7, 1.0)
-    jitter = rng.normal(0.0, 0.03, (int(mask.sum()), 1)).astype(np.float32)
-    out[mask] = (1 - strength) * image[mask] + strength * np.clip(colour[None] + jitter, 0, 1)
-    return out
+    return stain(image, mask, colour, rng.uniform(0.7, 1.0), 0.03, rng)

@@ -74,3 +74,25 @@ def low_frequency_noise(shape: tuple[int, int], cells: float, rng: np.random.Gen
 def scale_of(shape: tuple[int, int], reference: int = 512) -> float:
     """Size factor of an image against the 512 px reference the generators' defaults are tuned for."""
     return min(shape) / float(reference)
+
+
+def stain(
+    image: np.ndarray, mask: np.ndarray, colour: np.ndarray, strength: float, jitter: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Blend a noisy flat ``colour`` into ``image`` inside ``mask`` (dirt in cracks, abraded scratches).
+
+    Args:
+        image: (h, w, 3) float32 in [0, 1].
+        mask: (h, w) bool.
+        colour: (3,) float32 target colour.
+        strength: blend weight of the colour, in [0, 1].
+        jitter: standard deviation of the per-pixel brightness noise.
+        rng: random generator.
+
+    Returns:
+        (h, w, 3) float32, changed only where ``mask``.
+    """
+    out = image.copy()
+    noise = rng.normal(0.0, jitter, (int(mask.sum()), 1)).astype(np.float32)  # (n, 1)
+    out[mask] = (1 - strength) * image[mask] + strength * np.clip(colour[None] + noise, 0, 1)
+    return out

@@ -5,12 +5,16 @@ from .dists import dists
 from .lpips import lpips, lpips_map
 from .pixel import masked_psnr, masked_ssim, ssim_map
 from .seam import boundary_ring, seam_error
+from .segmentation import boundary_f1, f1, iou
 from .untouched import untouched_changed
 
 __all__ = [
+    "boundary_f1",
     "boundary_ring",
     "delta_e2000",
     "dists",
+    "f1",
+    "iou",
     "lpips",
     "lpips_map",
     "masked_delta_e",

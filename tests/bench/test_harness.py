@@ -149,8 +149,19 @@ def test_bench_with_example_masks(shared_data, tmp_path):
     """The authored masks in examples/masks match validation paintings and run through the bench."""
     from tests.conftest import ROOT
 
-    code = main(["bench", "--data", str(shared_data / "paintings"), "--masks", str(ROOT / "examples" / "masks"),
-                 "--methods", "none,telea", "--out", str(tmp_path / "e")])
+    code = main(
+        [
+            "bench",
+            "--data",
+            str(shared_data / "paintings"),
+            "--masks",
+            str(ROOT / "examples" / "masks"),
+            "--methods",
+            "none,telea",
+            "--out",
+            str(tmp_path / "e"),
+        ]
+    )
     assert code == 0
     data = json.loads((tmp_path / "e" / "results.json").read_text())
     assert data["environment"]["paintings"] == 2

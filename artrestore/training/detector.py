@@ -1,0 +1,144 @@
+"""Training the damage detector: simulated damage on multi-scale painting crops, plus real craquelure close-ups."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+
+from ..config import DetectorTrainConfig
+from ..damage import KINDS, DamageConfig, DamageSimulator, derive_seed
+from ..data import PaintingCollection, multiscale_random_crop, split_collection
+from ..data.craquelure_pairs import CrackPair, crack_pairs, load_pair
+from ..detection import DamageDetector
+from ..io import load_image
+from .trainer import train
+
+# DamageType code -> detector class (fading is a separate regression output)
+_TYPE_TO_CLASS = np.array([0, 1, 2, 3, 0], np.int64)
+CLASS_WEIGHTS = (1.0, 4.0, 4.0, 2.0)  # none, crack, scratch, loss: thin classes are rare
+
+
+def _augment(rng: np.random.Generator, *arrays: np.ndarray) -> list[np.ndarray]:
+    k, flip = int(rng.integers(4)), bool(rng.random() < 0.5)
+    out = []
+    for a in arrays:
+        a = np.rot90(a, k)
+        out.append(np.ascontiguousarray(a[:, ::-1] if flip else a))
+    return out
+
+
+class DetectorSamples(Dataset):
+    """Samples for the detector, deterministic per index.
+
+    Args:
+        paintings: painting collection (training split) to damage.
+        real: real craquelure pairs (training files).
+        crop: crop side.
+        length: samples per epoch.
+        real_share: probability that a sample is a real close-up.
+        seed: base seed.
+        simulator: the damage simulator.
+    """
+
+    def __init__(
+        self,
+        paintings: PaintingCollection,
+        real: list[CrackPair],
+        crop: int,
+        length: int,
+        real_share: float,
+        seed: int = 0,
+        simulator: DamageSimulator | None = None,
+    ) -> None:
+        if not 0 <= real_share <= 1:
+            raise ValueError(f"real_share: expected a share in [0, 1], got {real_share}")
+        if real_share > 0 and not real:
+            raise ValueError("real: no real craquelure pairs given but real_share > 0")
+        self.paintings, self.real = paintings.records, real
+        self.crop, self.length, self.real_share, self.seed = crop, length, real_share, seed
+        self.simulator = simulator or DamageSimulator()
+        self._images: dict[int, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return self.length
+
+    def _painting(self, i: int) -> np.ndarray:
+        if i not in self._images:
+            img = load_image(self.paintings[i].path).to_uint8()
+            scale = 1024 / max(img.shape[:2])
+            if scale < 1:
+                import cv2
+
+                img = cv2.resize(
+                    img, (round(img.shape[1] * scale), round(img.shape[0] * scale)), interpolation=cv2.INTER_AREA
+                )
+            self._images[i] = img
+        return self._images[i]
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        seed = derive_seed(self.seed, "detector", index)
+        rng = np.random.default_rng(seed)
+        if self.real and rng.random() < self.real_share:
+            image, crack = load_pair(self.real[int(rng.integers(len(self.real)))])
+            image, _ = multiscale_random_crop(
+                np.dstack([image, crack.astype(np.uint8) * 255]), self.crop, rng, min_scale=0.75, max_scale=1.5
+            )
+            image, crack = image[:, :, :3], image[:, :, 3] >= 128
+            classes = crack.astype(np.int64)  # 1 = crack
+            fade = np.zeros(crack.shape, np.float32)
+            fade_weight = 0.0  # fading of the real close-ups is unknown
+        else:
+            clean, _ = multiscale_random_crop(self._painting(int(rng.integers(len(self.paintings)))), self.crop, rng)
+            kind = KINDS[int(rng.integers(len(KINDS)))]
+            sample = self.simulator.simulate(clean, kind, seed)
+            image, classes, fade = sample.image, _TYPE_TO_CLASS[sample.types], sample.fade
+            fade_weight = 1.0
+        image, classes, fade = _augment(rng, image, classes, fade)
+        return {
+            "image": torch.from_numpy(image).permute(2, 0, 1).float() / 255.0,  # (3, s, s)
+            "classes": torch.from_numpy(classes),  # (s, s) int64
+            "fade": torch.from_numpy(fade)[None],  # (1, s, s)
+            "fade_weight": torch.tensor(fade_weight),
+        }
+
+
+def detector_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+    """Weighted cross-entropy + soft Dice on 'any damage' + L1 on fading (where fading is known)."""
+    logits = model(batch["image"])  # (b, 5, s, s)
+    weights = torch.tensor(CLASS_WEIGHTS, device=logits.device)
+    ce = F.cross_entropy(logits[:, :4], batch["classes"], weight=weights)
+    p_damage = 1 - logits[:, :4].softmax(1)[:, 0]  # (b, s, s)
+    target = (batch["classes"] > 0).float()
+    dice = 1 - (2 * (p_damage * target).sum((1, 2)) + 1) / (p_damage.sum((1, 2)) + target.sum((1, 2)) + 1)
+    fade_err = (logits[:, 4:].sigmoid() - batch["fade"]).abs().mean((1, 2, 3))  # (b,)
+    w = batch["fade_weight"]
+    fade_l1 = (fade_err * w).sum() / w.sum().clamp_min(1)
+    loss = ce + dice.mean() + 2 * fade_l1
+    return loss, {"ce": ce.item(), "dice": dice.mean().item(), "fade_l1": fade_l1.item()}
+
+
+def train_detector(config: DetectorTrainConfig) -> dict:
+    """Train :class:`DamageDetector` and save the EMA weights to ``<out>/final``.
+
+    Args:
+        config: :class:`~artrestore.config.DetectorTrainConfig`.
+
+    Returns:
+        The training summary of :func:`~artrestore.training.trainer.train`.
+    """
+    channels = tuple(int(c) for c in config.channels.split(","))
+    paintings = split_collection(PaintingCollection.scan(config.data), "train")
+    real = crack_pairs(config.craquelure, "train") if config.real_share > 0 else []
+    dataset = DetectorSamples(
+        paintings,
+        real,
+        config.crop,
+        config.steps * config.batch_size,
+        config.real_share,
+        config.seed,
+        DamageSimulator(DamageConfig()),
+    )
+    model = DamageDetector(channels=channels)
+    return train(model, dataset, detector_loss, config, title="detector")

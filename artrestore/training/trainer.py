@@ -1,0 +1,242 @@
+"""A small, resumable accelerate training loop shared by every ArtRestore model.
+
+The same code runs on one CPU or in N processes (``python -m torch.distributed.run --nproc_per_node N``); on this
+project's 2-core machines ``accelerate launch --cpu --num_processes 2`` starts only one process, torchrun starts two.
+
+Each run folder holds ``checkpoints/step_<n>/`` (accelerate state: model, optimiser, EMA, step), ``loss_log.csv``,
+``loss_curve.png`` and, at the end, ``final/`` with the EMA weights saved by ``save_pretrained``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+
+from ..config import LoopSettings
+
+
+class EMA:
+    """Exponential moving average of a model's parameters, checkpointable by accelerate."""
+
+    def __init__(self, model: torch.nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items() if v.dtype.is_floating_point}
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module, step: int) -> None:
+        decay = min(self.decay, (1 + step) / (10 + step))  # warm-up: follow the model closely early on
+        for k, v in model.state_dict().items():
+            if k in self.shadow:
+                self.shadow[k].lerp_(v.detach(), 1 - decay)
+
+    def copy_to(self, model: torch.nn.Module) -> None:
+        model.load_state_dict({**model.state_dict(), **self.shadow})
+
+    def state_dict(self) -> dict:
+        return {"decay": self.decay, "shadow": self.shadow}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.decay = state["decay"]
+        self.shadow = state["shadow"]
+
+
+class StepCounter:
+    """The global step, saved with the accelerate state."""
+
+    def __init__(self) -> None:
+        self.step = 0
+
+    def state_dict(self) -> dict:
+        return {"step": self.step}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.step = int(state["step"])
+
+
+def _lr_lambda(settings: LoopSettings) -> Callable[[int], float]:
+    def f(step: int) -> float:
+        if step < settings.warmup:
+            return (step + 1) / max(1, settings.warmup)
+        progress = (step - settings.warmup) / max(1, settings.steps - settings.warmup)
+        return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+    return f
+
+
+def latest_checkpoint(out: str | Path) -> Path | None:
+    """The newest ``checkpoints/step_<n>`` folder of a run, or None."""
+    ckpts = sorted(Path(out, "checkpoints").glob("step_*"), key=lambda p: int(re.sub(r"\D", "", p.name) or 0))
+    return ckpts[-1] if ckpts else None
+
+
+def plot_loss_curve(log_path: str | Path, png_path: str | Path, title: str = "") -> None:
+    """Plot every numeric column of a loss log (raw and smoothed) against the step."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with open(log_path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        return
+    keys = [k for k in rows[0] if k not in ("step", "lr", "seconds")]
+    steps = [int(r["step"]) for r in rows]
+    fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 3.6), squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        vals = [float(r[key]) for r in rows]
+        ax.plot(steps, vals, alpha=0.35, lw=0.8)
+        k = max(1, len(vals) // 25)
+        smooth = [sum(vals[max(0, i - k) : i + 1]) / len(vals[max(0, i - k) : i + 1]) for i in range(len(vals))]
+        ax.plot(steps, smooth, lw=1.8)
+        ax.set_title(key)
+        ax.set_xlabel("step")
+        if min(vals) > 0:
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"{title} ({rows[-1]['seconds']} s for {steps[-1]} steps)")
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=100)
+    plt.close(fig)
+
+
+def train(
+    model: torch.nn.Module,
+    dataset: Dataset,
+    loss_fn: Callable[[torch.nn.Module, dict], tuple[torch.Tensor, dict[str, float]]],
+    settings: LoopSettings,
+    title: str = "training",
+) -> dict:
+    """Train ``model`` on ``dataset`` with ``loss_fn``, resuming from the run folder when possible.
+
+    Args:
+        model: a ``ModelMixin`` (saved with ``save_pretrained``) or any module.
+        dataset: map-style dataset; its items are collated into batches (index i of the virtual epoch is the same
+            sample on every run, so resuming replays exactly the remaining batches).
+        loss_fn: ``loss_fn(model, batch) -> (loss, logs)``.
+        settings: :class:`LoopSettings`.
+        title: for the progress bar and the loss plot.
+
+    Returns:
+        ``{"steps", "seconds", "final_loss", "world_size", "out"}``.
+    """
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+
+    torch.set_num_threads(settings.threads)
+    accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    set_seed(settings.seed)
+    out = Path(settings.out)
+    if accelerator.is_main_process:
+        out.mkdir(parents=True, exist_ok=True)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(settings))
+    loader = DataLoader(
+        dataset, batch_size=settings.batch_size, shuffle=False, num_workers=settings.workers, drop_last=True
+    )
+    model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
+    counter = StepCounter()
+    accelerator.register_for_checkpointing(counter)
+    ema = EMA(accelerator.unwrap_model(model), settings.ema_decay) if settings.ema_decay > 0 else None
+    if ema is not None:
+        accelerator.register_for_checkpointing(ema)
+    resume = latest_checkpoint(out)
+    if resume is not None:
+        accelerator.load_state(str(resume))
+        accelerator.print(f"resumed from {resume} at step {counter.step}")
+    log_path = out / "loss_log.csv"
+    previous_seconds = 0.0
+    if log_path.exists() and resume is not None:
+        with open(log_path, newline="") as f:
+            rows = [r for r in csv.DictReader(f) if int(r["step"]) <= counter.step]
+        previous_seconds = float(rows[-1]["seconds"]) if rows else 0.0
+        if accelerator.is_main_process:  # drop lines logged after the checkpoint
+            with open(log_path, "w", newline="") as f:
+                if rows:
+                    w = csv.DictWriter(f, fieldnames=list(rows[0]))
+                    w.writeheader()
+                    w.writerows(rows)
+    start = time.perf_counter() - previous_seconds
+    model.train()
+    bar = tqdm(total=settings.steps, initial=counter.step, desc=title, disable=not accelerator.is_main_process)
+    batches_per_epoch = max(1, len(loader))
+    last_loss = float("nan")
+    writer = None
+    log_file = None
+    while counter.step < settings.steps:
+        epoch_pos = counter.step % batches_per_epoch
+        epoch_loader = accelerator.skip_first_batches(loader, epoch_pos) if epoch_pos else loader
+        for batch in epoch_loader:
+            loss, logs = loss_fn(model, batch)
+            accelerator.backward(loss)
+            if settings.grad_clip > 0:
+                accelerator.clip_grad_norm_(model.parameters(), settings.grad_clip)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            if ema is not None:
+                ema.update(accelerator.unwrap_model(model), counter.step)
+            counter.step += 1
+            last_loss = float(accelerator.gather(loss.detach()[None]).mean())
+            bar.update(1)
+            bar.set_postfix(loss=f"{last_loss:.4f}")
+            if accelerator.is_main_process and (counter.step % settings.log_every == 0 or counter.step == 1):
+                row = {
+                    "step": counter.step,
+                    "loss": last_loss,
+                    **logs,
+                    "lr": scheduler.get_last_lr()[0],
+                    "seconds": round(time.perf_counter() - start, 1),
+                }
+                if writer is None:
+                    new = not log_path.exists() or log_path.stat().st_size == 0
+                    log_file = open(log_path, "a", newline="")  # noqa: SIM115  (kept open for the run)
+                    writer = csv.DictWriter(log_file, fieldnames=list(row))
+                    if new:
+                        writer.writeheader()
+                writer.writerow(row)
+                log_file.flush()
+            if counter.step % settings.checkpoint_every == 0 or counter.step == settings.steps:
+                accelerator.wait_for_everyone()
+                accelerator.save_state(str(out / "checkpoints" / f"step_{counter.step}"))
+                if accelerator.is_main_process:
+                    for old in sorted(
+                        Path(out, "checkpoints").glob("step_*"), key=lambda p: int(p.name.split("_")[1])
+                    )[: -settings.keep_checkpoints]:
+                        shutil.rmtree(old, ignore_errors=True)
+            if counter.step >= settings.steps:
+                break
+    bar.close()
+    if log_file is not None:
+        log_file.close()
+    accelerator.wait_for_everyone()
+    seconds = time.perf_counter() - start
+    if accelerator.is_main_process:
+        final = accelerator.unwrap_model(model)
+        if ema is not None:
+            ema.copy_to(final)
+        if hasattr(final, "save_pretrained"):
+            final.save_pretrained(str(out / "final"))
+        if log_path.exists():
+            plot_loss_curve(log_path, out / "loss_curve.png", title)
+    summary = {
+        "steps": counter.step,
+        "seconds": round(seconds, 1),
+        "final_loss": last_loss,
+        "world_size": accelerator.num_processes,
+        "distributed_type": str(accelerator.distributed_type),
+        "out": str(out),
+    }
+    if accelerator.is_main_process:
+        (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    return summary

@@ -1,0 +1,37 @@
+"""IoU, F1 and boundary F1."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from artrestore.metrics import boundary_f1, f1, iou
+
+
+def _square(y0: int, x0: int, size: int = 10, side: int = 32) -> torch.Tensor:
+    m = torch.zeros(1, side, side, dtype=torch.bool)
+    m[:, y0 : y0 + size, x0 : x0 + size] = True
+    return m
+
+
+def test_iou_and_f1_of_overlapping_squares():
+    a, b = _square(0, 0), _square(0, 5)  # overlap 10x5 = 50, union 150
+    assert float(iou(a, b)) == pytest.approx(50 / 150)
+    assert float(f1(a, b)) == pytest.approx(2 * 50 / 200)
+    assert float(iou(a, a)) == 1.0 and float(f1(a, ~a)) == 0.0
+
+
+def test_empty_masks_agree():
+    e = torch.zeros(2, 8, 8)
+    assert torch.equal(iou(e, e), torch.ones(2)) and torch.equal(boundary_f1(e, e), torch.ones(2))
+
+
+def test_boundary_f1_tolerates_small_shifts_only():
+    a = _square(8, 8)
+    assert float(boundary_f1(a, _square(9, 9), tolerance=2)) == 1.0
+    assert float(boundary_f1(a, _square(14, 14), tolerance=2)) < 0.5
+
+
+def test_shape_mismatch_raises():
+    with pytest.raises(ValueError, match="shapes differ"):
+        iou(torch.zeros(1, 4, 4), torch.zeros(1, 4, 5))
