@@ -8,7 +8,16 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .config import BenchConfig, DamageGridConfig, DetectorTrainConfig, add_dataclass_arguments, dataclass_from_args
+from .config import (
+    BenchConfig,
+    BenchMergeConfig,
+    DamageGridConfig,
+    DetectBenchConfig,
+    DetectConfig,
+    DetectorTrainConfig,
+    add_dataclass_arguments,
+    dataclass_from_args,
+)
 
 
 def cmd_bench(config: BenchConfig) -> int:
@@ -17,6 +26,15 @@ def cmd_bench(config: BenchConfig) -> int:
     results = run_bench(config)
     print((Path(config.out) / "results.md").read_text())
     print(f"wrote {config.out}/results.md, results.json, plot.png ({len(results['records'])} records)")
+    return 0
+
+
+def cmd_bench_merge(config: BenchMergeConfig) -> int:
+    from .bench.harness import merge_results, write_report
+
+    results = merge_results([f.strip() for f in config.inputs.split(",") if f.strip()])
+    write_report(results, Path(config.out))
+    print((Path(config.out) / "results.md").read_text())
     return 0
 
 
@@ -48,6 +66,22 @@ def cmd_damage_grid(config: DamageGridConfig) -> int:
     return 0
 
 
+def cmd_bench_detect(config: DetectBenchConfig) -> int:
+    from .bench.detect import run_detect_bench
+
+    run_detect_bench(config)
+    print((Path(config.out) / "results.md").read_text())
+    return 0
+
+
+def cmd_detect(config: DetectConfig) -> int:
+    from .detection.detect import detect_to_files
+
+    for path in detect_to_files(config):
+        print(f"wrote {path}")
+    return 0
+
+
 def cmd_train_detector(config: DetectorTrainConfig) -> int:
     from .training.detector import train_detector
 
@@ -58,6 +92,9 @@ def cmd_train_detector(config: DetectorTrainConfig) -> int:
 
 COMMANDS: dict[str, tuple[type, Callable, str]] = {
     "bench": (BenchConfig, cmd_bench, "benchmark restoration methods on damaged validation paintings"),
+    "bench-merge": (BenchMergeConfig, cmd_bench_merge, "merge the results of bench shards into one report"),
+    "bench-detect": (DetectBenchConfig, cmd_bench_detect, "the detect section of the bench: IoU, F1, speed"),
+    "detect": (DetectConfig, cmd_detect, "find cracks, scratches, paint loss and fading in a painting"),
     "damage-grid": (DamageGridConfig, cmd_damage_grid, "render every damage kind on one painting"),
     "train-detector": (DetectorTrainConfig, cmd_train_detector, "train the damage detector (resumable)"),
 }

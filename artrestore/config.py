@@ -63,6 +63,46 @@ class BenchConfig:
     craquelure_dir: str | None = opt(None, "real crack maps for the 'crack' kind (default: synthetic cracks)")
     threads: int = opt(2, "CPU threads for torch and OpenCV")
     examples: int = opt(1, "save visual comparisons for this many paintings")
+    shard: str | None = opt(None, "i/n: run only every n-th painting starting at i (merge shards with bench-merge)")
+
+
+@dataclass
+class BenchMergeConfig:
+    """Settings of ``artrestore bench-merge``: combine the results of bench shards into one report."""
+
+    inputs: str = opt("", "comma-separated result folders of the shards (each with results.json)")
+    out: str = opt("bench_out", "output folder of the merged report")
+
+
+@dataclass
+class DetectBenchConfig:
+    """Settings of ``artrestore bench-detect``: damage detection quality and speed."""
+
+    detector: str = opt("runs/detector/final", "folder of a saved DamageDetector (save_pretrained layout)")
+    data: str = opt(lambda: str(Path(_default_data_root()) / "paintings"), "folder of <Artist>/*.jpg paintings")
+    craquelure: str = opt(lambda: str(Path(_default_data_root()) / "craquelure"), "real crack close-ups and maps")
+    out: str = opt("runs/bench_detect", "output folder for results.md, results.json and plot.png")
+    size: int = opt(512, "synthetic cases: paintings resized and centre-cropped to size x size")
+    limit: int | None = opt(None, "use at most this many validation paintings")
+    seed: int = opt(0, "base seed of the synthetic damage")
+    threads: int = opt(2, "CPU threads")
+    speed_megapixels: float = opt(2.0, "size of the timed full-resolution run, in megapixels")
+
+
+@dataclass
+class DetectConfig:
+    """Settings of ``artrestore detect``: find the damage in one painting and write editable masks."""
+
+    image: str = field(metadata={"help": "the damaged painting", "positional": True})
+    out_mask: str = opt("mask.png", "binary damage mask to write (L PNG, white = damaged)")
+    out_fade: str = opt("fade.png", "fading-strength map to write (L PNG, 0..255)")
+    out_types: str | None = opt(None, "optional colour-coded damage-type map (PNG)")
+    detector: str = opt("runs/detector/final", "folder of a saved DamageDetector")
+    tile: int = opt(1024, "tile side for full-resolution inference")
+    overlap: int = opt(64, "tile overlap in pixels (feathered)")
+    damage_threshold: float = opt(0.5, "probability of any damage needed to mark a pixel")
+    fade_threshold: float = opt(0.08, "weakest fading strength that is reported")
+    threads: int = opt(2, "CPU threads")
 
 
 @dataclass
@@ -108,6 +148,9 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
             continue
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         suffix = "" if required else f" (default: {default})"
+        if f.metadata.get("positional"):
+            parser.add_argument(f.name, type=tp, help=help_text, metavar=f.name.upper())
+            continue
         parser.add_argument(
             flag,
             dest=f.name,

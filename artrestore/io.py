@@ -273,7 +273,7 @@ def save_png(
 
     Args:
         path: destination; must end in ``.png``.
-        pixels: (h, w, 3) uint8 or uint16 RGB.
+        pixels: (h, w, 3) uint8 or uint16 RGB, or (h, w) grey (masks and fade maps are written as L PNG).
         alpha: optional (h, w) alpha of the same dtype.
         icc_profile: ICC profile bytes to embed.
         protect: input files that must never be written over; naming one of them raises.
@@ -289,11 +289,12 @@ def save_png(
             raise ValueError(f"path: {path} is an input file; refusing to write over it")
         if Path(p).resolve() == path.resolve():
             raise ValueError(f"path: {path} is an input file; refusing to write over it")
-    if pixels.ndim != 3 or pixels.shape[2] != 3 or pixels.dtype not in (np.uint8, np.uint16):
-        raise ValueError(f"pixels: expected (h, w, 3) uint8 or uint16, got {pixels.shape} {pixels.dtype}")
+    grey = pixels.ndim == 2
+    if not (grey or (pixels.ndim == 3 and pixels.shape[2] == 3)) or pixels.dtype not in (np.uint8, np.uint16):
+        raise ValueError(f"pixels: expected (h, w, 3) or (h, w) uint8 or uint16, got {pixels.shape} {pixels.dtype}")
     if alpha is not None and (alpha.shape != pixels.shape[:2] or alpha.dtype != pixels.dtype):
         raise ValueError("alpha: must be (h, w) with the same dtype as pixels")
-    bgr = pixels[:, :, ::-1]
+    bgr = pixels if grey else pixels[:, :, ::-1]
     data = np.dstack([bgr, alpha]) if alpha is not None else bgr
     ok, buf = cv2.imencode(".png", np.ascontiguousarray(data), [cv2.IMWRITE_PNG_COMPRESSION, 6])
     if not ok:

@@ -13,9 +13,10 @@ from artrestore.config import BenchConfig, dataclass_from_args
 @pytest.mark.parametrize("command", list(COMMANDS))
 def test_every_field_is_a_flag_with_the_same_default(command):
     cls = COMMANDS[command][0]
-    args = build_parser().parse_args([command])
+    required = [f for f in dataclasses.fields(cls) if f.metadata.get("positional")]
+    args = build_parser().parse_args([command] + ["x"] * len(required))
     built = dataclass_from_args(cls, args)
-    assert built == cls()
+    assert built == cls(**{f.name: "x" for f in required})
     for f in dataclasses.fields(cls):
         assert f.metadata.get("help"), f"{cls.__name__}.{f.name} has no help text"
 

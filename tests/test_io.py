@@ -224,3 +224,10 @@ def test_fade_map_continuous(tmp_path):
     Image.fromarray(f).save(tmp_path / "f.png")
     fade = load_fade_map(Path(tmp_path / "f.png"))
     assert fade.dtype == np.float32 and fade[0, 0] == 0 and np.allclose(fade[0], f[0] / 255)
+
+
+def test_save_grey_png_is_mode_L(tmp_path):
+    m = (np.arange(60).reshape(6, 10) % 2 * 255).astype(np.uint8)
+    save_png(tmp_path / "m.png", m)
+    im = Image.open(tmp_path / "m.png")
+    assert im.mode == "L" and np.array_equal(np.asarray(im), m)

@@ -103,6 +103,60 @@ def _load_given_damage(
     return simulator.apply_mask(clean, given, kind, seed)
 
 
+def _parse_shard(shard: str) -> tuple[int, int]:
+    try:
+        index, count = (int(v) for v in shard.split("/"))
+    except ValueError:
+        index, count = -1, 0
+    if not 0 <= index < count:
+        raise ValueError(f"shard: expected i/n with 0 <= i < n, e.g. 0/2, got {shard!r}")
+    return index, count
+
+
+def write_report(results: dict, out_dir: Path) -> None:
+    """Write ``results.md``, ``results.json`` and ``plot.png`` for bench results."""
+    env = results["environment"]
+    title = f"{env['paintings']} {results['config']['split']} paintings at {results['config']['size']}px"
+    md = (
+        f"# ArtRestore bench: {title}\n\n"
+        f"{env['threads']} threads on {env['cpu_count']} CPUs, torch {env['torch']}. "
+        f"LPIPS on the whole image; DISTS at {DISTS_SIDE} px short side; PSNR, SSIM and region ΔE00 over mask ∪ "
+        "fade; seam = ±4 px ring around the mask boundary.\n\n" + markdown_table(results["rows"])
+    )
+    if env.get("skipped_cases"):
+        md += f"\n{env['skipped_cases']} painting/kind cases had no mask file and were skipped.\n"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "results.md").write_text(md)
+    (out_dir / "results.json").write_text(json.dumps(results, indent=1, default=float))
+    plot_rows(results["rows"], str(out_dir / "plot.png"), title)
+
+
+def merge_results(folders: list[str | Path]) -> dict:
+    """Combine the ``results.json`` of bench shards (same settings, disjoint paintings) into one result."""
+    parts = [json.loads((Path(f) / "results.json").read_text()) for f in folders]
+    if not parts:
+        raise ValueError("inputs: give at least one result folder")
+    keys = ("size", "methods", "kinds", "split", "seed", "masks")
+    if any({k: p["config"][k] for k in keys} != {k: parts[0]["config"][k] for k in keys} for p in parts):
+        raise ValueError(f"inputs: the shards were run with different settings ({', '.join(keys)})")
+    records = [r for p in parts for r in p["records"]]
+    if len({(r["painting"], r["kind"], r["method"]) for r in records}) != len(records):
+        raise ValueError("inputs: the shards overlap (a painting appears in several of them)")
+    config = parts[0]["config"]
+    methods = [m.strip() for m in config["methods"].split(",") if m.strip()]
+    kinds = [k.strip() for k in config["kinds"].split(",") if k.strip()]
+    env = dict(parts[0]["environment"])
+    env["paintings"] = sum(p["environment"]["paintings"] for p in parts)
+    env["skipped_cases"] = sum(p["environment"]["skipped_cases"] for p in parts)
+    env["shards"] = len(parts)
+    return {
+        "config": {**config, "shard": None},
+        "environment": env,
+        "rows": aggregate(records, methods, kinds),
+        "records": records,
+    }
+
+
 def run_bench(config: BenchConfig) -> dict:
     """Run the benchmark and write ``results.md``, ``results.json``, ``plot.png`` and example montages.
 
@@ -146,6 +200,9 @@ def run_bench(config: BenchConfig) -> dict:
             raise ValueError(f"masks: no <id>_<kind>_mask.png file in {config.masks} matches a painting and kind")
     if config.limit is not None:
         paintings = paintings[: config.limit]
+    if config.shard is not None:
+        index, count = _parse_shard(config.shard)
+        paintings = paintings[index::count]
     damage_cfg = DamageConfig("real", config.craquelure_dir) if config.craquelure_dir else DamageConfig()
     simulator = DamageSimulator(damage_cfg)
     out_dir = Path(config.out)
@@ -222,16 +279,5 @@ def run_bench(config: BenchConfig) -> dict:
         "rows": rows,
         "records": records,
     }
-    title = f"{len(paintings)} {config.split} paintings at {config.size}px"
-    md = (
-        f"# ArtRestore bench: {title}\n\n"
-        f"{config.threads} threads on {results['environment']['cpu_count']} CPUs, torch {torch.__version__}. "
-        f"LPIPS on the whole image; DISTS at {DISTS_SIDE} px short side; PSNR, SSIM and region ΔE00 over mask ∪ "
-        "fade; seam = ±4 px ring around the mask boundary.\n\n" + markdown_table(rows)
-    )
-    if skipped:
-        md += f"\n{skipped} painting/kind cases had no mask file in {config.masks} and were skipped.\n"
-    (out_dir / "results.md").write_text(md)
-    (out_dir / "results.json").write_text(json.dumps(results, indent=1, default=float))
-    plot_rows(rows, str(out_dir / "plot.png"), title)
+    write_report(results, out_dir)
     return results

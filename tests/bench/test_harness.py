@@ -166,3 +166,21 @@ def test_bench_with_example_masks(shared_data, tmp_path):
     data = json.loads((tmp_path / "e" / "results.json").read_text())
     assert data["environment"]["paintings"] == 2
     assert {r["kind"] for r in data["records"]} == {"scratch", "small_loss", "large_loss", "fading"}
+
+
+def test_shards_merge_into_the_full_run(painting_folder, tmp_path):
+    from artrestore.bench.harness import merge_results
+
+    full = run_bench(_config(painting_folder, tmp_path, limit=3, out=str(tmp_path / "full")))
+    for i in range(2):
+        run_bench(_config(painting_folder, tmp_path, limit=3, shard=f"{i}/2", out=str(tmp_path / f"s{i}")))
+    merged = merge_results([tmp_path / "s0", tmp_path / "s1"])
+    assert merged["environment"]["paintings"] == 3
+    key = lambda r: (r["painting"], r["kind"], r["method"])  # noqa: E731
+    assert sorted(map(key, merged["records"])) == sorted(map(key, full["records"]))
+    by_key = {key(r): r["lpips"] for r in full["records"]}
+    assert all(abs(by_key[key(r)] - r["lpips"]) < 1e-6 for r in merged["records"])
+    with pytest.raises(ValueError, match="overlap"):
+        merge_results([tmp_path / "s0", tmp_path / "s0"])
+    with pytest.raises(ValueError, match="shard"):
+        run_bench(_config(painting_folder, tmp_path, shard="2/2"))

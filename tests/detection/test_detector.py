@@ -67,3 +67,37 @@ def test_decide_thresholds_and_formats():
     assert d.class_mask("crack").sum() == 1
     with pytest.raises(ValueError, match="name"):
         d.class_mask("mould")
+
+
+def test_detect_command_writes_pipeline_masks(tiny, tmp_path):
+    import cv2
+    from PIL import Image
+
+    from artrestore.cli import main
+
+    tiny.save_pretrained(tmp_path / "det")
+    src = tmp_path / "p.png"
+    cv2.imwrite(str(src), synthetic_painting(70, 90))
+    code = main(
+        [
+            "detect",
+            str(src),
+            "--detector",
+            str(tmp_path / "det"),
+            "--out-mask",
+            str(tmp_path / "m.png"),
+            "--out-fade",
+            str(tmp_path / "f.png"),
+            "--out-types",
+            str(tmp_path / "t.png"),
+            "--tile",
+            "64",
+            "--overlap",
+            "8",
+        ]
+    )
+    assert code == 0
+    mask, fade = Image.open(tmp_path / "m.png"), Image.open(tmp_path / "f.png")
+    assert mask.mode == "L" and fade.mode == "L" and mask.size == (90, 70)
+    assert set(np.unique(np.asarray(mask))) <= {0, 255}
+    assert main(["detect", str(src), "--detector", str(tmp_path / "det"), "--out-mask", str(src)]) == 2

@@ -1,0 +1,71 @@
+"""Detection on a file: load, run the detector at full resolution, write the editable masks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..config import DetectConfig
+from ..damage.grid import type_map_to_rgb
+from ..io import load_image, save_png
+from .detector import DamageDetector
+from .postprocess import DetectedDamage, decide
+from .tiling import predict_tiled
+
+
+def load_detector(path: str | Path) -> DamageDetector:
+    """A saved :class:`DamageDetector` (``save_pretrained`` folder), in eval mode."""
+    if not Path(path, "config.json").exists():
+        raise ValueError(f"detector: no saved DamageDetector in {path}")
+    return DamageDetector.from_pretrained(str(path)).eval()
+
+
+def detect_damage(
+    model: DamageDetector,
+    image: np.ndarray,
+    tile: int = 1024,
+    overlap: int = 64,
+    damage_threshold: float = 0.5,
+    fade_threshold: float = 0.08,
+) -> DetectedDamage:
+    """Detect damage in an (h, w, 3) uint8 painting of any size.
+
+    Args:
+        model: the detector.
+        image: (h, w, 3) uint8 RGB.
+        tile: tile side.
+        overlap: tile overlap.
+        damage_threshold: see :func:`~artrestore.detection.postprocess.decide`.
+        fade_threshold: see :func:`~artrestore.detection.postprocess.decide`.
+
+    Returns:
+        The :class:`DetectedDamage` at the image's own size.
+    """
+    probs, fade = predict_tiled(model, image, tile, overlap)
+    return decide(probs, fade, damage_threshold, fade_threshold)
+
+
+def detect_to_files(config: DetectConfig) -> list[Path]:
+    """Run ``artrestore detect``: write the mask, the fade map and optionally the type map; return their paths."""
+    torch.set_num_threads(config.threads)
+    outputs = [Path(config.out_mask), Path(config.out_fade)] + ([Path(config.out_types)] if config.out_types else [])
+    if len({p.resolve() for p in outputs}) != len(outputs):
+        raise ValueError("out_mask, out_fade, out_types: the output files must be different")
+    art = load_image(config.image)
+    found = detect_damage(
+        load_detector(config.detector),
+        art.to_uint8(),
+        config.tile,
+        config.overlap,
+        config.damage_threshold,
+        config.fade_threshold,
+    )
+    written = [
+        save_png(config.out_mask, found.mask.astype(np.uint8) * 255, protect=[config.image]),
+        save_png(config.out_fade, np.round(found.fade * 255).astype(np.uint8), protect=[config.image]),
+    ]
+    if config.out_types:
+        written.append(save_png(config.out_types, type_map_to_rgb(found.types, found.fade), protect=[config.image]))
+    return written
