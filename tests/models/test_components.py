@@ -1,0 +1,159 @@
+"""ArtRestore-Diffusion components: shapes, conditioning paths, save/load and export self-containment."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+import torch
+
+from artrestore.models import ArtRestoreUNet, FiLMMaskEncoder, StyleEncoder, damage_planes
+
+TINY_UNET = dict(
+    block_channels=(32, 64),
+    attention_levels=(False, True),
+    style_dim=16,
+    style_tokens=2,
+    token_dim=32,
+    retrieval_dim=8,
+    heads=2,
+    groups=8,
+)
+
+
+@pytest.fixture
+def unet() -> ArtRestoreUNet:
+    torch.manual_seed(0)
+    return ArtRestoreUNet(**TINY_UNET).eval()
+
+
+def _inputs(b: int = 2, side: int = 8):
+    return torch.randn(b, 4, side, side), torch.randn(b, 4, side, side), torch.rand(b, 1, side, side)
+
+
+def test_unet_shapes_and_timestep_forms(unet):
+    x, ml, lm = _inputs()
+    out = unet(x, 10, ml, lm).sample
+    assert out.shape == x.shape
+    assert unet(x, torch.tensor([10, 10]), ml, lm).sample.allclose(out, atol=1e-5)
+    with pytest.raises(ValueError, match="multiples of 2"):
+        unet(torch.randn(1, 4, 7, 8), 1, torch.randn(1, 4, 7, 8), torch.rand(1, 1, 7, 8))
+
+
+def _perturb(module: torch.nn.Module) -> None:
+    """Zero-initialised output layers make every condition a no-op at first; give them weights to test the paths."""
+    with torch.no_grad():
+        for p in module.parameters():
+            if p.abs().sum() == 0:
+                p.normal_(0, 0.1)
+
+
+def test_every_condition_changes_the_prediction(unet):
+    _perturb(unet)
+    x, ml, lm = _inputs()
+    base = unet(x, 5, ml, lm).sample
+    style = torch.nn.functional.normalize(torch.randn(2, 16), dim=1)
+    assert not unet(x, 5, ml, lm, style=style).sample.allclose(base)
+    film = [
+        (torch.randn(2, 32, 8, 8) * 0.1, torch.randn(2, 32, 8, 8) * 0.1),
+        (torch.randn(2, 64, 4, 4) * 0.1, torch.randn(2, 64, 4, 4) * 0.1),
+    ]
+    assert not unet(x, 5, ml, lm, film=film).sample.allclose(base)
+    retrieved = torch.randn(2, 3, 8)
+    with_r = unet(x, 5, ml, lm, retrieved=retrieved).sample
+    assert not with_r.allclose(base)
+    masked_out = unet(x, 5, ml, lm, retrieved=retrieved, retrieved_mask=torch.zeros(2, 3, dtype=torch.bool)).sample
+    assert masked_out.allclose(base, atol=1e-5), "masked retrieval slots must be ignored"
+
+
+def test_attention_probabilities_can_be_kept(unet):
+    for m in unet.attention_modules():
+        m.keep_probs = True
+    x, ml, lm = _inputs()
+    kept = unet(x, 5, ml, lm, retrieved=torch.randn(2, 3, 8)).sample
+    probs = [m.last_probs for m in unet.attention_modules()]
+    assert all(p is not None and p.shape[-1] == 2 + 3 for p in probs)
+    assert torch.allclose(probs[0].sum(-1), torch.ones(()), atol=1e-5)
+    for m in unet.attention_modules():
+        m.keep_probs = False
+    assert unet(x, 5, ml, lm, retrieved=torch.randn(2, 3, 8)).sample.shape == kept.shape
+
+
+def test_film_encoder_levels_and_zero_start():
+    enc = FiLMMaskEncoder(latent_stride=4, base_channels=8, unet_channels=(32, 64))
+    mask = (torch.rand(2, 1, 32, 32) > 0.8).float()
+    with torch.no_grad():
+        out = enc(mask, torch.rand(2, 1, 32, 32))
+    assert [g.shape for g, _ in out] == [(2, 32, 8, 8), (2, 64, 4, 4)]
+    assert all(float(g.abs().max()) == 0 and float(b.abs().max()) == 0 for g, b in out)
+    with pytest.raises(ValueError, match="power of 2"):
+        FiLMMaskEncoder(latent_stride=3)
+
+
+def test_damage_planes_binary_and_continuous_share_one_input():
+    mask = torch.zeros(1, 1, 4, 4)
+    mask[..., 0, 0] = 1
+    fade = torch.zeros(1, 1, 4, 4)
+    fade[..., 3, 3] = 0.5
+    planes = damage_planes(mask, fade, None)
+    assert planes.shape == (1, 6, 4, 4)
+    assert planes[0, 4, 0, 0] == 1 and planes[0, 5, 3, 3] == 1 and planes[0, 1, 3, 3] == 0.5
+
+
+def test_style_encoder_unit_vectors_and_masking():
+    torch.manual_seed(0)
+    enc = StyleEncoder(channels=(8, 16), style_dim=12)
+    img = torch.rand(3, 3, 64, 64)
+    v = enc(img)
+    assert v.shape == (3, 12) and torch.allclose(v.norm(dim=1), torch.ones(3), atol=1e-5)
+    valid = torch.zeros(3, 1, 64, 64)
+    valid[..., :16] = 1
+    changed = img.clone()
+    changed[..., 48:] = 0  # only pixels far outside the valid part (beyond the receptive field) change
+    assert not torch.allclose(enc(img), enc(changed), atol=1e-4)
+    assert torch.allclose(enc(img, valid), enc(changed, valid), atol=1e-4)
+    assert enc.artist_vector(img).shape == (12,)
+
+
+@pytest.mark.parametrize(
+    "cls,kwargs",
+    [
+        (ArtRestoreUNet, TINY_UNET),
+        (FiLMMaskEncoder, dict(base_channels=8, unet_channels=(32, 64))),
+        (StyleEncoder, dict(channels=(8, 16), style_dim=12)),
+    ],
+)
+def test_save_load_roundtrip(cls, kwargs, tmp_path):
+    torch.manual_seed(0)
+    model = cls(**kwargs)
+    model.save_pretrained(tmp_path / "m")
+    loaded = cls.from_pretrained(tmp_path / "m")
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), loaded.state_dict().values()))
+    assert (tmp_path / "m" / "diffusion_pytorch_model.safetensors").exists()
+
+
+@pytest.mark.parametrize("name", ["denoiser.py", "mask_encoder.py", "style_encoder.py", "memory_bank.py"])
+def test_component_files_are_self_contained(name):
+    """Exported checkpoints carry these files; they may import only the standard library, torch, diffusers, faiss."""
+    path = Path(__file__).resolve().parents[2] / "artrestore" / "models" / name
+    roots = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            roots |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0, f"{name} uses a relative import"
+            roots.add(node.module.split(".")[0])
+    allowed = {
+        "__future__",
+        "math",
+        "dataclasses",
+        "json",
+        "pathlib",
+        "torch",
+        "diffusers",
+        "numpy",
+        "faiss",
+        "safetensors",
+    }
+    assert roots <= allowed, roots - allowed

@@ -1,0 +1,55 @@
+"""The faiss style memory bank."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from artrestore.models.memory_bank import Provenance, StyleMemoryBank
+
+
+@pytest.fixture
+def bank() -> StyleMemoryBank:
+    torch.manual_seed(0)
+    b = StyleMemoryBank(dim=8, latent_shape=(4, 2, 2))
+    emb = torch.eye(8)[:6]  # orthogonal: each query below has one exact match
+    latents = torch.arange(6).float()[:, None, None, None].expand(6, 4, 2, 2).clone()
+    prov = [Provenance("Monet" if i < 3 else "Degas", f"p{i}.jpg", (0, 0, 32, 32)) for i in range(6)]
+    b.add(emb, latents, prov)
+    return b
+
+
+def test_exact_match_comes_first(bank):
+    r = bank.search(torch.eye(8)[[1, 4]], k=2, artist=None)
+    assert r.indices[:, 0].tolist() == [1, 4] and r.valid.all()
+    assert float(r.latents[0, 0, 0, 0, 0]) == 1 and float(r.latents[1, 0, 0, 0, 0]) == 4
+
+
+def test_artist_filter_and_boost(bank):
+    q = torch.eye(8)[[4]]  # a Degas patch
+    filtered = bank.search(q, k=4, artist="Monet", mode="filter")
+    assert all(bank.provenance[i].artist == "Monet" for i in filtered.indices[0] if i >= 0)
+    assert filtered.valid.sum() == 3 and not filtered.valid[0, 3]  # only 3 Monet patches: one empty slot
+    boosted = bank.search(q + 0.05 * torch.eye(8)[[0]], k=2, artist="Monet", mode="boost", boost=1.0)
+    assert bank.provenance[int(boosted.indices[0, 0])].artist == "Monet"
+    with pytest.raises(ValueError, match="not in the memory bank"):
+        bank.search(q, k=2, artist="Vermeer")
+
+
+def test_exclude_removes_a_source(bank):
+    r = bank.search(torch.eye(8)[[1]], k=1, exclude={1})
+    assert int(r.indices[0, 0]) != 1
+
+
+def test_save_load_roundtrip(bank, tmp_path):
+    bank.save(tmp_path / "bank")
+    loaded = StyleMemoryBank.load(tmp_path / "bank")
+    assert len(loaded) == 6 and loaded.artists == ["Degas", "Monet"]
+    assert loaded.provenance[2] == bank.provenance[2]
+    r1, r2 = bank.search(torch.eye(8)[[2]], 3), loaded.search(torch.eye(8)[[2]], 3)
+    assert (r1.indices == r2.indices).all() and torch.equal(r1.latents, r2.latents)
+
+
+def test_inconsistent_inputs_raise(bank):
+    with pytest.raises(ValueError, match="same number"):
+        bank.add(torch.randn(2, 8), torch.randn(3, 4, 2, 2), [])
