@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .config import (
+    AutoencoderTrainConfig,
     BenchConfig,
     BenchMergeConfig,
     DamageGridConfig,
@@ -90,12 +91,20 @@ def cmd_train_detector(config: DetectorTrainConfig) -> int:
     return 0
 
 
+def cmd_train_vae(config: AutoencoderTrainConfig) -> int:
+    from .training.autoencoder import train_autoencoder
+
+    print(json.dumps(train_autoencoder(config)))
+    return 0
+
+
 COMMANDS: dict[str, tuple[type, Callable, str]] = {
     "bench": (BenchConfig, cmd_bench, "benchmark restoration methods on damaged validation paintings"),
     "bench-merge": (BenchMergeConfig, cmd_bench_merge, "merge the results of bench shards into one report"),
     "bench-detect": (DetectBenchConfig, cmd_bench_detect, "the detect section of the bench: IoU, F1, speed"),
     "detect": (DetectConfig, cmd_detect, "find cracks, scratches, paint loss and fading in a painting"),
     "damage-grid": (DamageGridConfig, cmd_damage_grid, "render every damage kind on one painting"),
+    "train-vae": (AutoencoderTrainConfig, cmd_train_vae, "train the latent autoencoder (resumable)"),
     "train-detector": (DetectorTrainConfig, cmd_train_detector, "train the damage detector (resumable)"),
 }
 

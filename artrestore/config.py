@@ -180,3 +180,22 @@ class DetectorTrainConfig(LoopSettings):
     steps: int = opt(3000, "optimiser steps in total")
     batch_size: int = opt(8, "batch size per process")
     lr: float = opt(2e-3, "peak AdamW learning rate (linear warm-up, cosine decay)")
+
+
+@dataclass
+class AutoencoderTrainConfig(LoopSettings):
+    """Settings of ``artrestore train-vae``: the latent autoencoder, on clean multi-scale crops."""
+
+    out: str = opt("runs/vae", "run folder (an existing run there is resumed)")
+    source: str = opt("style", "training images: style (the 224 px style set) or paintings (train split)")
+    data: str = opt(lambda: str(Path(_default_data_root()) / "paintings"), "folder of <Artist>/*.jpg paintings")
+    style_data: str = opt(lambda: str(Path(_default_data_root()) / "wikiart224"), "folder of <Style>/*.jpg")
+    init: str | None = opt(None, "start from these autoencoder weights (e.g. the style-set stage's final/)")
+    crop: int = opt(128, "training crop side in pixels")
+    channels: str = opt("32,64,128", "encoder widths; the latent stride is 2^(levels-1)")
+    latent_channels: int = opt(4, "latent channels")
+    lpips_weight: float = opt(0.5, "weight of the LPIPS-vgg reconstruction loss")
+    kl_weight: float = opt(1e-6, "weight of the KL term")
+    steps: int = opt(3000, "optimiser steps in total")
+    batch_size: int = opt(8, "batch size per process")
+    lr: float = opt(1e-3, "peak AdamW learning rate (linear warm-up, cosine decay)")

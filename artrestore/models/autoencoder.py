@@ -1,0 +1,39 @@
+"""The latent autoencoder: diffusers' stock ``AutoencoderKL`` in a small, CPU-trainable configuration."""
+
+from __future__ import annotations
+
+from diffusers import AutoencoderKL
+
+
+def build_autoencoder(channels: tuple[int, ...] = (32, 64, 128), latent_channels: int = 4) -> AutoencoderKL:
+    """A small KL autoencoder whose latent stride is ``2 ** (len(channels) - 1)``.
+
+    No mid-block attention (it dominates the CPU cost at these sizes); one ResNet layer per block.
+
+    Args:
+        channels: encoder widths per level (the decoder mirrors them).
+        latent_channels: latent channels.
+
+    Returns:
+        An untrained :class:`diffusers.AutoencoderKL`.
+    """
+    channels = tuple(channels)
+    if len(channels) < 2:
+        raise ValueError(f"channels: expected at least 2 levels, got {channels}")
+    return AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D",) * len(channels),
+        up_block_types=("UpDecoderBlock2D",) * len(channels),
+        block_out_channels=channels,
+        layers_per_block=1,
+        latent_channels=latent_channels,
+        norm_num_groups=min(16, channels[0]),
+        mid_block_add_attention=False,
+        scaling_factor=1.0,  # set from the trained latents' std before the denoiser is trained
+    )
+
+
+def latent_stride(vae: AutoencoderKL) -> int:
+    """Image pixels per latent pixel."""
+    return 2 ** (len(vae.config.block_out_channels) - 1)

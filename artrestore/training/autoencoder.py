@@ -1,0 +1,101 @@
+"""Training the latent autoencoder on clean multi-scale crops (style set first, then the training paintings)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ..config import AutoencoderTrainConfig
+from ..damage import derive_seed
+from ..data import PaintingCollection, multiscale_random_crop, scan_style_set, split_collection
+from ..data.wikiart import StyleRecord, load_style_image
+from ..io import load_image
+from ..metrics.lpips import lpips_model
+from ..models.autoencoder import build_autoencoder
+from .trainer import train
+
+
+class CleanCrops(Dataset):
+    """Clean multi-scale crops, deterministic per index, with random flips.
+
+    Args:
+        sources: painting records (``.path``) or style-set records.
+        crop: crop side.
+        length: samples per epoch.
+        seed: base seed.
+    """
+
+    def __init__(self, sources: list, crop: int, length: int, seed: int = 0) -> None:
+        if not sources:
+            raise ValueError("sources: no images to crop from")
+        self.sources, self.crop, self.length, self.seed = sources, crop, length, seed
+        self._cache: dict[int, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return self.length
+
+    def _image(self, i: int) -> np.ndarray:
+        if i not in self._cache:
+            src = self.sources[i]
+            img = load_style_image(src) if isinstance(src, StyleRecord) else load_image(src.path).to_uint8()
+            if max(img.shape[:2]) > 1024:
+                import cv2
+
+                s = 1024 / max(img.shape[:2])
+                img = cv2.resize(img, (round(img.shape[1] * s), round(img.shape[0] * s)), interpolation=cv2.INTER_AREA)
+            self._cache[i] = img
+        return self._cache[i]
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        rng = np.random.default_rng(derive_seed(self.seed, "vae", index))
+        crop, _ = multiscale_random_crop(self._image(int(rng.integers(len(self.sources)))), self.crop, rng)
+        if rng.random() < 0.5:
+            crop = crop[:, ::-1]
+        return {"image": torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1).float() / 255.0}
+
+
+def autoencoder_loss(lpips_weight: float, kl_weight: float):
+    """L1 + LPIPS-vgg + KL loss function for :func:`~artrestore.training.trainer.train`."""
+    perceptual = lpips_model("vgg", False) if lpips_weight > 0 else None
+
+    def loss_fn(model: torch.nn.Module, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
+        x = batch["image"]  # (b, 3, s, s) in [0, 1]
+        posterior = model.encode(x * 2 - 1).latent_dist
+        recon = model.decode(posterior.sample()).sample  # (b, 3, s, s) in about [-1, 1]
+        l1 = (recon - (x * 2 - 1)).abs().mean()
+        kl = posterior.kl().mean()
+        loss = l1 + kl_weight * kl
+        logs = {"l1": l1.item(), "kl": kl.item()}
+        if perceptual is not None:
+            lp = perceptual(recon.clamp(-1, 1), x * 2 - 1).mean()
+            loss = loss + lpips_weight * lp
+            logs["lpips_vgg"] = lp.item()
+        return loss, logs
+
+    return loss_fn
+
+
+def train_autoencoder(config: AutoencoderTrainConfig) -> dict:
+    """Train the autoencoder and save its EMA weights to ``<out>/final``.
+
+    Args:
+        config: :class:`~artrestore.config.AutoencoderTrainConfig`.
+
+    Returns:
+        The training summary.
+    """
+    if config.source == "style":
+        sources = scan_style_set(config.style_data)
+    elif config.source == "paintings":
+        sources = split_collection(PaintingCollection.scan(config.data), "train").records
+    else:
+        raise ValueError(f"source: expected 'style' or 'paintings', got {config.source!r}")
+    if config.init:
+        from diffusers import AutoencoderKL
+
+        model = AutoencoderKL.from_pretrained(config.init)
+    else:
+        model = build_autoencoder(tuple(int(c) for c in config.channels.split(",")), config.latent_channels)
+    dataset = CleanCrops(sources, config.crop, config.steps * config.batch_size, config.seed)
+    return train(model, dataset, autoencoder_loss(config.lpips_weight, config.kl_weight), config, title="vae")
