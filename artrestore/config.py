@@ -177,6 +177,7 @@ class DetectorTrainConfig(LoopSettings):
     crop: int = opt(192, "training crop side in pixels")
     real_share: float = opt(0.25, "share of samples that are real craquelure close-ups")
     channels: str = opt("8,24,48,64", "detector widths per resolution level")
+    init: str | None = opt(None, "start from these detector weights (a save_pretrained folder)")
     steps: int = opt(3000, "optimiser steps in total")
     batch_size: int = opt(8, "batch size per process")
     lr: float = opt(2e-3, "peak AdamW learning rate (linear warm-up, cosine decay)")

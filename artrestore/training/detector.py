@@ -140,5 +140,5 @@ def train_detector(config: DetectorTrainConfig) -> dict:
         config.seed,
         DamageSimulator(DamageConfig()),
     )
-    model = DamageDetector(channels=channels)
+    model = DamageDetector.from_pretrained(config.init) if config.init else DamageDetector(channels=channels)
     return train(model, dataset, detector_loss, config, title="detector")
