@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -271,7 +272,7 @@ def run_bench(config: BenchConfig) -> dict:
             "python": platform.python_version(),
             "torch": torch.__version__,
             "threads": config.threads,
-            "cpu_count": __import__("os").cpu_count(),
+            "cpu_count": os.cpu_count(),
             "machine": platform.machine(),
             "paintings": len(paintings),
             "skipped_cases": skipped,

@@ -9,10 +9,10 @@ import torch
 from torch.utils.data import Dataset
 
 from ..damage import KINDS, DamageSimulator, derive_seed
-from ..io import load_image
 from .crops import multiscale_random_crop
+from .image_cache import ImageCache
 from .paintings import PaintingCollection
-from .wikiart import StyleRecord, load_style_image
+from .wikiart import StyleRecord
 
 
 class DamagedCropDataset(Dataset):
@@ -44,30 +44,21 @@ class DamagedCropDataset(Dataset):
         bad = [k for k in kinds if k not in KINDS]
         if bad:
             raise ValueError(f"kinds: unknown damage kinds {bad}; accepted: {KINDS}")
-        self.sources = list(sources.records if isinstance(sources, PaintingCollection) else sources)
-        if not self.sources:
-            raise ValueError("sources: no paintings to crop from")
+        self.images = ImageCache(sources.records if isinstance(sources, PaintingCollection) else sources)
+        self.sources = self.images.sources
         self.labels = sorted({getattr(s, "artist", getattr(s, "style", "")) for s in self.sources})
         self.size, self.kinds, self.seed, self.min_scale = size, tuple(kinds), seed, min_scale
         self.length = length or len(self.sources)
         self.simulator = simulator or DamageSimulator()
-        self._cache: dict[int, np.ndarray] = {}
 
     def __len__(self) -> int:
         return self.length
-
-    def _image(self, i: int) -> np.ndarray:
-        if i not in self._cache:
-            src = self.sources[i]
-            img = load_style_image(src) if isinstance(src, StyleRecord) else load_image(src.path).to_uint8()
-            self._cache[i] = img
-        return self._cache[i]
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         src_index = index % len(self.sources)
         seed = derive_seed(self.seed, index)
         rng = np.random.default_rng(seed)
-        crop, _ = multiscale_random_crop(self._image(src_index), self.size, rng, self.min_scale)
+        crop, _ = multiscale_random_crop(self.images[src_index], self.size, rng, self.min_scale)
         kind = self.kinds[int(rng.integers(len(self.kinds)))]
         sample = self.simulator.simulate(crop, kind, seed)
         src = self.sources[src_index]

@@ -9,8 +9,7 @@ from torch.utils.data import Dataset
 from ..config import AutoencoderTrainConfig
 from ..damage import derive_seed
 from ..data import PaintingCollection, multiscale_random_crop, scan_style_set, split_collection
-from ..data.wikiart import StyleRecord, load_style_image
-from ..io import load_image
+from ..data.image_cache import ImageCache
 from ..metrics.lpips import lpips_model
 from ..models.autoencoder import build_autoencoder
 from .trainer import train
@@ -27,29 +26,15 @@ class CleanCrops(Dataset):
     """
 
     def __init__(self, sources: list, crop: int, length: int, seed: int = 0) -> None:
-        if not sources:
-            raise ValueError("sources: no images to crop from")
-        self.sources, self.crop, self.length, self.seed = sources, crop, length, seed
-        self._cache: dict[int, np.ndarray] = {}
+        self.images = ImageCache(sources)
+        self.crop, self.length, self.seed = crop, length, seed
 
     def __len__(self) -> int:
         return self.length
 
-    def _image(self, i: int) -> np.ndarray:
-        if i not in self._cache:
-            src = self.sources[i]
-            img = load_style_image(src) if isinstance(src, StyleRecord) else load_image(src.path).to_uint8()
-            if max(img.shape[:2]) > 1024:
-                import cv2
-
-                s = 1024 / max(img.shape[:2])
-                img = cv2.resize(img, (round(img.shape[1] * s), round(img.shape[0] * s)), interpolation=cv2.INTER_AREA)
-            self._cache[i] = img
-        return self._cache[i]
-
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         rng = np.random.default_rng(derive_seed(self.seed, "vae", index))
-        crop, _ = multiscale_random_crop(self._image(int(rng.integers(len(self.sources)))), self.crop, rng)
+        crop, _ = multiscale_random_crop(self.images[int(rng.integers(len(self.images)))], self.crop, rng)
         if rng.random() < 0.5:
             crop = crop[:, ::-1]
         return {"image": torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1).float() / 255.0}

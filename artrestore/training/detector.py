@@ -11,8 +11,8 @@ from ..config import DetectorTrainConfig
 from ..damage import KINDS, DamageConfig, DamageSimulator, derive_seed
 from ..data import PaintingCollection, multiscale_random_crop, split_collection
 from ..data.craquelure_pairs import CrackPair, crack_pairs, load_pair
+from ..data.image_cache import ImageCache
 from ..detection import DamageDetector
-from ..io import load_image
 from .trainer import train
 
 # DamageType code -> detector class (fading is a separate regression output)
@@ -56,26 +56,12 @@ class DetectorSamples(Dataset):
             raise ValueError(f"real_share: expected a share in [0, 1], got {real_share}")
         if real_share > 0 and not real:
             raise ValueError("real: no real craquelure pairs given but real_share > 0")
-        self.paintings, self.real = paintings.records, real
+        self.paintings, self.real = ImageCache(paintings.records), real
         self.crop, self.length, self.real_share, self.seed = crop, length, real_share, seed
         self.simulator = simulator or DamageSimulator()
-        self._images: dict[int, np.ndarray] = {}
 
     def __len__(self) -> int:
         return self.length
-
-    def _painting(self, i: int) -> np.ndarray:
-        if i not in self._images:
-            img = load_image(self.paintings[i].path).to_uint8()
-            scale = 1024 / max(img.shape[:2])
-            if scale < 1:
-                import cv2
-
-                img = cv2.resize(
-                    img, (round(img.shape[1] * scale), round(img.shape[0] * scale)), interpolation=cv2.INTER_AREA
-                )
-            self._images[i] = img
-        return self._images[i]
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         seed = derive_seed(self.seed, "detector", index)
@@ -90,7 +76,7 @@ class DetectorSamples(Dataset):
             fade = np.zeros(crack.shape, np.float32)
             fade_weight = 0.0  # fading of the real close-ups is unknown
         else:
-            clean, _ = multiscale_random_crop(self._painting(int(rng.integers(len(self.paintings)))), self.crop, rng)
+            clean, _ = multiscale_random_crop(self.paintings[int(rng.integers(len(self.paintings)))], self.crop, rng)
             kind = KINDS[int(rng.integers(len(KINDS)))]
             sample = self.simulator.simulate(clean, kind, seed)
             image, classes, fade = sample.image, _TYPE_TO_CLASS[sample.types], sample.fade

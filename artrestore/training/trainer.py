@@ -187,10 +187,12 @@ def train(
             if ema is not None:
                 ema.update(accelerator.unwrap_model(model), counter.step)
             counter.step += 1
-            last_loss = float(accelerator.gather(loss.detach()[None]).mean())
+            log_now = counter.step % settings.log_every == 0 or counter.step in (1, settings.steps)
             bar.update(1)
-            bar.set_postfix(loss=f"{last_loss:.4f}")
-            if accelerator.is_main_process and (counter.step % settings.log_every == 0 or counter.step == 1):
+            bar.set_postfix(loss=f"{loss.item():.4f}")  # this process's loss; the log holds the all-process mean
+            if log_now:  # a collective: every process joins, only on logging steps (not every step)
+                last_loss = float(accelerator.gather(loss.detach()[None]).mean())
+            if accelerator.is_main_process and log_now:
                 row = {
                     "step": counter.step,
                     "loss": last_loss,
