@@ -16,6 +16,10 @@ from .config import (
     DetectBenchConfig,
     DetectConfig,
     DetectorTrainConfig,
+    DiffusionTrainConfig,
+    ExportConfig,
+    PushConfig,
+    RestoreConfig,
     add_dataclass_arguments,
     dataclass_from_args,
 )
@@ -98,6 +102,38 @@ def cmd_train_vae(config: AutoencoderTrainConfig) -> int:
     return 0
 
 
+def cmd_train(config: DiffusionTrainConfig) -> int:
+    from .training.diffusion import train_diffusion
+
+    print(json.dumps(train_diffusion(config)))
+    return 0
+
+
+def cmd_restore(config: RestoreConfig) -> int:
+    from .restore import restore_files
+
+    for path in restore_files(config):
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_export(config: ExportConfig) -> int:
+    from .export import export_run, folder_size
+
+    card = Path(config.model_card).read_text() if Path(config.model_card).is_file() else "# ArtRestore-Diffusion\n"
+    out = export_run(config.run, config.out, config.data, config.sampler, config.default_steps, card, config.bank_side)
+    print(f"wrote {out} ({folder_size(out) / 2**20:.1f} MB)")
+    return 0
+
+
+def cmd_push(config: PushConfig) -> int:
+    from .export import push_folder
+
+    for line in push_folder(config.folder, config.repo_id, config.private, config.dry_run):
+        print(line)
+    return 0
+
+
 COMMANDS: dict[str, tuple[type, Callable, str]] = {
     "bench": (BenchConfig, cmd_bench, "benchmark restoration methods on damaged validation paintings"),
     "bench-merge": (BenchMergeConfig, cmd_bench_merge, "merge the results of bench shards into one report"),
@@ -106,6 +142,10 @@ COMMANDS: dict[str, tuple[type, Callable, str]] = {
     "damage-grid": (DamageGridConfig, cmd_damage_grid, "render every damage kind on one painting"),
     "train-vae": (AutoencoderTrainConfig, cmd_train_vae, "train the latent autoencoder (resumable)"),
     "train-detector": (DetectorTrainConfig, cmd_train_detector, "train the damage detector (resumable)"),
+    "train": (DiffusionTrainConfig, cmd_train, "train ArtRestore-Diffusion's denoiser stack (resumable)"),
+    "restore": (RestoreConfig, cmd_restore, "restore a painting (or a folder of them) with ArtRestore-Diffusion"),
+    "export": (ExportConfig, cmd_export, "build the Hub-style model folder from a training run"),
+    "push": (PushConfig, cmd_push, "upload a model folder to the Hugging Face Hub (--dry-run lists it)"),
 }
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import types
 import typing
 from dataclasses import dataclass, field
@@ -18,6 +19,11 @@ from .damage.types import KINDS
 def _default_data_root() -> str:
     """``../shared/data`` next to the project, the place the shared data sets live during development and CI."""
     return str(Path(__file__).resolve().parents[2] / "shared" / "data")
+
+
+def _default_model() -> str:
+    bundled = Path(__file__).resolve().parent.parent / "checkpoints" / "artrestore-base"
+    return os.environ.get("ARTRESTORE_MODEL", str(bundled))
 
 
 def opt(default: object, help: str, **kwargs: object) -> object:
@@ -54,7 +60,11 @@ class BenchConfig:
     data: str = opt(lambda: str(Path(_default_data_root()) / "paintings"), "folder of <Artist>/*.jpg paintings")
     out: str = opt("bench_out", "output folder for results.md, results.json and the plots")
     masks: str | None = opt(None, "folder of <id>_<kind>_mask.png masks to use instead of simulated damage")
-    methods: str = opt("none,telea,ns,biharmonic,patchmatch", "comma-separated registered method names")
+    methods: str = opt(
+        "none,telea,ns,biharmonic,patchmatch",
+        "comma-separated method names; artrestore or artrestore@<sampler><steps> (e.g. artrestore@ddim8) = the model",
+    )
+    model: str = opt(_default_model, "ArtRestore model folder for the artrestore methods")
     kinds: str = opt(",".join(KINDS), "comma-separated damage kinds (table rows)")
     size: int = opt(512, "paintings are resized (short side) and centre-cropped to size x size")
     limit: int | None = opt(None, "use at most this many paintings")
@@ -200,3 +210,71 @@ class AutoencoderTrainConfig(LoopSettings):
     steps: int = opt(3000, "optimiser steps in total")
     batch_size: int = opt(8, "batch size per process")
     lr: float = opt(1e-3, "peak AdamW learning rate (linear warm-up, cosine decay)")
+
+
+@dataclass
+class DiffusionTrainConfig(LoopSettings):
+    """Settings of ``artrestore train``: the denoiser, FiLM mask encoder and style encoder (the VAE is frozen)."""
+
+    out: str = opt("runs/diffusion", "run folder (an existing run there is resumed)")
+    vae: str = opt("runs/vae/final", "trained autoencoder folder (save_pretrained of AutoencoderKL)")
+    source: str = opt("style", "training images: style (the 224 px style set) or paintings (train split)")
+    data: str = opt(lambda: str(Path(_default_data_root()) / "paintings"), "folder of <Artist>/*.jpg paintings")
+    style_data: str = opt(lambda: str(Path(_default_data_root()) / "wikiart224"), "folder of <Style>/*.jpg")
+    init: str | None = opt(None, "start from this run's final/ (e.g. the style-set stage)")
+    crop: int = opt(128, "training crop side in pixels")
+    min_scale: float = opt(0.25, "smallest multi-scale crop factor (1 = native resolution only)")
+    block_channels: str = opt("64,128,128", "denoiser widths per level")
+    style_dim: int = opt(128, "style vector size")
+    retrieved: int = opt(8, "retrieved patch tokens per sample (0 disables retrieval)")
+    style_dropout: float = opt(0.15, "probability of training with the null style")
+    retrieval_dropout: float = opt(0.15, "probability of training without retrieved tokens")
+    prediction_type: str = opt("v_prediction", "denoiser target: v_prediction or epsilon")
+    steps: int = opt(2000, "optimiser steps in total")
+    batch_size: int = opt(8, "batch size per process")
+    lr: float = opt(5e-4, "peak AdamW learning rate (linear warm-up, cosine decay)")
+
+
+def _default_model() -> str:
+    return os.environ.get(
+        "ARTRESTORE_MODEL", str(Path(__file__).resolve().parent.parent / "checkpoints" / "artrestore-base")
+    )
+
+
+@dataclass
+class RestoreConfig:
+    """Settings of ``artrestore restore``: one painting, or every image of a folder."""
+
+    input: str = field(metadata={"help": "damaged painting, or a folder of them", "positional": True})
+    out: str = opt("restored.png", "output PNG (or folder, when the input is a folder)")
+    mask: str | None = opt(None, "damage mask (white = damaged), or a folder of <image stem>.png masks")
+    fade: str | None = opt(None, "fading-strength map (0..255), or a folder of <image stem>.png maps")
+    artist: str | None = opt(None, "memory-bank artist; default: infer the style from the painting")
+    steps: int | None = opt(None, "denoising steps (default: the model's own)")
+    seed: int = opt(0, "noise seed")
+    retrieval: str = opt("filter", "memory-bank retrieval: filter (artist only), boost or none")
+    model: str = opt(_default_model, "model folder or Hub id (env ARTRESTORE_MODEL overrides the bundled one)")
+    threads: int = opt(2, "CPU threads")
+
+
+@dataclass
+class ExportConfig:
+    """Settings of ``artrestore export``: a Hub-style model folder from a training run."""
+
+    run: str = opt("runs/diffusion_paintings", "`artrestore train` run folder")
+    out: str = opt(_default_model, "folder to write (replaced)")
+    data: str = opt(lambda: str(Path(_default_data_root()) / "paintings"), "paintings; the train split fills the bank")
+    sampler: str = opt("DPMSolverMultistepScheduler", "stock diffusers sampler class")
+    default_steps: int = opt(10, "the pipeline's default denoising steps")
+    bank_side: int = opt(512, "longer side of the paintings when cutting memory-bank patches")
+    model_card: str = opt(lambda: str(Path(__file__).resolve().parent.parent / "model_card.md"), "model card text")
+
+
+@dataclass
+class PushConfig:
+    """Settings of ``artrestore push``: upload a model folder to the Hugging Face Hub."""
+
+    repo_id: str = field(metadata={"help": "Hub repository, e.g. user/artrestore-base"})
+    folder: str = opt(_default_model, "model folder to upload")
+    private: bool = opt(False, "create the repository as private")
+    dry_run: bool = opt(False, "only list what would be uploaded")

@@ -24,6 +24,7 @@ from ..data import PaintingCollection, center_square, split_collection
 from ..io import load_fade_map, load_image, load_mask
 from ..metrics import dists, lpips, masked_delta_e, masked_psnr, masked_ssim, seam_error, untouched_changed
 from .memory import PeakMemory
+from .model_method import register_model_methods
 from .report import aggregate, markdown_table, plot_rows
 
 DISTS_SIDE = 256  # DISTS is computed at 256 px short side, as its authors evaluate it
@@ -171,6 +172,7 @@ def run_bench(config: BenchConfig) -> dict:
     kinds = [k.strip() for k in config.kinds.split(",") if k.strip()]
     if not methods:
         raise ValueError("methods: give at least one method name")
+    register_model_methods(methods, config.model)
     fns = {m: get_method(m) for m in methods}  # raises on unknown names
     bad = [k for k in kinds if k not in KINDS]
     if bad or not kinds:

@@ -16,9 +16,12 @@ from pathlib import Path
 import faiss
 import numpy as np
 import torch
+from diffusers.configuration_utils import ConfigMixin, register_to_config
+from diffusers.models.modeling_utils import ModelMixin
 from safetensors.torch import load_file, save_file
 
 RETRIEVAL_MODES = ("filter", "boost", "none")
+BANK_PATCH_LATENT = 8  # side of one stored patch latent (the patch's VAE latent, average-pooled to this size)
 
 
 @dataclass(frozen=True)
@@ -47,28 +50,50 @@ class Retrieved:
     valid: torch.Tensor
 
 
-class StyleMemoryBank:
-    """Patch embeddings (inner-product faiss index over unit vectors), patch latents and provenance.
+class StyleMemoryBank(ModelMixin, ConfigMixin):
+    """Patch embeddings (inner-product faiss index over unit vectors), patch latents, provenance and artist vectors.
+
+    A pipeline component: ``save_pretrained`` writes ``config.json``, ``index.faiss``, ``latents.safetensors``,
+    ``artists.safetensors`` and ``provenance.json``; ``from_pretrained`` reads them back.
 
     Args:
         dim: embedding size.
         latent_shape: (c, p, p) of one patch latent.
+        patch_size: side in pixels of the painting patch each entry was cut from.
     """
 
-    def __init__(self, dim: int, latent_shape: tuple[int, int, int]) -> None:
+    config_name = "config.json"
+
+    @register_to_config
+    def __init__(self, dim: int = 128, latent_shape: tuple[int, int, int] = (4, 8, 8), patch_size: int = 64) -> None:
+        super().__init__()
         self.dim = dim
         self.latent_shape = tuple(latent_shape)
         self.index = faiss.IndexFlatIP(dim)
-        self.latents = torch.zeros(0, *self.latent_shape)
+        self.register_buffer("latents", torch.zeros(0, *self.latent_shape), persistent=False)
         self.provenance: list[Provenance] = []
+        self.artist_vectors: dict[str, torch.Tensor] = {}
 
     def __len__(self) -> int:
         return len(self.provenance)
 
     @property
     def artists(self) -> list[str]:
-        """Sorted artists present in the bank."""
-        return sorted({p.artist for p in self.provenance})
+        """Sorted artists present in the bank (patches or reference vectors)."""
+        return sorted({p.artist for p in self.provenance} | set(self.artist_vectors))
+
+    def set_artist_vector(self, artist: str, vector: torch.Tensor) -> None:
+        """Store an artist's style vector (the normalised mean over reference works); replaces any previous one.
+
+        Args:
+            artist: name.
+            vector: (dim,) style vector.
+        """
+        if not artist or not isinstance(artist, str):
+            raise ValueError(f"artist: expected a non-empty name, got {artist!r}")
+        if vector.shape != (self.dim,):
+            raise ValueError(f"vector: expected shape ({self.dim},), got {tuple(vector.shape)}")
+        self.artist_vectors[artist] = torch.nn.functional.normalize(vector.detach().float().cpu(), dim=0)
 
     def add(self, embeddings: torch.Tensor, latents: torch.Tensor, provenance: list[Provenance]) -> None:
         """Add patches.
@@ -85,9 +110,9 @@ class StyleMemoryBank:
                 f"embeddings/latents: expected (n, {self.dim}) and (n, {self.latent_shape}), got "
                 f"{tuple(embeddings.shape)} and {tuple(latents.shape)}"
             )
-        vecs = torch.nn.functional.normalize(embeddings.float(), dim=1).numpy().astype(np.float32)
+        vecs = torch.nn.functional.normalize(embeddings.detach().float().cpu(), dim=1).numpy().astype(np.float32)
         self.index.add(vecs)
-        self.latents = torch.cat([self.latents, latents.float().cpu()], dim=0)
+        self.latents = torch.cat([self.latents, latents.detach().float().to(self.latents.device)], dim=0)
         self.provenance.extend(provenance)
 
     def search(
@@ -114,7 +139,8 @@ class StyleMemoryBank:
         """
         if mode not in RETRIEVAL_MODES:
             raise ValueError(f"mode: expected one of {RETRIEVAL_MODES}, got {mode!r}")
-        if artist is not None and mode != "none" and artist not in self.artists:
+        patch_artists = {p.artist for p in self.provenance}
+        if artist is not None and mode != "none" and artist not in patch_artists:
             raise ValueError(f"artist: {artist!r} is not in the memory bank; known: {', '.join(self.artists)}")
         b = queries.shape[0]
         indices = np.full((b, k), -1, np.int64)
@@ -135,34 +161,42 @@ class StyleMemoryBank:
                 for j, (sc, i) in enumerate(cand[:k]):
                     indices[row, j], scores[row, j] = i, sc
         valid = torch.from_numpy(indices >= 0)
-        latents = torch.zeros(b, k, *self.latent_shape)
+        latents = torch.zeros(b, k, *self.latent_shape, device=self.latents.device)
         if valid.any():
-            latents[valid] = self.latents[torch.from_numpy(indices[indices >= 0])]
+            latents[valid.to(latents.device)] = self.latents[
+                torch.from_numpy(indices[indices >= 0]).to(latents.device)
+            ]
         return Retrieved(indices, scores, latents, valid)
 
-    def save(self, folder: str | Path) -> None:
-        """Write ``index.faiss``, ``latents.safetensors``, ``provenance.json`` and ``bank_config.json``."""
-        folder = Path(folder)
+    def save_pretrained(self, save_directory: str | Path, **kwargs: object) -> None:
+        """Write the bank to a folder (``config.json``, faiss index, latents, artist vectors, provenance)."""
+        folder = Path(save_directory)
         folder.mkdir(parents=True, exist_ok=True)
+        self.save_config(str(folder))
         faiss.write_index(self.index, str(folder / "index.faiss"))
-        save_file({"latents": self.latents.contiguous()}, str(folder / "latents.safetensors"))
-        (folder / "provenance.json").write_text(json.dumps([asdict(p) for p in self.provenance]))
-        (folder / "bank_config.json").write_text(json.dumps({"dim": self.dim, "latent_shape": self.latent_shape}))
+        save_file({"latents": self.latents.detach().cpu().contiguous()}, str(folder / "latents.safetensors"))
+        names = sorted(self.artist_vectors)
+        vectors = torch.stack([self.artist_vectors[n] for n in names]) if names else torch.zeros(0, self.dim)
+        save_file({"vectors": vectors.contiguous()}, str(folder / "artists.safetensors"))
+        (folder / "provenance.json").write_text(
+            json.dumps({"artists": names, "patches": [asdict(p) for p in self.provenance]})
+        )
 
     @classmethod
-    def load(cls, folder: str | Path) -> StyleMemoryBank:
-        """Read a bank written by :meth:`save`."""
-        folder = Path(folder)
-        if not (folder / "bank_config.json").exists():
-            raise ValueError(f"memory_bank: no bank_config.json in {folder}")
-        cfg = json.loads((folder / "bank_config.json").read_text())
-        bank = cls(cfg["dim"], tuple(cfg["latent_shape"]))
+    def from_pretrained(cls, pretrained_model_name_or_path: str | Path, **kwargs: object) -> StyleMemoryBank:
+        """Read a bank written by :meth:`save_pretrained` (loader keyword arguments such as dtype are ignored)."""
+        folder = Path(pretrained_model_name_or_path)
+        if kwargs.get("subfolder"):
+            folder = folder / str(kwargs["subfolder"])
+        if not (folder / "config.json").exists() or not (folder / "index.faiss").exists():
+            raise ValueError(f"memory_bank: no config.json and index.faiss in {folder}")
+        bank = cls.from_config(cls.load_config(str(folder)))
         bank.index = faiss.read_index(str(folder / "index.faiss"))
         bank.latents = load_file(str(folder / "latents.safetensors"))["latents"]
-        bank.provenance = [
-            Provenance(p["artist"], p["painting"], tuple(p["box"]))
-            for p in json.loads((folder / "provenance.json").read_text())
-        ]
+        meta = json.loads((folder / "provenance.json").read_text())
+        bank.provenance = [Provenance(p["artist"], p["painting"], tuple(p["box"])) for p in meta["patches"]]
+        vectors = load_file(str(folder / "artists.safetensors"))["vectors"]
+        bank.artist_vectors = {n: vectors[i] for i, n in enumerate(meta["artists"])}
         if bank.index.ntotal != len(bank.provenance) or len(bank.latents) != len(bank.provenance):
             raise ValueError(f"memory_bank: {folder} is inconsistent (index, latents and provenance sizes differ)")
         return bank

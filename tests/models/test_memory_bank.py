@@ -42,9 +42,11 @@ def test_exclude_removes_a_source(bank):
 
 
 def test_save_load_roundtrip(bank, tmp_path):
-    bank.save(tmp_path / "bank")
-    loaded = StyleMemoryBank.load(tmp_path / "bank")
-    assert len(loaded) == 6 and loaded.artists == ["Degas", "Monet"]
+    bank.set_artist_vector("Turner", torch.ones(8))
+    bank.save_pretrained(tmp_path / "bank")
+    loaded = StyleMemoryBank.from_pretrained(tmp_path / "bank")
+    assert len(loaded) == 6 and loaded.artists == ["Degas", "Monet", "Turner"]
+    assert torch.allclose(loaded.artist_vectors["Turner"], torch.ones(8) / 8**0.5)
     assert loaded.provenance[2] == bank.provenance[2]
     r1, r2 = bank.search(torch.eye(8)[[2]], 3), loaded.search(torch.eye(8)[[2]], 3)
     assert (r1.indices == r2.indices).all() and torch.equal(r1.latents, r2.latents)

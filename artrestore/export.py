@@ -1,0 +1,230 @@
+"""Export: build the memory bank from the training paintings and write a Hub-style model folder.
+
+The folder holds ``model_index.json``, one subfolder per component (safetensors + config.json, and each custom
+component's own ``.py`` file), the memory bank (faiss index + metadata), the pipeline's ``.py`` files and a model
+card, so it loads with ``DiffusionPipeline.from_pretrained(folder, trust_remote_code=True)`` anywhere diffusers,
+torch and faiss are installed.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from .data import PaintingCollection, split_collection
+from .data.image_cache import load_training_image
+from .models import StyleEncoder, StyleMemoryBank
+from .models.memory_bank import BANK_PATCH_LATENT, Provenance
+
+REPO = Path(__file__).resolve().parent.parent
+# component -> (module file copied into its subfolder, class name)
+CUSTOM_COMPONENTS = {
+    "unet": ("denoiser", "ArtRestoreUNet"),
+    "mask_encoder": ("mask_encoder", "FiLMMaskEncoder"),
+    "style_encoder": ("style_encoder", "StyleEncoder"),
+    "memory_bank": ("memory_bank", "StyleMemoryBank"),
+}
+PIPELINE_FILES = ("pipeline_artrestore.py", "crop_plan.py", "masked_fill.py")
+SAMPLERS = ("DPMSolverMultistepScheduler", "DDIMScheduler", "EulerDiscreteScheduler", "UniPCMultistepScheduler")
+
+
+def make_sampler(name: str, train_config: dict):
+    """A stock diffusers sampler built from the training scheduler's config.
+
+    Args:
+        name: one of :data:`SAMPLERS`.
+        train_config: the training ``DDPMScheduler`` config.
+    """
+    import diffusers
+
+    if name not in SAMPLERS:
+        raise ValueError(f"sampler: expected one of {SAMPLERS}, got {name!r}")
+    extra = {"timestep_spacing": "trailing"}
+    if name == "DPMSolverMultistepScheduler":
+        extra["algorithm_type"] = "dpmsolver++"
+    return getattr(diffusers, name).from_config(train_config, **extra)
+
+
+@torch.no_grad()
+def patch_grid(image: np.ndarray, patch: int) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Non-overlapping ``patch`` x ``patch`` patches of an (h, w, 3) image: (n, p, p, 3) and their (y, x)."""
+    h, w = image.shape[:2]
+    coords = [(y, x) for y in range(0, h - patch + 1, patch) for x in range(0, w - patch + 1, patch)]
+    return np.stack([image[y : y + patch, x : x + patch] for y, x in coords]), coords
+
+
+@torch.no_grad()
+def build_memory_bank(
+    vae,
+    style_encoder: StyleEncoder,
+    paintings: PaintingCollection,
+    bank_side: int = 512,
+    patch: int = 64,
+    batch: int = 64,
+) -> StyleMemoryBank:
+    """Patch embeddings, pooled patch latents and provenance of ``paintings``, plus one vector per artist.
+
+    Args:
+        vae: the autoencoder (``scaling_factor`` set).
+        style_encoder: the trained style encoder (embeds patches and whole works).
+        paintings: the training paintings (never the validation split).
+        bank_side: paintings are resized so their longer side is this many pixels before cutting patches.
+        patch: patch side in pixels at that size.
+        batch: patches per forward pass.
+
+    Returns:
+        The filled :class:`StyleMemoryBank`.
+    """
+    c = vae.config.latent_channels
+    bank = StyleMemoryBank(dim=style_encoder.config.style_dim, latent_shape=(c, BANK_PATCH_LATENT, BANK_PATCH_LATENT))
+    bank.register_to_config(patch_size=patch)
+    per_artist: dict[str, list[torch.Tensor]] = {}
+    for record in tqdm(paintings.records, desc="memory bank"):
+        full = load_training_image(record, max_side=4096)
+        scale = bank_side / max(full.shape[:2])
+        img = cv2.resize(
+            full, (round(full.shape[1] * scale), round(full.shape[0] * scale)), interpolation=cv2.INTER_AREA
+        )
+        x = torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255  # (1, 3, h, w)
+        per_artist.setdefault(record.artist, []).append(style_encoder(x)[0])
+        patches, coords = patch_grid(img, patch)
+        embs, lats = [], []
+        for i in range(0, len(patches), batch):
+            p = torch.from_numpy(patches[i : i + batch]).permute(0, 3, 1, 2).float() / 255  # (n, 3, patch, patch)
+            embs.append(style_encoder(p))
+            z = vae.encode(p * 2 - 1).latent_dist.mean * vae.config.scaling_factor  # (n, c, patch/s, patch/s)
+            lats.append(F.adaptive_avg_pool2d(z, BANK_PATCH_LATENT))
+        prov = [
+            Provenance(
+                record.artist,
+                record.painting_id,
+                (round(x0 / scale), round(y0 / scale), round((x0 + patch) / scale), round((y0 + patch) / scale)),
+            )
+            for y0, x0 in coords
+        ]
+        bank.add(torch.cat(embs), torch.cat(lats), prov)
+    for artist, vecs in per_artist.items():
+        bank.set_artist_vector(artist, F.normalize(torch.stack(vecs).mean(0), dim=0))
+    return bank
+
+
+def folder_size(folder: str | Path) -> int:
+    """Total bytes of the files under ``folder``."""
+    return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file())
+
+
+def write_hub_folder(pipe, out: str | Path, model_card: str, max_mb: float = 120.0) -> Path:
+    """Save ``pipe`` as a Hub-style folder that loads with ``trust_remote_code`` (no ``artrestore`` needed).
+
+    Args:
+        pipe: an :class:`ArtRestorePipeline`.
+        out: target folder (replaced if it exists).
+        model_card: README.md text.
+        max_mb: size budget; exceeding it raises ``ValueError``.
+
+    Returns:
+        The folder.
+    """
+    out = Path(out)
+    if out.exists():
+        shutil.rmtree(out)
+    pipe.save_pretrained(str(out), safe_serialization=True)
+    index = json.loads((out / "model_index.json").read_text())
+    index["_class_name"] = ["pipeline_artrestore", "ArtRestorePipeline"]
+    for name, (module, class_name) in CUSTOM_COMPONENTS.items():
+        index[name] = [module, class_name]
+        shutil.copy(REPO / "artrestore" / "models" / f"{module}.py", out / name / f"{module}.py")
+    (out / "model_index.json").write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
+    for name in PIPELINE_FILES:
+        shutil.copy(REPO / "pipelines" / name, out / name)
+    (out / "README.md").write_text(model_card)
+    pickles = [p for p in out.rglob("*") if p.suffix in (".bin", ".pt", ".pkl", ".ckpt")]
+    if pickles:
+        raise ValueError(f"out: pickle files were written ({pickles}); only safetensors are allowed")
+    size = folder_size(out) / 2**20
+    if size > max_mb:
+        raise ValueError(f"out: the exported folder is {size:.1f} MB, over the {max_mb:.0f} MB budget")
+    return out
+
+
+def export_run(
+    run: str | Path,
+    out: str | Path,
+    data: str | Path,
+    sampler: str,
+    default_steps: int,
+    model_card: str,
+    bank_side: int = 512,
+) -> Path:
+    """Build the pipeline from a ``artrestore train`` run folder and write it with :func:`write_hub_folder`.
+
+    Args:
+        run: run folder with ``final/{unet,mask_encoder,style_encoder}``, ``vae/`` and ``scheduler/``.
+        out: target folder.
+        data: painting collection; only its training split goes into the memory bank.
+        sampler: stock diffusers sampler class name (see :data:`SAMPLERS`).
+        default_steps: the pipeline's default number of denoising steps.
+        model_card: README.md text.
+        bank_side: longer side of the paintings when cutting bank patches.
+    """
+    from diffusers import AutoencoderKL, DDPMScheduler
+
+    from pipelines.pipeline_artrestore import ArtRestorePipeline
+
+    from .models import ArtRestoreUNet, FiLMMaskEncoder
+
+    run = Path(run)
+    for part in ("final/unet", "final/mask_encoder", "final/style_encoder", "vae", "scheduler"):
+        if not (run / part).is_dir():
+            raise ValueError(f"run: {run} has no {part}/ (is it an `artrestore train` run folder?)")
+    vae = AutoencoderKL.from_pretrained(str(run / "vae")).eval()
+    style_encoder = StyleEncoder.from_pretrained(str(run / "final" / "style_encoder")).eval()
+    train_paintings = split_collection(PaintingCollection.scan(data), "train")
+    bank = build_memory_bank(vae, style_encoder, train_paintings, bank_side=bank_side)
+    pipe = ArtRestorePipeline(
+        vae=vae,
+        unet=ArtRestoreUNet.from_pretrained(str(run / "final" / "unet")).eval(),
+        mask_encoder=FiLMMaskEncoder.from_pretrained(str(run / "final" / "mask_encoder")).eval(),
+        style_encoder=style_encoder,
+        memory_bank=bank,
+        scheduler=make_sampler(sampler, DDPMScheduler.load_config(str(run / "scheduler"))),
+        default_steps=default_steps,
+    )
+    return write_hub_folder(pipe, out, model_card)
+
+
+def push_folder(folder: str | Path, repo_id: str, private: bool = False, dry_run: bool = False) -> list[str]:
+    """Upload a model folder to the Hugging Face Hub with ``huggingface_hub``.
+
+    Args:
+        folder: the exported folder.
+        repo_id: target repository (``user/name``).
+        private: create it private.
+        dry_run: only list the files and sizes that would be uploaded.
+
+    Returns:
+        Report lines.
+    """
+    folder = Path(folder)
+    if not (folder / "model_index.json").is_file():
+        raise ValueError(f"folder: {folder} has no model_index.json (build it with `artrestore export`)")
+    if repo_id.count("/") != 1 or not all(repo_id.split("/")):
+        raise ValueError(f"repo_id: expected 'owner/name', got {repo_id!r}")
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    lines = [f"{p.relative_to(folder).as_posix()}\t{p.stat().st_size}" for p in files]
+    total = sum(p.stat().st_size for p in files) / 2**20
+    if dry_run:
+        return [f"would upload {len(files)} files ({total:.1f} MB) from {folder} to {repo_id}:", *lines]
+    from huggingface_hub import HfApi
+
+    api = HfApi()
+    api.create_repo(repo_id, private=private, exist_ok=True)
+    info = api.upload_folder(repo_id=repo_id, folder_path=str(folder), ignore_patterns=["**/__pycache__/**"])
+    return [f"uploaded {len(files)} files ({total:.1f} MB) to {repo_id}: {info}"]

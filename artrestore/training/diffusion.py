@@ -1,0 +1,225 @@
+"""Training ArtRestore-Diffusion: the denoiser with its FiLM mask encoder and style encoder, over a frozen VAE.
+
+Each sample is a damaged multi-scale crop plus two context crops of the same painting. The style vector comes
+from the first context crop; the retrieved tokens are the quadrant latents of both context crops (the same form
+that memory-bank patches take at inference), so the denoiser learns to use same-painting exemplars.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..config import DiffusionTrainConfig
+from ..damage import derive_seed
+from ..data import DamagedCropDataset, PaintingCollection, multiscale_random_crop, scan_style_set, split_collection
+from ..models import ArtRestoreUNet, FiLMMaskEncoder, StyleEncoder
+from ..models.autoencoder import latent_stride
+from ..models.memory_bank import BANK_PATCH_LATENT
+from .trainer import train
+
+CONTEXT_CROPS = 2  # context crops per sample; each gives 4 quadrant tokens
+
+
+class DiffusionSamples(DamagedCropDataset):
+    """:class:`DamagedCropDataset` items plus ``context`` (n, 3, s, s): other crops of the same painting."""
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        item = super().__getitem__(index)
+        rng = np.random.default_rng(derive_seed(self.seed, "context", index))
+        image = self.images[index % len(self.sources)]
+        ctx = [multiscale_random_crop(image, self.size, rng, self.min_scale)[0] for _ in range(CONTEXT_CROPS)]
+        item["context"] = torch.from_numpy(np.stack(ctx)).permute(0, 3, 1, 2).float() / 255.0  # (n, 3, s, s)
+        return item
+
+
+class RestorationModel(nn.Module):
+    """The trainable parts, saved side by side as ``unet/``, ``mask_encoder/`` and ``style_encoder/``."""
+
+    def __init__(self, unet: ArtRestoreUNet, mask_encoder: FiLMMaskEncoder, style_encoder: StyleEncoder) -> None:
+        super().__init__()
+        self.unet, self.mask_encoder, self.style_encoder = unet, mask_encoder, style_encoder
+
+    def save_pretrained(self, folder: str | Path) -> None:
+        for name in ("unet", "mask_encoder", "style_encoder"):
+            getattr(self, name).save_pretrained(str(Path(folder) / name))
+
+    def forward(
+        self,
+        noisy: torch.Tensor,
+        t: torch.Tensor,
+        masked_latents: torch.Tensor,
+        latent_mask: torch.Tensor,
+        mask: torch.Tensor,
+        fade: torch.Tensor,
+        types: torch.Tensor,
+        style_image: torch.Tensor,
+        drop_style: torch.Tensor,
+        retrieved: torch.Tensor | None,
+        retrieved_valid: torch.Tensor | None,
+    ) -> torch.Tensor:
+        """One training prediction (one forward call, so DDP sees every parameter use).
+
+        Args:
+            noisy: (b, c, h, w) noised latents; t: (b,) timesteps.
+            masked_latents: (b, c, h, w); latent_mask: (b, 1, h, w).
+            mask, fade: (b, 1, H, W) damage maps; types: (b, H, W) type codes.
+            style_image: (b, 3, H, W) context crop the style vector is computed from.
+            drop_style: (b,) bool, use the null style instead.
+            retrieved: (b, k, d) tokens or None; retrieved_valid: (b, k) bool or None.
+
+        Returns:
+            (b, c, h, w) prediction.
+        """
+        b = noisy.shape[0]
+        style = self.style_encoder(style_image)  # (b, style_dim)
+        style = torch.where(drop_style[:, None], self.unet.null_style[None].expand(b, -1), style)
+        film = self.mask_encoder(mask, fade, types)
+        return self.unet(noisy, t, masked_latents, latent_mask, style, film, retrieved, retrieved_valid).sample
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path) -> RestorationModel:
+        folder = Path(folder)
+        return cls(
+            ArtRestoreUNet.from_pretrained(str(folder / "unet")),
+            FiLMMaskEncoder.from_pretrained(str(folder / "mask_encoder")),
+            StyleEncoder.from_pretrained(str(folder / "style_encoder")),
+        )
+
+
+@torch.no_grad()
+def encode(vae: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """(b, 3, H, W) in [0, 1] -> (b, c, H/stride, W/stride) scaled latents (posterior means)."""
+    return vae.encode(images * 2 - 1).latent_dist.mean * vae.config.scaling_factor
+
+
+def quadrant_tokens(latents: torch.Tensor) -> torch.Tensor:
+    """(n, c, h, w) context latents -> (n, 4, c * p * p) tokens: each quadrant pooled to the bank's patch shape."""
+    n, c, h, w = latents.shape
+    quads = latents.reshape(n, c, 2, h // 2, 2, w // 2).permute(0, 2, 4, 1, 3, 5).reshape(n * 4, c, h // 2, w // 2)
+    pooled = F.adaptive_avg_pool2d(quads, BANK_PATCH_LATENT)  # (4n, c, p, p)
+    return pooled.reshape(n, 4, -1)
+
+
+@torch.no_grad()
+def latent_scale(vae: nn.Module, dataset: DiffusionSamples, n: int = 32) -> float:
+    """1 / std of the VAE latents of ``n`` clean crops (the ``scaling_factor`` that gives unit-variance latents)."""
+    clean = torch.stack([dataset[i]["clean"] for i in range(n)])
+    z = vae.encode(clean * 2 - 1).latent_dist.mean
+    return float(1.0 / z.std())
+
+
+def diffusion_loss(vae: nn.Module, scheduler, config: DiffusionTrainConfig):
+    """The masked-region-weighted denoising loss (v or epsilon), as a function for :func:`train`.
+
+    Args:
+        vae: frozen autoencoder with its ``scaling_factor`` set.
+        scheduler: a diffusers noise scheduler (``add_noise`` / ``get_velocity``).
+        config: the run settings (dropouts, prediction type).
+    """
+    stride = latent_stride(vae)
+
+    def loss_fn(model: RestorationModel, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
+        from pipelines.masked_fill import pushpull_fill
+
+        clean, damaged, mask, fade = batch["clean"], batch["damaged"], batch["mask"], batch["fade"]
+        b = clean.shape[0]
+        region = torch.maximum(mask, fade)  # (b, 1, H, W) what may change
+        filled = pushpull_fill(damaged, mask)  # (b, 3, H, W)
+        z0 = encode(vae, clean)  # (b, c, h, w)
+        zm = encode(vae, filled)
+        latent_mask = F.max_pool2d(region, stride)  # (b, 1, h, w)
+        context = batch["context"]  # (b, n, 3, H, W)
+        drop_style = torch.rand(b) < config.style_dropout
+        retrieved = valid = None
+        if config.retrieved > 0:
+            ctx_lat = encode(vae, context.flatten(0, 1))  # (b * n, c, h, w)
+            retrieved = quadrant_tokens(ctx_lat).reshape(b, -1, ctx_lat.shape[1] * BANK_PATCH_LATENT**2)
+            retrieved = retrieved[:, : config.retrieved]
+            keep = torch.rand(b) >= config.retrieval_dropout
+            valid = keep[:, None].expand(b, retrieved.shape[1]).clone()  # (b, k)
+        noise = torch.randn_like(z0)
+        t = torch.randint(0, scheduler.config.num_train_timesteps, (b,), device=z0.device)
+        zt = scheduler.add_noise(z0, noise, t)
+        pred = model(zt, t, zm, latent_mask, mask, fade, batch["types"], context[:, 0], drop_style, retrieved, valid)
+        target = scheduler.get_velocity(z0, noise, t) if config.prediction_type == "v_prediction" else noise
+        weight = 0.1 + F.avg_pool2d(region, stride)  # (b, 1, h, w): the damaged latents matter most
+        err = ((pred - target) ** 2 * weight).mean() / weight.mean()
+        sq = (pred.detach() - target) ** 2
+        return err, {"mse_region": float((sq * latent_mask).sum() / latent_mask.sum().clamp_min(1) / sq.shape[1])}
+
+    return loss_fn
+
+
+def build_model(config: DiffusionTrainConfig, vae: nn.Module) -> RestorationModel:
+    """Fresh components sized from the config and the VAE."""
+    channels = tuple(int(c) for c in config.block_channels.split(","))
+    c = vae.config.latent_channels
+    unet = ArtRestoreUNet(
+        latent_channels=c,
+        block_channels=channels,
+        attention_levels=(False,) + (True,) * (len(channels) - 1),
+        style_dim=config.style_dim,
+        retrieval_dim=c * BANK_PATCH_LATENT * BANK_PATCH_LATENT if config.retrieved > 0 else 0,
+    )
+    return RestorationModel(
+        unet, FiLMMaskEncoder(latent_stride(vae), 16, channels), StyleEncoder(style_dim=config.style_dim)
+    )
+
+
+def make_scheduler(prediction_type: str):
+    """The training noise schedule (a stock diffusers DDPM scheduler; samplers are built from its config)."""
+    from diffusers import DDPMScheduler
+
+    if prediction_type not in ("v_prediction", "epsilon"):
+        raise ValueError(f"prediction_type: expected 'v_prediction' or 'epsilon', got {prediction_type!r}")
+    return DDPMScheduler(
+        num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", prediction_type=prediction_type, clip_sample=False
+    )
+
+
+def train_diffusion(config: DiffusionTrainConfig) -> dict:
+    """Train the denoiser stack; writes ``final/{unet,mask_encoder,style_encoder}``, ``vae/`` and ``scheduler/``.
+
+    Args:
+        config: :class:`~artrestore.config.DiffusionTrainConfig`.
+
+    Returns:
+        The training summary.
+    """
+    from diffusers import AutoencoderKL
+
+    if config.source == "style":
+        sources = scan_style_set(config.style_data)
+    elif config.source == "paintings":
+        sources = split_collection(PaintingCollection.scan(config.data), "train")
+    else:
+        raise ValueError(f"source: expected 'style' or 'paintings', got {config.source!r}")
+    if not Path(config.vae, "config.json").exists():
+        raise ValueError(f"vae: no AutoencoderKL folder at {config.vae} (train one with `artrestore train-vae`)")
+    vae = AutoencoderKL.from_pretrained(config.vae).eval().requires_grad_(False)
+    dataset = DiffusionSamples(
+        sources, config.crop, config.steps * config.batch_size, seed=config.seed, min_scale=config.min_scale
+    )
+    out = Path(config.out)
+    scale_file = out / "latent_scale.json"
+    if scale_file.exists():
+        scale = json.loads(scale_file.read_text())["scaling_factor"]
+    else:
+        scale = latent_scale(vae, dataset) if config.init is None else None
+        if scale is None:  # keep the stage-1 VAE scaling
+            scale = AutoencoderKL.load_config(str(Path(config.init).parent / "vae"))["scaling_factor"]
+        out.mkdir(parents=True, exist_ok=True)
+        scale_file.write_text(json.dumps({"scaling_factor": scale}))
+    vae.register_to_config(scaling_factor=scale)
+    model = RestorationModel.from_pretrained(config.init) if config.init else build_model(config, vae)
+    scheduler = make_scheduler(config.prediction_type)
+    summary = train(model, dataset, diffusion_loss(vae, scheduler, config), config, title="diffusion")
+    vae.save_pretrained(str(out / "vae"))
+    scheduler.save_pretrained(str(out / "scheduler"))
+    return summary

@@ -1,0 +1,139 @@
+"""ArtRestorePipeline: inputs, untouched pixels at any size, determinism, style and retrieval wiring."""
+
+from __future__ import annotations
+
+import numpy as np
+import PIL.Image
+import pytest
+import torch
+
+from .conftest import ARTISTS
+
+
+def _painting(w: int, h: int, seed: int = 0) -> PIL.Image.Image:
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    base = np.stack([xx * 255 / w, yy * 255 / h, (xx + yy) * 127 / (w + h)], axis=-1)
+    noise = rng.integers(-20, 20, (h, w, 3))
+    return PIL.Image.fromarray(np.clip(base + noise, 0, 255).astype(np.uint8))
+
+
+def _mask(w: int, h: int, boxes: list[tuple[int, int, int, int]]) -> PIL.Image.Image:
+    m = np.zeros((h, w), np.uint8)
+    for x0, y0, x1, y1 in boxes:
+        m[y0:y1, x0:x1] = 255
+    return PIL.Image.fromarray(m)
+
+
+def _gen() -> torch.Generator:
+    return torch.Generator().manual_seed(0)
+
+
+@pytest.mark.parametrize(
+    "size, boxes",
+    [
+        ((1531, 1017), [(3, 5, 40, 9), (700, 500, 760, 530), (1500, 990, 1531, 1017), (100, 900, 103, 1010)]),
+        ((4000, 3000), [(0, 0, 30, 30), (1990, 1490, 2030, 1560), (3950, 2950, 4000, 3000)]),
+        ((50, 37), [(10, 10, 20, 14)]),  # smaller than a tile: padded, then cropped back
+    ],
+)
+def test_untouched_pixels_are_bit_identical(tiny_pipe, size, boxes):
+    image, mask = _painting(*size), _mask(*size, boxes)
+    out = tiny_pipe(image=image, mask_image=mask, generator=_gen())
+    res, src, m = np.asarray(out.images[0]), np.asarray(image), np.asarray(mask) >= 128
+    assert out.images[0].size == image.size and out.images[0].mode == "RGB"
+    assert np.array_equal(res[~m], src[~m])
+    assert (res[m] != src[m]).any()  # and the damage was actually repainted
+
+
+def test_fade_map_changes_only_faded_pixels(tiny_pipe):
+    image = _painting(200, 150)
+    fade = np.zeros((150, 200), np.uint8)
+    fade[40:90, 60:140] = 180
+    out = tiny_pipe(image=image, fade_map=PIL.Image.fromarray(fade), generator=_gen(), output_type="np")
+    res, src = out.images[0], np.asarray(image)
+    assert res.shape == src.shape and res.dtype == np.uint8
+    assert np.array_equal(res[fade == 0], src[fade == 0])
+    assert (res[fade > 0] != src[fade > 0]).any()
+    assert out.damage[0]["fade"] == "given" and out.damage[0]["mask"] is None
+
+
+def test_same_seed_same_result_and_tuple_output(tiny_pipe):
+    image, mask = _painting(160, 120), _mask(160, 120, [(50, 40, 90, 70)])
+    a = tiny_pipe(image=image, mask_image=mask, generator=_gen(), output_type="np").images
+    b, attributions, certificates = tiny_pipe(
+        image=image, mask_image=mask, generator=_gen(), output_type="np", return_dict=False
+    )
+    assert np.array_equal(a, b)
+    assert attributions == [None] and certificates == [None]
+    c = tiny_pipe(image=image, mask_image=mask, generator=torch.Generator().manual_seed(1), output_type="np").images
+    assert not np.array_equal(a, c)
+
+
+def test_batch_of_images(tiny_pipe):
+    images = [_painting(96, 80, 0), _painting(70, 90, 1)]
+    masks = [_mask(96, 80, [(10, 10, 30, 20)]), _mask(70, 90, [(5, 50, 40, 60)])]
+    out = tiny_pipe(image=images, mask_image=masks, generator=_gen())
+    assert [im.size for im in out.images] == [(96, 80), (70, 90)]
+    assert len(out.damage) == 2
+
+
+def test_artist_style_and_retrieval_are_used(tiny_pipe):
+    image, mask = _painting(128, 128), _mask(128, 128, [(40, 40, 90, 90)])
+    inferred = tiny_pipe(image=image, mask_image=mask, generator=_gen(), output_type="np")
+    a0 = tiny_pipe(image=image, mask_image=mask, artist=ARTISTS[0], generator=_gen(), output_type="np")
+    a1 = tiny_pipe(image=image, mask_image=mask, artist=ARTISTS[1], generator=_gen(), output_type="np")
+    no_retrieval = tiny_pipe(image=image, mask_image=mask, artist=ARTISTS[0], top_k=0, generator=_gen())
+    assert inferred.damage[0]["style"] == "inferred" and a0.damage[0]["style"] == "artist"
+    assert not np.array_equal(a0.images, a1.images)
+    assert not np.array_equal(a0.images[0], np.asarray(no_retrieval.images[0]))
+    bank = tiny_pipe.memory_bank
+    assert a0.damage[0]["retrieved"] and all(
+        bank.provenance[i].artist == ARTISTS[0] for i in a0.damage[0]["retrieved"]
+    )
+
+
+def test_add_artist_from_references(tiny_pipe):
+    refs = [_painting(64, 64, s) for s in range(3)]
+    vec = tiny_pipe.add_artist("New Artist", refs)
+    assert vec.shape == (16,) and abs(float(vec.norm()) - 1) < 1e-5
+    out = tiny_pipe(image=_painting(64, 64), mask_image=_mask(64, 64, [(20, 20, 40, 40)]), artist="New Artist")
+    assert out.damage[0]["style"] == "artist"
+    del tiny_pipe.memory_bank.artist_vectors["New Artist"]
+
+
+def test_callback_on_step_end_sees_every_step(tiny_pipe):
+    seen = []
+
+    def cb(pipe, step, timestep, kwargs):
+        seen.append((kwargs["tile_index"], step, tuple(kwargs["latents"].shape)))
+        return {}
+
+    tiny_pipe(
+        image=_painting(64, 64),
+        mask_image=_mask(64, 64, [(8, 8, 20, 20)]),
+        num_inference_steps=3,
+        callback_on_step_end=cb,
+    )
+    assert [s[1] for s in seen] == [0, 1, 2] and seen[0][2][1] == 4
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(image=_painting(64, 64).convert("RGBA")), "image: expected a PIL RGB"),
+        (dict(mask_image=_mask(60, 64, [(1, 1, 5, 5)])), "mask_image: size"),
+        (dict(mask_image=_mask(64, 64, [(1, 1, 5, 5)]).convert("RGB")), "mask_image: expected a PIL 'L'"),
+        (dict(mask_image=_mask(64, 64, [])), "nothing to restore"),
+        (dict(artist="Nobody"), "artist: 'Nobody' is unknown"),
+        (dict(num_inference_steps=0), "num_inference_steps"),
+        (dict(output_type="latent"), "output_type"),
+        (dict(retrieval="random"), "retrieval"),
+        (dict(fade_map=[None, None]), "fade_map: expected one per image"),
+    ],
+)
+def test_bad_inputs_raise_value_errors(tiny_pipe, kwargs, match):
+    args = dict(image=_painting(64, 64), mask_image=_mask(64, 64, [(10, 10, 20, 20)]))
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        tiny_pipe(**args)

@@ -1,0 +1,130 @@
+"""Export: the Hub-style folder, loading it with and without the artrestore package, and the push dry run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import PIL.Image
+import pytest
+import torch
+
+from artrestore.export import folder_size, write_hub_folder
+from pipelines.pipeline_artrestore import ArtRestorePipeline
+
+from .pipelines.conftest import build_tiny_pipeline
+
+REMOTE_LOAD = r"""
+import importlib.abc, importlib.util, sys
+
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("artrestore", "pipelines"):
+            raise ModuleNotFoundError(name)
+        return None
+
+sys.meta_path.insert(0, Block())
+try:
+    import artrestore  # noqa: F401
+    raise SystemExit("artrestore is importable")
+except ModuleNotFoundError:
+    pass
+import numpy as np, PIL.Image, torch
+from diffusers import DiffusionPipeline
+
+folder, image, mask, out = sys.argv[1:5]
+pipe = DiffusionPipeline.from_pretrained(folder, trust_remote_code=True)
+pipe.set_progress_bar_config(disable=True)
+assert type(pipe).__name__ == "ArtRestorePipeline", type(pipe)
+assert "artrestore" not in sys.modules
+res = pipe(image=PIL.Image.open(image).convert("RGB"), mask_image=PIL.Image.open(mask),
+           generator=torch.Generator().manual_seed(0), output_type="np")
+np.save(out, res.images[0])
+print(type(pipe.unet).__module__)
+"""
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory) -> tuple[Path, ArtRestorePipeline]:
+    pipe = build_tiny_pipeline()
+    pipe.set_progress_bar_config(disable=True)
+    folder = write_hub_folder(pipe, tmp_path_factory.mktemp("hub") / "artrestore-tiny", "# tiny\n")
+    return folder, pipe
+
+
+def _inputs(tmp: Path) -> tuple[Path, Path]:
+    rng = np.random.default_rng(0)
+    img = PIL.Image.fromarray(rng.integers(0, 255, (90, 120, 3), dtype=np.uint8))
+    m = np.zeros((90, 120), np.uint8)
+    m[30:60, 40:80] = 255
+    img.save(tmp / "img.png")
+    PIL.Image.fromarray(m).save(tmp / "mask.png")
+    return tmp / "img.png", tmp / "mask.png"
+
+
+def test_folder_layout(exported):
+    folder, _ = exported
+    index = json.loads((folder / "model_index.json").read_text())
+    assert index["_class_name"] == ["pipeline_artrestore", "ArtRestorePipeline"]
+    assert index["unet"] == ["denoiser", "ArtRestoreUNet"] and index["vae"] == ["diffusers", "AutoencoderKL"]
+    for f in (
+        "pipeline_artrestore.py",
+        "crop_plan.py",
+        "masked_fill.py",
+        "README.md",
+        "unet/denoiser.py",
+        "memory_bank/index.faiss",
+        "memory_bank/provenance.json",
+        "unet/diffusion_pytorch_model.safetensors",
+    ):
+        assert (folder / f).is_file(), f
+    assert not [p for p in folder.rglob("*") if p.suffix in (".bin", ".pt", ".pkl")]
+    assert folder_size(folder) < 120 * 2**20
+
+
+def test_artrestore_pipeline_from_pretrained_matches(exported, tmp_path):
+    folder, pipe = exported
+    image, mask = _inputs(tmp_path)
+    loaded = ArtRestorePipeline.from_pretrained(folder)
+    loaded.set_progress_bar_config(disable=True)
+    args = dict(image=PIL.Image.open(image).convert("RGB"), mask_image=PIL.Image.open(mask), output_type="np")
+    a = pipe(**args, generator=torch.Generator().manual_seed(0)).images
+    b = loaded(**args, generator=torch.Generator().manual_seed(0)).images
+    assert np.array_equal(a, b)
+    assert loaded.memory_bank.artists == pipe.memory_bank.artists
+    assert type(loaded.unet).__module__ == "artrestore.models.denoiser"  # no code from the folder ran
+
+
+def test_trust_remote_code_without_artrestore(exported, tmp_path):
+    folder, pipe = exported
+    image, mask = _inputs(tmp_path)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["HF_MODULES_CACHE"] = str(tmp_path / "modules")
+    env["HF_HUB_OFFLINE"] = "1"
+    proc = subprocess.run(
+        [sys.executable, "-c", REMOTE_LOAD, str(folder), str(image), str(mask), str(tmp_path / "out.npy")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "artrestore" not in proc.stdout  # the UNet class came from the folder's denoiser.py
+    expected = pipe(
+        image=PIL.Image.open(image).convert("RGB"),
+        mask_image=PIL.Image.open(mask),
+        generator=torch.Generator().manual_seed(0),
+        output_type="np",
+    ).images[0]
+    assert np.array_equal(np.load(tmp_path / "out.npy"), expected)
+
+
+def test_export_refuses_over_budget(tmp_path):
+    pipe = build_tiny_pipeline()
+    with pytest.raises(ValueError, match="over the 0 MB budget"):
+        write_hub_folder(pipe, tmp_path / "x", "# card", max_mb=0.0001)

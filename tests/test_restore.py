@@ -1,0 +1,135 @@
+"""`artrestore restore` (file and folder mode), `artrestore push --dry-run` and the model as a bench method."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import PIL.Image
+import pytest
+
+from artrestore.bench import run_bench
+from artrestore.cli import main
+from artrestore.config import BenchConfig
+from artrestore.export import write_hub_folder
+from artrestore.io import load_image, save_png
+
+from .conftest import synthetic_painting
+from .pipelines.conftest import build_tiny_pipeline
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    return write_hub_folder(build_tiny_pipeline(), tmp_path_factory.mktemp("m") / "tiny", "# tiny\n")
+
+
+def _damage(tmp_path, name="p", h=80, w=100, bits=8):
+    img = synthetic_painting(h, w, seed=3)
+    if bits == 16:
+        img = img.astype(np.uint16) * 257 + 3
+    save_png(tmp_path / f"{name}.png", img)
+    mask = np.zeros((h, w), np.uint8)
+    mask[20:40, 30:60] = 255
+    PIL.Image.fromarray(mask).save(tmp_path / f"{name}_mask.png")
+    return tmp_path / f"{name}.png", tmp_path / f"{name}_mask.png", mask > 0
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_restore_one_file_keeps_bit_depth_and_untouched_pixels(tiny_model, tmp_path, bits, capsys):
+    image, mask_path, mask = _damage(tmp_path, bits=bits)
+    out = tmp_path / "out.png"
+    code = main(["restore", str(image), "--mask", str(mask_path), "--out", str(out), "--model", str(tiny_model)])
+    assert code == 0 and "wrote" in capsys.readouterr().out
+    src, res = load_image(image), load_image(out)
+    assert res.pixels.dtype == src.pixels.dtype and res.size == src.size
+    assert np.array_equal(res.pixels[~mask], src.pixels[~mask])
+    assert not np.array_equal(res.pixels[mask], src.pixels[mask])
+
+
+def test_restore_folder_mode(tiny_model, tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "masks").mkdir()
+    for name in ("a", "b"):
+        _damage(tmp_path / "in", name)
+        (tmp_path / "in" / f"{name}_mask.png").rename(tmp_path / "masks" / f"{name}.png")
+    code = main(
+        [
+            "restore",
+            str(tmp_path / "in"),
+            "--mask",
+            str(tmp_path / "masks"),
+            "--out",
+            str(tmp_path / "out"),
+            "--model",
+            str(tiny_model),
+        ]
+    )
+    assert code == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "b.png"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--out", "x.jpg"], "out: restorations are written as lossless PNG"),
+        (["--artist", "Nobody"], "artist: 'Nobody' is unknown"),
+        (["--mask", "MISSING"], "does not exist"),
+        (["--mask", None], "mask: give --mask and/or --fade"),
+    ],
+)
+def test_restore_errors_are_one_line(tiny_model, tmp_path, capsys, args, message):
+    image, mask_path, _ = _damage(tmp_path)
+    argv = [
+        "restore",
+        str(image),
+        "--model",
+        str(tiny_model),
+        "--out",
+        str(tmp_path / "o.png"),
+        "--mask",
+        str(mask_path),
+    ]
+    if args[0] == "--mask":
+        i = argv.index("--mask")
+        del argv[i : i + 2]
+        if args[1] is not None:
+            argv += ["--mask", str(tmp_path / args[1])]
+    else:
+        argv += args
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_restore_refuses_to_overwrite_the_input(tiny_model, tmp_path, capsys):
+    image, mask_path, _ = _damage(tmp_path)
+    assert (
+        main(["restore", str(image), "--mask", str(mask_path), "--out", str(image), "--model", str(tiny_model)]) == 2
+    )
+    assert "refusing to write over it" in capsys.readouterr().err
+
+
+def test_push_dry_run_lists_the_folder(tiny_model, capsys):
+    assert main(["push", "--repo-id", "someone/artrestore-tiny", "--folder", str(tiny_model), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "would upload" in out and "model_index.json" in out and "memory_bank/index.faiss" in out
+    assert main(["push", "--repo-id", "no-slash", "--folder", str(tiny_model), "--dry-run"]) == 2
+
+
+def test_model_is_a_bench_method(tiny_model, painting_folder, tmp_path):
+    config = BenchConfig(
+        data=str(painting_folder),
+        out=str(tmp_path / "b"),
+        methods="telea,artrestore,artrestore@ddim3",
+        model=str(tiny_model),
+        size=64,
+        split="all",
+        limit=1,
+        kinds="small_loss,fading",
+        examples=0,
+    )
+    results = run_bench(config)
+    methods = {r["method"] for r in results["records"]}
+    assert methods == {"telea", "artrestore", "artrestore@ddim3"}
+    assert all(r["untouched_changed"] == 0 for r in results["records"])
+    assert json.loads((tmp_path / "b" / "results.json").read_text())["rows"]
