@@ -18,8 +18,10 @@ from .config import (
     DetectorTrainConfig,
     DiffusionTrainConfig,
     ExportConfig,
+    LargeBenchConfig,
     PushConfig,
     RestoreConfig,
+    VaeBenchConfig,
     add_dataclass_arguments,
     dataclass_from_args,
 )
@@ -134,9 +136,28 @@ def cmd_push(config: PushConfig) -> int:
     return 0
 
 
+def cmd_bench_vae(config: VaeBenchConfig) -> int:
+    from .bench.autoencoder import run_vae_bench
+
+    print(json.dumps(run_vae_bench(config)))
+    return 0
+
+
+def cmd_bench_large(config: LargeBenchConfig) -> int:
+    from .bench.large import run_large_bench
+
+    result = run_large_bench(config)
+    print("| " + " | ".join(result) + " |")
+    print("|" + "---|" * len(result))
+    print("| " + " | ".join(str(v) for v in result.values()) + " |")
+    return 0
+
+
 COMMANDS: dict[str, tuple[type, Callable, str]] = {
     "bench": (BenchConfig, cmd_bench, "benchmark restoration methods on damaged validation paintings"),
     "bench-merge": (BenchMergeConfig, cmd_bench_merge, "merge the results of bench shards into one report"),
+    "bench-vae": (VaeBenchConfig, cmd_bench_vae, "autoencoder reconstruction PSNR and LPIPS on held-out paintings"),
+    "bench-large": (LargeBenchConfig, cmd_bench_large, "peak memory and time on a 4000x3000 painting"),
     "bench-detect": (DetectBenchConfig, cmd_bench_detect, "the detect section of the bench: IoU, F1, speed"),
     "detect": (DetectConfig, cmd_detect, "find cracks, scratches, paint loss and fading in a painting"),
     "damage-grid": (DamageGridConfig, cmd_damage_grid, "render every damage kind on one painting"),

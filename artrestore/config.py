@@ -278,3 +278,30 @@ class PushConfig:
     folder: str = opt(_default_model, "model folder to upload")
     private: bool = opt(False, "create the repository as private")
     dry_run: bool = opt(False, "only list what would be uploaded")
+
+
+@dataclass
+class VaeBenchConfig:
+    """Settings of ``artrestore bench-vae``: autoencoder reconstruction quality on held-out paintings."""
+
+    vae: str = opt("runs/vae/final", "autoencoder folder")
+    data: str = opt(lambda: str(Path(_default_data_root()) / "paintings"), "folder of <Artist>/*.jpg paintings")
+    split: str = opt("val", "which paintings: val, train or all")
+    size: int = opt(512, "paintings are resized (short side) and centre-cropped to size x size")
+    limit: int | None = opt(None, "use at most this many paintings")
+    out: str = opt("bench_out/vae_bench.json", "result file")
+    threads: int = opt(2, "CPU threads")
+
+
+@dataclass
+class LargeBenchConfig:
+    """Settings of ``artrestore bench-large``: peak memory and time on one full-resolution painting."""
+
+    model: str = opt(_default_model, "ArtRestore model folder")
+    data: str = opt(lambda: str(Path(_default_data_root()) / "paintings"), "folder of <Artist>/*.jpg paintings")
+    painting: int = opt(0, "index of the validation painting to upscale")
+    width: int = opt(4000, "width in pixels")
+    height: int = opt(3000, "height in pixels")
+    kind: str = opt("large_loss", "damage kind to simulate")
+    out: str = opt("bench_out/large.json", "result file")
+    threads: int = opt(2, "CPU threads")

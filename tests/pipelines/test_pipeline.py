@@ -137,3 +137,24 @@ def test_bad_inputs_raise_value_errors(tiny_pipe, kwargs, match):
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         tiny_pipe(**args)
+
+
+def test_thin_damage_is_filled_in_pixel_space(tiny_pipe):
+    from pipelines.pipeline_artrestore import split_thin_damage
+
+    image = _painting(120, 100)
+    mask = np.zeros((100, 120), np.uint8)
+    mask[50, 10:110] = 255  # a 1 px scratch
+    mask[10:40, 10:40] = 255  # a 30 px loss
+    thin = split_thin_damage(mask >= 128, 5)
+    assert thin[50].sum() == 100 and not thin[10:40, 10:40].any()
+    tiny_pipe.register_to_config(thin_damage_px=5)
+    try:
+        out = tiny_pipe(image=image, mask_image=PIL.Image.fromarray(mask), generator=_gen(), output_type="np")
+    finally:
+        tiny_pipe.register_to_config(thin_damage_px=0)
+    res, src = out.images[0], np.asarray(image)
+    assert out.damage[0]["thin_pixels_filled"] == 100
+    assert np.array_equal(res[mask == 0], src[mask == 0]) and (res[mask > 0] != src[mask > 0]).any()
+    # the scratch gets the colour of its neighbours
+    assert np.abs(res[50, 20:100].astype(int) - src[49, 20:100].astype(int)).mean() < 25

@@ -1,0 +1,28 @@
+"""`artrestore bench-large` measures time, peak memory and untouched pixels on an upscaled painting."""
+
+from __future__ import annotations
+
+import pytest
+
+from artrestore.bench.large import run_large_bench
+from artrestore.config import LargeBenchConfig
+from artrestore.export import write_hub_folder
+
+from ..pipelines.conftest import build_tiny_pipeline
+
+
+@pytest.mark.data
+def test_large_bench_with_a_tiny_model(shared_data, tmp_path):
+    model = write_hub_folder(build_tiny_pipeline(tile_size=256), tmp_path / "m", "# tiny\n")
+    cfg = LargeBenchConfig(
+        model=str(model),
+        data=str(shared_data / "paintings"),
+        width=640,
+        height=480,
+        kind="small_loss",
+        out=str(tmp_path / "large.json"),
+        threads=1,
+    )
+    result = run_large_bench(cfg)
+    assert result["size"] == "640x480" and result["untouched_changed"] == 0
+    assert result["peak_rss_mb"] > 0 and result["tiles"] >= 1
