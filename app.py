@@ -1,18 +1,23 @@
-"""ArtRestore preview Space: the damage simulator and classical baselines (the diffusion model is not trained yet).
+"""ArtRestore Space: restore a damaged painting in the browser; plus the damage simulator and classical baselines.
 
-Run with ``make demo`` (serves on 127.0.0.1:7860) or ``python app.py --host 127.0.0.1 --port 7860``.
+Run with ``make demo`` (serves on 127.0.0.1:7860) or ``python app.py --host 127.0.0.1 --port 7860``. The model is
+the bundled ``checkpoints/artrestore-base`` unless ``ARTRESTORE_MODEL`` names another folder. This file only wires
+the UI; the handlers live in :mod:`artrestore.restore_ui` and :mod:`artrestore.demo`.
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import os
+from pathlib import Path
 
 import gradio as gr
 
 from artrestore import demo
+from artrestore import restore_ui as ui
 from artrestore.baselines import available_methods
-from artrestore.config import BenchConfig
+from artrestore.config import BenchConfig, RestoreConfig
 from artrestore.damage import KINDS
 
 
@@ -29,6 +34,123 @@ def _ui_errors(fn):
     return wrapped
 
 
+@functools.lru_cache(maxsize=2)
+def get_pipeline(model: str):
+    """The pipeline, loaded once per model folder."""
+    from artrestore.restore import load_pipeline
+
+    if not os.path.isdir(model):
+        raise ValueError(f"model: no ArtRestore model folder at {model} (set ARTRESTORE_MODEL)")
+    pipe = load_pipeline(model)
+    return pipe
+
+
+def model_path() -> str:
+    return RestoreConfig(input="").model
+
+
+@_ui_errors
+def on_upload(path):
+    upload = ui.load_upload(path)
+    return {"background": upload.preview, "layers": [], "composite": None}
+
+
+@_ui_errors
+def on_restore(path, editor, mask_file, artist, references, new_name, steps, seed, variants, progress=gr.Progress()):
+    progress(0, desc="loading")
+    pipe = get_pipeline(model_path())
+    upload = ui.load_upload(path)
+    mask, fade = ui.damage_from_editor(editor, mask_file, upload)
+    artist_name = ui.resolve_artist(pipe, artist, references, new_name)
+    progress(0.05, desc="restoring")
+    pipe.set_progress_bar_config(disable=True)
+    results = ui.restore_upload(pipe, upload, mask, fade, artist_name, steps, seed, variants)
+    first = results[0]
+    gallery = [(r["preview"], f"seed {r['seed']}") for r in results]
+    maps = ui.save_damage_maps(mask, fade, Path(first["path"]).parent, upload.name)
+    return (
+        (upload.preview, first["preview"]),
+        [r["path"] for r in results] + maps,
+        gallery,
+        ui.mask_overlay(upload.preview, mask, fade),
+        ui.run_summary(results, mask, fade, artist_name),
+    )
+
+
+def on_artist_choice(choice):
+    show = choice == ui.ADD_REFERENCES
+    return gr.update(visible=show), gr.update(visible=show)
+
+
+def _artist_choices() -> list[str]:
+    try:
+        artists = get_pipeline(model_path()).memory_bank.artists
+    except ValueError:
+        artists = []
+    return [ui.INFER, *artists, ui.ADD_REFERENCES]
+
+
+def _default_steps() -> int:
+    try:
+        return int(get_pipeline(model_path()).config.default_steps)
+    except ValueError:
+        return 10
+
+
+def restore_tab() -> None:
+    """The Restore tab: upload, sketch the damage, restore at full resolution."""
+    gr.Markdown(
+        "Upload a scan of a painting (any size), paint the damage on the preview (one layer each for **paint loss**, "
+        "**scratch** and **crack**, and a soft brush for **fading**), then press **Restore**. The restoration runs on "
+        "the full-resolution original; pixels outside the marked damage are never changed."
+    )
+    with gr.Row():
+        with gr.Column():
+            painting = gr.File(label="Painting (any size)", file_types=["image"], type="filepath", elem_id="painting")
+            editor = gr.ImageEditor(
+                label="Mark the damage (layers: paint loss, scratch, crack, fading)",
+                type="numpy",
+                image_mode="RGBA",
+                sources=[],
+                transforms=[],
+                layers=gr.LayerOptions(layers=list(ui.LAYERS), allow_additional_layers=False),
+                brush=gr.Brush(default_size=12, colors=["#ff2020", ("#a040e0", 0.35)], color_mode="defaults"),
+                eraser=gr.Eraser(default_size=16),
+                elem_id="editor",
+            )
+            mask_file = gr.File(label="…or upload a mask (white = damaged, the painting's own size)", type="filepath")
+            with gr.Row():
+                artist = gr.Dropdown(_artist_choices(), value=ui.INFER, label="Artist", elem_id="artist")
+                steps = gr.Slider(1, 50, value=_default_steps(), step=1, label="Denoising steps")
+            with gr.Row():
+                references = gr.File(
+                    label="Reference paintings", file_count="multiple", type="filepath", visible=False
+                )
+                new_name = gr.Textbox(label="New artist's name", visible=False)
+            with gr.Row():
+                seed = gr.Number(value=0, precision=0, label="Seed")
+                variants = gr.Slider(1, ui.MAX_VARIANTS, value=1, step=1, label="Number of variants")
+            restore_btn = gr.Button("Restore", variant="primary", elem_id="restore")
+        with gr.Column():
+            slider = gr.ImageSlider(label="Before / after", type="numpy", elem_id="slider")
+            download = gr.File(
+                label="Restored painting(s) at full resolution (lossless PNG) and the damage maps used",
+                file_count="multiple",
+                elem_id="download",
+            )
+            gallery = gr.Gallery(label="Variants", columns=4, height=200, elem_id="variants")
+            used = gr.Image(label="Damage restored (red: mask, violet: fading)", type="numpy", elem_id="used")
+            summary = gr.Code(label="Run record (JSON)", language="json", elem_id="summary")
+    painting.upload(on_upload, painting, editor)
+    artist.change(on_artist_choice, artist, [references, new_name])
+    restore_btn.click(
+        on_restore,
+        [painting, editor, mask_file, artist, references, new_name, steps, seed, variants],
+        [slider, download, gallery, used, summary],
+        api_name="restore",
+    )
+
+
 @_ui_errors
 def on_simulate(image, kind, seed, work_side):
     clean, damaged, sample, types = demo.simulate(image, kind, seed, work_side)
@@ -41,61 +163,71 @@ def on_fill(clean, sample, method):
 
 
 def build_app() -> gr.Blocks:
-    with gr.Blocks(title="ArtRestore (preview)", analytics_enabled=False) as app:
-        gr.Markdown(
-            "# ArtRestore — preview\n"
-            "**The ArtRestore-Diffusion restoration model is not trained yet.** This page shows what exists: the "
-            "painting-damage simulator and the *classical baselines* (OpenCV, scikit-image, PatchMatch) that the "
-            "model will have to beat. Baseline fills are labelled as such; none of them is an ArtRestore restoration."
-        )
-        clean_state, sample_state = gr.State(), gr.State()
-        with gr.Row():
-            with gr.Column():
-                image = gr.Image(label="Painting", type="numpy", image_mode="RGB", sources=["upload", "clipboard"])
-                examples = demo.example_paintings(BenchConfig().data)
-                if examples:
-                    gr.Examples(examples=[[p] for p in examples], inputs=[image], label="Validation paintings")
-                kind = gr.Dropdown(list(KINDS), value="mixed", label="Damage kind")
-                seed = gr.Number(value=0, precision=0, label="Seed")
-                work_side = gr.Slider(
-                    64,
-                    demo.MAX_WORK_SIDE,
-                    value=512,
-                    step=32,
-                    label="Working size (longest side, px): the demo damages a resized copy",
-                )
-                simulate_btn = gr.Button("Simulate damage", variant="primary")
-            with gr.Column():
-                damaged = gr.Image(label="Simulated damage", type="numpy", interactive=False, elem_id="damaged")
-                types = gr.Image(
-                    label="Damage-type map (red crack, cyan scratch, yellow loss, violet fading)",
-                    type="numpy",
-                    interactive=False,
-                    elem_id="types",
-                )
-        with gr.Row():
-            with gr.Column():
-                method = gr.Dropdown(available_methods(), value="patchmatch", label="Classical baseline")
-                fill_btn = gr.Button("Fill with classical baseline")
-                metrics = gr.Dataframe(
-                    headers=["metric", "value"], label="Baseline vs the clean painting", interactive=False
-                )
-            with gr.Column():
-                filled = gr.Image(
-                    label="Classical baseline fill (not ArtRestore)",
-                    type="numpy",
-                    interactive=False,
-                    format="png",
-                    elem_id="filled",
-                )
-        simulate_btn.click(
-            on_simulate,
-            [image, kind, seed, work_side],
-            [damaged, types, clean_state, sample_state],
-            api_name="simulate",
-        )
-        fill_btn.click(on_fill, [clean_state, sample_state, method], [filled, metrics], api_name="baseline")
+    with gr.Blocks(title="ArtRestore", analytics_enabled=False) as app:
+        gr.Markdown("# ArtRestore\nRestore damaged paintings with ArtRestore-Diffusion.")
+        with gr.Tab("Restore"):
+            restore_tab()
+        with gr.Tab("Damage simulator and classical baselines"):
+            simulator_tab()
     return app
+
+
+def simulator_tab() -> None:
+    """Simulate damage on a painting and compare the classical baselines (not ArtRestore) against the clean one."""
+    gr.Markdown(
+        "Simulate damage on a painting and fill it with a *classical baseline* (OpenCV, scikit-image, "
+        "PatchMatch). These fills are what ArtRestore is measured against; none of them is an ArtRestore "
+        "restoration."
+    )
+    clean_state, sample_state = gr.State(), gr.State()
+    with gr.Row():
+        with gr.Column():
+            image = gr.Image(
+                label="Painting", type="numpy", image_mode="RGB", sources=["upload", "clipboard"], elem_id="sim_image"
+            )
+            examples = demo.example_paintings(BenchConfig().data)
+            if examples:
+                gr.Examples(examples=[[p] for p in examples], inputs=[image], label="Validation paintings")
+            kind = gr.Dropdown(list(KINDS), value="mixed", label="Damage kind")
+            seed = gr.Number(value=0, precision=0, label="Seed")
+            work_side = gr.Slider(
+                64,
+                demo.MAX_WORK_SIDE,
+                value=512,
+                step=32,
+                label="Working size (longest side, px): the demo damages a resized copy",
+            )
+            simulate_btn = gr.Button("Simulate damage", variant="primary")
+        with gr.Column():
+            damaged = gr.Image(label="Simulated damage", type="numpy", interactive=False, elem_id="damaged")
+            types = gr.Image(
+                label="Damage-type map (red crack, cyan scratch, yellow loss, violet fading)",
+                type="numpy",
+                interactive=False,
+                elem_id="types",
+            )
+    with gr.Row():
+        with gr.Column():
+            method = gr.Dropdown(available_methods(), value="patchmatch", label="Classical baseline")
+            fill_btn = gr.Button("Fill with classical baseline")
+            metrics = gr.Dataframe(
+                headers=["metric", "value"], label="Baseline vs the clean painting", interactive=False
+            )
+        with gr.Column():
+            filled = gr.Image(
+                label="Classical baseline fill (not ArtRestore)",
+                type="numpy",
+                interactive=False,
+                format="png",
+                elem_id="filled",
+            )
+    simulate_btn.click(
+        on_simulate,
+        [image, kind, seed, work_side],
+        [damaged, types, clean_state, sample_state],
+        api_name="simulate",
+    )
+    fill_btn.click(on_fill, [clean_state, sample_state, method], [filled, metrics], api_name="baseline")
 
 
 def main() -> None:
@@ -105,7 +237,7 @@ def main() -> None:
     args = parser.parse_args()
     app = build_app()
     app.queue(default_concurrency_limit=1, max_size=16)
-    app.launch(server_name=args.host, server_port=args.port, max_file_size="50mb", show_error=True)
+    app.launch(server_name=args.host, server_port=args.port, max_file_size="100mb", show_error=True)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import urllib.request
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 from artrestore import demo
@@ -69,13 +71,24 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server():
+def tiny_model(tmp_path_factory) -> Path:
+    """A tiny random-weight model folder: the UI is tested end to end without the bundled model's cost."""
+    from artrestore.export import write_hub_folder
+
+    from .pipelines.conftest import build_tiny_pipeline
+
+    return write_hub_folder(build_tiny_pipeline(tile_size=256), tmp_path_factory.mktemp("model") / "tiny", "# t\n")
+
+
+@pytest.fixture(scope="module")
+def server(tiny_model):
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        env={**os.environ, "ARTRESTORE_MODEL": str(tiny_model)},
     )
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 120
@@ -124,8 +137,9 @@ def test_browser_upload_and_simulate(server, tmp_path):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
         page.goto(server, wait_until="load")
-        page.get_by_text("is not trained yet").first.wait_for(timeout=60_000)
-        page.locator("input[type=file]").first.set_input_files(str(src))
+        page.get_by_role("tab", name="Damage simulator and classical baselines").click()
+        page.get_by_text("none of them is an ArtRestore").first.wait_for(timeout=60_000)
+        page.locator("#sim_image input[type=file]").set_input_files(str(src))
         page.get_by_role("button", name="Simulate damage").click()
         page.locator("#damaged img").first.wait_for(state="visible", timeout=60_000)
         page.locator("#types img").first.wait_for(state="visible", timeout=60_000)
@@ -137,3 +151,93 @@ def test_browser_upload_and_simulate(server, tmp_path):
         browser.close()
     assert damaged_src
     assert (shots / "preview_app.png").stat().st_size > 20_000
+
+
+def _download(url: str, path: Path) -> np.ndarray:
+    with urllib.request.urlopen(url, timeout=30) as r:
+        path.write_bytes(r.read())
+    return cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+
+
+def test_gradio_client_restore_endpoint(server, tmp_path):
+    from gradio_client import Client, handle_file
+
+    img = synthetic_painting(150, 210, seed=4)
+    cv2.imwrite(str(tmp_path / "p.png"), img)
+    mask = np.zeros((150, 210), np.uint8)
+    mask[60:90, 80:140] = 255
+    cv2.imwrite(str(tmp_path / "m.png"), mask)
+    client = Client(server, verbose=False)
+    result = client.predict(
+        handle_file(str(tmp_path / "p.png")),
+        None,
+        handle_file(str(tmp_path / "m.png")),
+        "Infer from the image",
+        [],
+        "",
+        2,
+        0,
+        1,
+        api_name="/restore",
+    )
+    files = result[1]
+    restored = cv2.imread(str(next(f for f in files if "restored" in str(f))))
+    assert restored.shape == img.shape
+    changed = (restored != img).any(axis=2)
+    assert changed.any() and not (changed & (mask == 0)).any()
+    with pytest.raises(Exception, match="draw the damage"):
+        client.predict(
+            handle_file(str(tmp_path / "p.png")),
+            None,
+            None,
+            "Infer from the image",
+            [],
+            "",
+            2,
+            0,
+            1,
+            api_name="/restore",
+        )
+
+
+@pytest.mark.browser
+def test_browser_sketch_and_restore(server, tmp_path):
+    """Upload, draw a brush stroke, Restore, and check the result changed only inside the stroke."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
+    from playwright.sync_api import sync_playwright
+
+    img = synthetic_painting(600, 900, seed=5)
+    cv2.imwrite(str(tmp_path / "painting.png"), img)
+    shots = ROOT / "runs" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1200})
+        page.goto(server, wait_until="load")
+        page.locator("#painting input[type=file]").set_input_files(str(tmp_path / "painting.png"))
+        page.locator("#editor canvas").first.wait_for(state="visible", timeout=60_000)
+        page.wait_for_timeout(2000)  # the preview is drawn into the canvas
+        page.get_by_role("button", name="Brush").first.click()
+        box = page.locator("#editor canvas").first.bounding_box()
+        x0, y0 = box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.5
+        page.mouse.move(x0, y0)
+        page.mouse.down()
+        for i in range(1, 21):
+            page.mouse.move(x0 + i * 5, y0 + i * 1.5)
+        page.mouse.up()
+        page.screenshot(path=str(shots / "restore_drawn.png"), full_page=True)
+        page.get_by_role("button", name="Restore").click()
+        page.locator("#download a").first.wait_for(state="attached", timeout=180_000)
+        hrefs = [a.get_attribute("href") for a in page.locator("#download a").all()]
+        page.locator("#slider img").first.wait_for(state="visible", timeout=30_000)
+        page.screenshot(path=str(shots / "restore_result.png"), full_page=True)
+        browser.close()
+    restored = _download(next(h for h in hrefs if "restored" in h), tmp_path / "r.png")
+    mask = _download(next(h for h in hrefs if "damage_mask" in h), tmp_path / "m.png") > 0
+    assert restored.shape == img.shape and mask.shape == img.shape[:2]
+    changed = (restored != img).any(axis=2)
+    assert mask.sum() > 500 and changed.any()
+    assert not (changed & ~mask).any()  # nothing outside the stroke changed
+    ys, xs = np.nonzero(mask)
+    assert 0.25 < xs.mean() / img.shape[1] < 0.75 and 0.25 < ys.mean() / img.shape[0] < 0.75  # where we drew

@@ -1,0 +1,215 @@
+"""Handlers behind the Space's Restore tab: upload, sketch the damage on a preview, restore at full resolution.
+
+The editor shows a preview downscaled to fit :data:`PREVIEW_SIDE`; strokes are scaled back to the painting's own
+size (nearest for the binary layers, bilinear for the soft fading layer), and the restoration runs on the
+full-resolution original. Every failure is a ``ValueError`` naming what to fix; ``app.py`` shows it as a Gradio
+error.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import PIL.Image
+
+from .io import Artwork, load_image, load_mask, save_artwork, save_png
+from .restore import restore_artwork
+
+PREVIEW_SIDE = 1024
+MAX_MEGAPIXELS = 40.0
+BINARY_LAYERS = ("paint loss", "scratch", "crack")
+FADE_LAYER = "fading (soft brush)"
+LAYERS = (*BINARY_LAYERS, FADE_LAYER)
+INFER = "Infer from the image"
+ADD_REFERENCES = "New artist from reference images"
+MAX_VARIANTS = 4
+
+
+@dataclass
+class Upload:
+    """A loaded painting and its editor preview.
+
+    Attributes:
+        art: the full-resolution painting as loaded (bit depth, alpha and ICC profile kept).
+        preview: (h, w, 3) uint8 downscaled copy shown in the editor.
+        name: the uploaded file's stem (for the download name).
+    """
+
+    art: Artwork
+    preview: np.ndarray
+    name: str
+
+
+def load_upload(path: str | None, max_megapixels: float = MAX_MEGAPIXELS) -> Upload:
+    """Read an uploaded painting and make its preview.
+
+    Args:
+        path: the uploaded file (None when nothing was uploaded).
+        max_megapixels: size limit.
+    """
+    if not path:
+        raise ValueError("image: upload a painting first")
+    art = load_image(path, max_megapixels=max_megapixels)  # raises a clear ValueError for unreadable files
+    rgb = art.to_uint8()
+    scale = min(1.0, PREVIEW_SIDE / max(rgb.shape[:2]))
+    preview = rgb
+    if scale < 1:
+        size = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))
+        preview = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    return Upload(art, np.ascontiguousarray(preview), Path(path).stem)
+
+
+def _alpha(layer: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray:
+    """(h, w) float alpha in [0, 1] of an editor layer (RGBA, or RGB where any non-black pixel counts)."""
+    if layer is None:
+        return np.zeros(shape, np.float32)
+    layer = np.asarray(layer)
+    if layer.ndim == 3 and layer.shape[2] == 4:
+        a = layer[:, :, 3].astype(np.float32) / 255
+    elif layer.ndim == 3:
+        a = (layer.max(axis=2) > 0).astype(np.float32)
+    else:
+        a = layer.astype(np.float32) / 255
+    if a.shape != shape:
+        a = cv2.resize(a, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
+    return a
+
+
+def damage_from_editor(
+    editor: dict | None, mask_upload: str | None, upload: Upload
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Full-resolution damage from the editor layers (and/or an uploaded mask).
+
+    Args:
+        editor: the ImageEditor value (``{"background", "layers", "composite"}``), layers in :data:`LAYERS` order.
+        mask_upload: path of an uploaded mask of the painting's full size, or None.
+        upload: the painting.
+
+    Returns:
+        (H, W) bool mask and (H, W) float32 fade map in [0, 1] (None when nothing was painted on the fading layer).
+    """
+    h, w = upload.art.pixels.shape[:2]
+    ph, pw = upload.preview.shape[:2]
+    mask = np.zeros((h, w), bool)
+    fade = None
+    layers = list((editor or {}).get("layers") or [])
+    binary = np.zeros((ph, pw), np.float32)
+    for layer in layers[: len(BINARY_LAYERS)]:
+        binary = np.maximum(binary, _alpha(layer, (ph, pw)))
+    if binary.any():
+        mask |= cv2.resize((binary > 0).astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
+    if len(layers) > len(BINARY_LAYERS):
+        soft = _alpha(layers[len(BINARY_LAYERS)], (ph, pw))
+        if soft.any():
+            fade = np.clip(cv2.resize(soft, (w, h), interpolation=cv2.INTER_LINEAR), 0, 1)
+    if mask_upload:
+        mask |= load_mask(mask_upload, size=(w, h))  # a mask of another size raises instead of being resized
+    if not mask.any() and (fade is None or not (fade > 0).any()):
+        raise ValueError("mask: draw the damage on the painting (or upload a mask) before restoring")
+    return mask, fade
+
+
+def resolve_artist(pipe, choice: str | None, references: list[str] | None, new_name: str | None) -> str | None:
+    """The ``artist`` argument for the pipeline from the UI choice (adding a new artist when asked).
+
+    Args:
+        pipe: the loaded pipeline.
+        choice: a bank artist, :data:`INFER` or :data:`ADD_REFERENCES`.
+        references: uploaded reference image paths (for a new artist).
+        new_name: the new artist's name.
+    """
+    if choice in (None, "", INFER):
+        return None
+    if choice == ADD_REFERENCES:
+        if not new_name or not new_name.strip():
+            raise ValueError("artist: type a name for the new artist")
+        if not references:
+            raise ValueError("references: upload at least one reference painting of the new artist")
+        images = [load_upload(r).art.to_pil() for r in references]
+        pipe.add_artist(new_name.strip(), images)
+        return new_name.strip()
+    if choice not in pipe.memory_bank.artist_vectors:
+        raise ValueError(f"artist: {choice!r} is not in the memory bank")
+    return choice
+
+
+def restore_upload(
+    pipe,
+    upload: Upload,
+    mask: np.ndarray,
+    fade: np.ndarray | None,
+    artist: str | None,
+    steps: int,
+    seed: int,
+    variants: int,
+    out_dir: str | Path | None = None,
+) -> list[dict]:
+    """Restore ``variants`` versions (seeds ``seed``, ``seed + 1``, ...) at full resolution and save them as PNG.
+
+    Returns:
+        Per variant: ``{"path", "preview" (uint8 at preview size), "seed", "damage" (what the pipeline used)}``.
+    """
+    if not 1 <= int(variants) <= MAX_VARIANTS:
+        raise ValueError(f"variants: expected 1..{MAX_VARIANTS}, got {variants}")
+    if int(steps) < 1:
+        raise ValueError(f"steps: expected a positive number of denoising steps, got {steps}")
+    out_dir = Path(out_dir or tempfile.mkdtemp(prefix="artrestore-"))
+    results = []
+    ph, pw = upload.preview.shape[:2]
+    for v in range(int(variants)):
+        restored, out = restore_artwork(pipe, upload.art, mask, fade, artist, int(steps), int(seed) + v)
+        path = save_artwork(out_dir / f"{upload.name}_restored_seed{int(seed) + v}.png", restored)
+        rgb = restored.to_uint8()
+        preview = cv2.resize(rgb, (pw, ph), interpolation=cv2.INTER_AREA) if (ph, pw) != rgb.shape[:2] else rgb
+        results.append({"path": str(path), "preview": preview, "seed": int(seed) + v, "damage": out.damage[0]})
+    return results
+
+
+def save_damage_maps(mask: np.ndarray, fade: np.ndarray | None, folder: str | Path, name: str) -> list[str]:
+    """Write the full-resolution damage actually restored (L PNGs, editable and reusable with ``--mask``/``--fade``).
+
+    Returns:
+        The written paths (mask, then fade map when there is one).
+    """
+    folder = Path(folder)
+    paths = [str(save_png(folder / f"{name}_damage_mask.png", mask.astype(np.uint8) * 255))]
+    if fade is not None:
+        paths.append(str(save_png(folder / f"{name}_fade_map.png", np.round(fade * 255).astype(np.uint8))))
+    return paths
+
+
+def mask_overlay(preview: np.ndarray, mask: np.ndarray, fade: np.ndarray | None) -> np.ndarray:
+    """The damage that will be restored, drawn over the preview (red = mask, violet = fading strength)."""
+    ph, pw = preview.shape[:2]
+    m = cv2.resize(mask.astype(np.uint8), (pw, ph), interpolation=cv2.INTER_NEAREST) > 0
+    out = preview.astype(np.float32)
+    if fade is not None:
+        f = cv2.resize(fade.astype(np.float32), (pw, ph), interpolation=cv2.INTER_AREA)[..., None]
+        out = out * (1 - 0.6 * f) + np.array([160, 60, 220], np.float32) * 0.6 * f
+    out[m] = out[m] * 0.3 + np.array([255, 30, 30], np.float32) * 0.7
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def run_summary(results: list[dict], mask: np.ndarray, fade: np.ndarray | None, artist: str | None) -> str:
+    """A JSON record of the run (what was restored, with which settings)."""
+    first = results[0]["damage"]
+    record = {
+        "damaged_pixels": int(mask.sum()),
+        "faded_pixels": int((fade > 0).sum()) if fade is not None else 0,
+        "artist": artist or "inferred from the image",
+        "steps": first.get("steps"),
+        "tiles": first.get("tiles"),
+        "seeds": [r["seed"] for r in results],
+        "memory_bank_rows_retrieved": len(first.get("retrieved", [])),
+        "files": [Path(r["path"]).name for r in results],
+    }
+    return json.dumps(record, indent=1)
+
+
+def to_pil(array: np.ndarray) -> PIL.Image.Image:
+    return PIL.Image.fromarray(np.ascontiguousarray(array))

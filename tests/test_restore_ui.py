@@ -1,0 +1,102 @@
+"""Handlers of the Space's Restore tab: preview, editor layers to full-resolution damage, artists, variants."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from artrestore import restore_ui as ui
+
+from .conftest import synthetic_painting
+from .pipelines.conftest import ARTISTS, build_tiny_pipeline
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    p = build_tiny_pipeline()
+    p.set_progress_bar_config(disable=True)
+    return p
+
+
+@pytest.fixture
+def upload(tmp_path) -> ui.Upload:
+    cv2.imwrite(str(tmp_path / "big.png"), synthetic_painting(1500, 2100, seed=1))
+    return ui.load_upload(str(tmp_path / "big.png"))
+
+
+def _layer(shape, box, alpha=255):
+    layer = np.zeros((*shape, 4), np.uint8)
+    x0, y0, x1, y1 = box
+    layer[y0:y1, x0:x1] = (255, 0, 0, alpha)
+    return layer
+
+
+def test_preview_fits_and_keeps_the_original(upload):
+    assert max(upload.preview.shape[:2]) == ui.PREVIEW_SIDE and upload.art.pixels.shape[:2] == (1500, 2100)
+
+
+def test_editor_layers_scale_to_full_resolution(upload):
+    shape = upload.preview.shape[:2]  # (731, 1024)
+    editor = {
+        "background": upload.preview,
+        "layers": [_layer(shape, (100, 100, 200, 150)), None, None, _layer(shape, (500, 300, 600, 400), alpha=128)],
+    }
+    mask, fade = ui.damage_from_editor(editor, None, upload)
+    assert mask.shape == (1500, 2100) and fade.shape == (1500, 2100)
+    ys, xs = np.nonzero(mask)
+    scale = 2100 / 1024
+    assert abs(xs.min() - 100 * scale) <= 3 and abs(xs.max() - 200 * scale) <= 3
+    assert 0.45 < fade[700, 1130] < 0.56 and fade[0, 0] == 0
+
+
+def test_uploaded_mask_must_have_the_painting_size(upload, tmp_path):
+    small = np.zeros((100, 100), np.uint8)
+    small[10:20, 10:20] = 255
+    cv2.imwrite(str(tmp_path / "m.png"), small)
+    with pytest.raises(ValueError, match="mask_image"):
+        ui.damage_from_editor(None, str(tmp_path / "m.png"), upload)
+    full = np.zeros((1500, 2100), np.uint8)
+    full[10:20, 10:20] = 255
+    cv2.imwrite(str(tmp_path / "full.png"), full)
+    mask, fade = ui.damage_from_editor(None, str(tmp_path / "full.png"), upload)
+    assert mask.sum() == 100 and fade is None
+
+
+def test_nothing_drawn_is_a_clear_error(upload):
+    with pytest.raises(ValueError, match="draw the damage"):
+        ui.damage_from_editor({"background": upload.preview, "layers": []}, None, upload)
+
+
+def test_unreadable_upload_is_a_clear_error(tmp_path):
+    (tmp_path / "x.png").write_bytes(b"not an image")
+    with pytest.raises(ValueError):
+        ui.load_upload(str(tmp_path / "x.png"))
+    with pytest.raises(ValueError, match="upload a painting first"):
+        ui.load_upload(None)
+
+
+def test_artist_choices(pipe, tmp_path):
+    assert ui.resolve_artist(pipe, ui.INFER, None, None) is None
+    assert ui.resolve_artist(pipe, ARTISTS[1], None, None) == ARTISTS[1]
+    with pytest.raises(ValueError, match="type a name"):
+        ui.resolve_artist(pipe, ui.ADD_REFERENCES, None, " ")
+    cv2.imwrite(str(tmp_path / "ref.png"), synthetic_painting(64, 64))
+    assert ui.resolve_artist(pipe, ui.ADD_REFERENCES, [str(tmp_path / "ref.png")], "Zoe Z") == "Zoe Z"
+    assert "Zoe Z" in pipe.memory_bank.artist_vectors
+
+
+def test_variants_use_consecutive_seeds_and_keep_untouched_pixels(pipe, tmp_path):
+    cv2.imwrite(str(tmp_path / "p.png"), synthetic_painting(120, 160, seed=2))
+    up = ui.load_upload(str(tmp_path / "p.png"))
+    mask = np.zeros((120, 160), bool)
+    mask[40:70, 50:100] = True
+    results = ui.restore_upload(pipe, up, mask, None, None, 2, 7, 2, tmp_path / "out")
+    assert [r["seed"] for r in results] == [7, 8]
+    a, b = (cv2.imread(r["path"])[:, :, ::-1] for r in results)
+    src = up.art.pixels
+    assert np.array_equal(a[~mask], src[~mask]) and not np.array_equal(a, b)
+    with pytest.raises(ValueError, match="variants"):
+        ui.restore_upload(pipe, up, mask, None, None, 2, 0, 9)
+    paths = ui.save_damage_maps(mask, None, tmp_path / "out", "p")
+    assert (cv2.imread(paths[0], cv2.IMREAD_GRAYSCALE) > 0).sum() == mask.sum()
