@@ -74,6 +74,8 @@ class ArtRestorePipeline(DiffusionPipeline):
         top_k: retrieved memory-bank patches per tile.
         thin_damage_px: binary damage narrower than this many pixels (cracks, scratches) is filled in pixel space
             by a push-pull fill from its immediate surroundings instead of being denoised (0 = denoise everything).
+        boundary_correction: add the decoder's colour error measured on the undamaged border of each hole, filled
+            smoothly into the hole, so restored regions meet the original without a seam.
     """
 
     model_cpu_offload_seq = "style_encoder->mask_encoder->unet->vae"
@@ -92,6 +94,7 @@ class ArtRestorePipeline(DiffusionPipeline):
         context: int = 48,
         top_k: int = 8,
         thin_damage_px: int = 0,
+        boundary_correction: bool = True,
     ) -> None:
         super().__init__()
         self.register_modules(
@@ -108,6 +111,7 @@ class ArtRestorePipeline(DiffusionPipeline):
             context=context,
             top_k=top_k,
             thin_damage_px=thin_damage_px,
+            boundary_correction=boundary_correction,
         )
         self.latent_stride = 2 ** (len(vae.config.block_out_channels) - 1)
 
@@ -373,6 +377,10 @@ class ArtRestorePipeline(DiffusionPipeline):
         if float(f.max()) > 0:
             detail = x - self.decode_latents(self.encode_image(x))  # (1, 3, s, s)
             restored = restored + detail * (m < 0.5)
+        if self.config.boundary_correction and float(m.max()) > 0:
+            # the decoder's colour error at the hole's border, filled smoothly into the hole (no visible seam)
+            residual = pushpull_fill((x - restored) * (1 - region), torch.maximum(m, (f > 0).to(m.dtype)))
+            restored = restored + residual * m
         out = restored[0].permute(1, 2, 0).float().cpu().numpy() * 255.0
         return np.clip(out, 0, 255), rows[0]
 
