@@ -253,6 +253,8 @@ class RestoreConfig:
     steps: int | None = opt(None, "denoising steps (default: the model's own)")
     seed: int = opt(0, "noise seed")
     retrieval: str = opt("filter", "memory-bank retrieval: filter (artist only), boost or none")
+    init: str = opt("none", "first fill of the holes before denoising: none or a classical method (e.g. patchmatch)")
+    strength: float = opt(1.0, "share of the noise schedule when starting from the init fill, in (0, 1]")
     model: str = opt(_default_model, "model folder or Hub id (env ARTRESTORE_MODEL overrides the bundled one)")
     threads: int = opt(2, "CPU threads")
 

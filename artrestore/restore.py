@@ -39,6 +39,8 @@ def restore_artwork(
     steps: int | None = None,
     seed: int = 0,
     retrieval: str = "filter",
+    init: str = "none",
+    strength: float = 1.0,
 ) -> tuple[Artwork, object]:
     """Restore one loaded painting.
 
@@ -51,6 +53,8 @@ def restore_artwork(
         steps: denoising steps, or None for the model's default.
         seed: noise seed.
         retrieval: retrieval mode.
+        init: ``"none"`` or a registered classical method whose fill of the binary damage starts the denoising.
+        strength: noise share when starting from the init fill.
 
     Returns:
         The restored :class:`Artwork` (same bit depth, alpha and ICC profile) and the pipeline output.
@@ -59,8 +63,17 @@ def restore_artwork(
     mask_img = PIL.Image.fromarray(mask.astype(np.uint8) * 255) if mask is not None else None
     fade_q = np.round(np.clip(fade, 0, 1) * 255).astype(np.uint8) if fade is not None else None
     fade_img = PIL.Image.fromarray(fade_q) if fade_q is not None else None
+    init_img = None
+    if init != "none" and mask is not None and mask.any():
+        from .baselines import get_method
+
+        rgb = art.to_uint8()
+        filled = get_method(init).fn(rgb.copy(), mask.copy(), np.zeros(mask.shape, np.float32))
+        init_img = PIL.Image.fromarray(filled)
     out = pipe(
         image=art.to_pil(),
+        init_image=init_img,
+        strength=strength if init_img is not None else 1.0,
         mask_image=mask_img,
         fade_map=fade_img,
         artist=artist,

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 import PIL.Image
 
+from .config import RestoreConfig
 from .io import Artwork, load_image, load_mask, save_artwork, save_png
 from .restore import restore_artwork
 
@@ -159,10 +160,21 @@ def restore_upload(
     if int(steps) < 1:
         raise ValueError(f"steps: expected a positive number of denoising steps, got {steps}")
     out_dir = Path(out_dir or tempfile.mkdtemp(prefix="artrestore-"))
+    defaults = RestoreConfig(input="")  # the same init fill and strength as `artrestore restore`
     results = []
     ph, pw = upload.preview.shape[:2]
     for v in range(int(variants)):
-        restored, out = restore_artwork(pipe, upload.art, mask, fade, artist, int(steps), int(seed) + v)
+        restored, out = restore_artwork(
+            pipe,
+            upload.art,
+            mask,
+            fade,
+            artist,
+            int(steps),
+            int(seed) + v,
+            init=defaults.init,
+            strength=defaults.strength,
+        )
         path = save_artwork(out_dir / f"{upload.name}_restored_seed{int(seed) + v}.png", restored)
         rgb = restored.to_uint8()
         preview = cv2.resize(rgb, (pw, ph), interpolation=cv2.INTER_AREA) if (ph, pw) != rgb.shape[:2] else rgb

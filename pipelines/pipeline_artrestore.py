@@ -330,6 +330,8 @@ class ArtRestorePipeline(DiffusionPipeline):
         callback_on_step_end: Callable | None,
         callback_on_step_end_tensor_inputs: list[str],
         tile_index: int,
+        init_crop: np.ndarray | None = None,
+        init_strength: float = 1.0,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Denoise one tile. Returns the restored tile (s, s, 3) float in [0, 255] and the bank rows used."""
         device, dtype = self._execution_device, self.unet.dtype
@@ -349,11 +351,22 @@ class ArtRestorePipeline(DiffusionPipeline):
         if self.unet.config.retrieval_dim > 0 and top_k > 0:
             tokens, valid, rows, _ = self.retrieve(x, region, artist, retrieval, top_k)
 
-        # 2. prepare timesteps and latents
+        # 2. prepare timesteps and latents (from noise, or from the noised init fill when init_strength < 1)
         self.scheduler.set_timesteps(num_inference_steps, device=device)
         timesteps = self.scheduler.timesteps
         noise = torch.randn(z_image.shape, generator=generator, device="cpu", dtype=torch.float32).to(device, dtype)
-        latents = noise * self.scheduler.init_noise_sigma
+        x_init = z_init = None
+        if init_crop is not None:
+            x_init = x * (1 - m) + self._to_tensor(init_crop).to(device, dtype) * m  # (1, 3, s, s)
+            z_init = self.encode_image(x_init)
+        if z_init is not None and init_strength < 1:
+            begin = min(len(timesteps) - 1, int(round(len(timesteps) * (1 - init_strength))))
+            timesteps = timesteps[begin:]
+            if hasattr(self.scheduler, "set_begin_index"):
+                self.scheduler.set_begin_index(begin)
+            latents = self.scheduler.add_noise(z_init, noise, timesteps[:1])
+        else:
+            latents = noise * self.scheduler.init_noise_sigma
 
         # 3. denoising loop (differential: a latent of strength s changes only during the last s share of steps)
         for i, t in enumerate(timesteps):
@@ -377,6 +390,8 @@ class ArtRestorePipeline(DiffusionPipeline):
         if float(f.max()) > 0:
             detail = x - self.decode_latents(self.encode_image(x))  # (1, 3, s, s)
             restored = restored + detail * (m < 0.5)
+        if x_init is not None:  # the init fill's fine texture, which the autoencoder cannot reproduce
+            restored = restored + (x_init - self.decode_latents(z_init)) * m
         if self.config.boundary_correction and float(m.max()) > 0:
             # the decoder's colour error at the hole's border, filled smoothly into the hole (no visible seam)
             residual = pushpull_fill((x - restored) * (1 - region), torch.maximum(m, (f > 0).to(m.dtype)))
@@ -397,6 +412,8 @@ class ArtRestorePipeline(DiffusionPipeline):
         return_dict: bool = True,
         retrieval: str = "filter",
         top_k: int | None = None,
+        init_image: PIL.Image.Image | list[PIL.Image.Image | None] | None = None,
+        strength: float = 1.0,
         callback_on_step_end: Callable | None = None,
         callback_on_step_end_tensor_inputs: list[str] | None = None,
     ) -> ArtRestorePipelineOutput | tuple:
@@ -414,6 +431,10 @@ class ArtRestorePipeline(DiffusionPipeline):
             return_dict: return :class:`ArtRestorePipelineOutput` (else ``(images, attributions, certificates)``).
             retrieval: ``"filter"`` (only the artist's patches), ``"boost"`` or ``"none"`` (ignore the artist).
             top_k: retrieved patches per tile (None: the model's ``top_k``; 0 disables retrieval).
+            init_image: PIL RGB image(s) whose damaged pixels hold a first fill (e.g. an exemplar/PatchMatch fill),
+                or None. Denoising then starts from that fill noised to ``strength``, and the fill's fine texture
+                is kept where the autoencoder cannot reproduce it.
+            strength: share of the noise schedule used when ``init_image`` is given, in (0, 1] (1 = from noise).
             callback_on_step_end: called as ``fn(pipe, step, timestep, {"latents", "tile_index"})`` after each step;
                 may return ``{"latents": ...}`` to replace them.
             callback_on_step_end_tensor_inputs: tensors passed to the callback (only ``"latents"``).
@@ -427,10 +448,18 @@ class ArtRestorePipeline(DiffusionPipeline):
         steps = self.config.default_steps if num_inference_steps is None else num_inference_steps
         top_k = self.config.top_k if top_k is None else top_k
         tensor_inputs = callback_on_step_end_tensor_inputs or ["latents"]
+        inits = _as_list(init_image) if init_image is not None else [None] * len(images)
         self.check_inputs(images, masks, fades, artist, steps, output_type, retrieval, tensor_inputs)
+        if len(inits) != len(images) or any(
+            i is not None and (not isinstance(i, PIL.Image.Image) or i.mode != "RGB" or i.size != im.size)
+            for i, im in zip(inits, images)
+        ):
+            raise ValueError("init_image: expected one PIL RGB image of the painting's size per image, or None")
+        if not isinstance(strength, (int, float)) or not 0 < strength <= 1:
+            raise ValueError(f"strength: expected a number in (0, 1], got {strength!r}")
 
         results, damage = [], []
-        for im, mk, fd in zip(images, masks, fades):
+        for im, mk, fd, init in zip(images, masks, fades, inits):
             arr = np.asarray(im)  # (H, W, 3) uint8
             mask = np.asarray(mk) >= 128 if mk is not None else np.zeros(arr.shape[:2], bool)
             fade = np.asarray(fd).astype(np.float32) / 255.0 if fd is not None else np.zeros(arr.shape[:2], np.float32)
@@ -442,6 +471,9 @@ class ArtRestorePipeline(DiffusionPipeline):
             tiles, side = self._tile_geometry(region) if region.any() else ([], 0)
             pad_h, pad_w = max(0, side - arr.shape[0]), max(0, side - arr.shape[1])
             padded = np.pad(arr, ((0, pad_h), (0, pad_w), (0, 0)), mode="reflect") if pad_h or pad_w else arr
+            init_p = None
+            if init is not None:
+                init_p = np.pad(np.asarray(init), ((0, pad_h), (0, pad_w), (0, 0)), mode="reflect")
             mask_p = np.pad(mask, ((0, pad_h), (0, pad_w)))
             fade_p = np.pad(fade, ((0, pad_h), (0, pad_w)))
             blender = TileBlender(arr, region, ramp=max(1, self.config.context // 2))
@@ -461,6 +493,8 @@ class ArtRestorePipeline(DiffusionPipeline):
                     callback_on_step_end,
                     tensor_inputs,
                     n,
+                    init_p[sl] if init_p is not None else None,
+                    float(strength),
                 )
                 blender.add(tile, out)
                 used += [int(r) for r in rows if r >= 0]
@@ -472,6 +506,7 @@ class ArtRestorePipeline(DiffusionPipeline):
                 {
                     "mask": "given" if mk is not None else None,
                     "fade": "given" if fd is not None else None,
+                    "init": f"given, strength {float(strength):g}" if init is not None else None,
                     "artist": artist,
                     "style": style_from,
                     "tiles": len(tiles),

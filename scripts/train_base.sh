@@ -12,6 +12,6 @@ $PY -m artrestore.cli train --source style --vae runs/vae_style/final --out runs
     --warmup 50 --lr 5e-4 --checkpoint-every 100 --ema-decay 0.995
 # 3. ... then train on the artist-labelled training paintings (validation paintings held out)
 $PY -m artrestore.cli train --source paintings --init runs/diffusion_style/final --vae runs/vae_style/final \
-    --out runs/diffusion_paintings --steps 1200 --warmup 50 --lr 3e-4 --checkpoint-every 100 --ema-decay 0.998
+    --out runs/diffusion_paintings --steps 1600 --warmup 50 --lr 3e-4 --checkpoint-every 100 --ema-decay 0.998
 # 4. export the Hub-style folder (memory bank from the training split)
 $PY -m artrestore.cli export --run runs/diffusion_paintings --out checkpoints/artrestore-base

@@ -120,7 +120,7 @@ def test_model_is_a_bench_method(tiny_model, painting_folder, tmp_path):
     config = BenchConfig(
         data=str(painting_folder),
         out=str(tmp_path / "b"),
-        methods="telea,artrestore,artrestore@ddim3",
+        methods="telea,artrestore,artrestore@ddim3,artrestore+telea@dpm2~0.5",
         model=str(tiny_model),
         size=64,
         split="all",
@@ -130,6 +130,6 @@ def test_model_is_a_bench_method(tiny_model, painting_folder, tmp_path):
     )
     results = run_bench(config)
     methods = {r["method"] for r in results["records"]}
-    assert methods == {"telea", "artrestore", "artrestore@ddim3"}
+    assert methods == {"telea", "artrestore", "artrestore@ddim3", "artrestore+telea@dpm2~0.5"}
     assert all(r["untouched_changed"] == 0 for r in results["records"])
     assert json.loads((tmp_path / "b" / "results.json").read_text())["rows"]

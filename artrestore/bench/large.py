@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import torch
 
-from ..config import LargeBenchConfig
+from ..config import LargeBenchConfig, RestoreConfig
 from ..damage import DamageSimulator, derive_seed
 from ..data import PaintingCollection, split_collection
 from ..io import Artwork, load_image
@@ -37,9 +37,11 @@ def run_large_bench(config: LargeBenchConfig) -> dict:
     pipe = load_pipeline(config.model, config.threads)
     pipe.set_progress_bar_config(disable=True)
     art = Artwork(sample.image)
+    defaults = RestoreConfig(input="")
     with PeakMemory(interval=0.02) as mem:
         t0 = time.perf_counter()
-        restored, out = restore_artwork(pipe, art, sample.mask, sample.fade if sample.fade.any() else None)
+        fade = sample.fade if sample.fade.any() else None
+        restored, out = restore_artwork(pipe, art, sample.mask, fade, init=defaults.init, strength=defaults.strength)
         seconds = time.perf_counter() - t0
     region = sample.mask | (np.round(sample.fade * 255) > 0)
     result = {

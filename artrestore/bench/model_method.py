@@ -1,7 +1,9 @@
-"""ArtRestore-Diffusion as a bench method: ``artrestore`` (the model's defaults) or ``artrestore@<sampler><steps>``.
+"""ArtRestore-Diffusion as a bench method, with variants compared on the same damaged paintings in one run.
 
-The variants swap in another stock diffusers sampler built from the model's scheduler config, so samplers and step
-counts are compared on the same damaged paintings in one bench run.
+Names: ``artrestore`` runs the defaults of ``artrestore restore``; suffixes override them:
+``+<init>`` (a classical first fill, e.g. ``+patchmatch``, or ``+none``), ``@<sampler><steps>`` (another stock
+diffusers sampler built from the model's scheduler config, e.g. ``@ddim8``) and ``~<strength>`` (e.g. ``~0.6``).
+Example: ``artrestore+patchmatch@dpm8~0.5``.
 """
 
 from __future__ import annotations
@@ -9,10 +11,10 @@ from __future__ import annotations
 import re
 
 import numpy as np
-import PIL.Image
 import torch
 
 from ..baselines.registry import _REGISTRY, register_method
+from ..io import Artwork
 
 SAMPLER_CODES = {
     "dpm": "DPMSolverMultistepScheduler",
@@ -20,12 +22,14 @@ SAMPLER_CODES = {
     "euler": "EulerDiscreteScheduler",
     "unipc": "UniPCMultistepScheduler",
 }
-_NAME = re.compile(r"^artrestore(?:@(?P<sampler>[a-z]+)(?P<steps>\d+))?$")
+_NAME = re.compile(
+    r"^artrestore(?:\+(?P<init>[a-z]+))?(?:@(?P<sampler>[a-z]+)(?P<steps>\d+))?(?:~(?P<strength>[0-9.]+))?$"
+)
 
 
 def is_model_method(name: str) -> bool:
     """Whether ``name`` asks for the ArtRestore model (``artrestore`` or ``artrestore@...``)."""
-    return name == "artrestore" or name.startswith("artrestore@")
+    return name == "artrestore" or name.startswith(("artrestore@", "artrestore+", "artrestore~"))
 
 
 def register_model_methods(names: list[str], model: str) -> None:
@@ -40,9 +44,11 @@ def register_model_methods(names: list[str], model: str) -> None:
         return
     from diffusers import DiffusionPipeline  # noqa: F401  (import before the pipeline module, for clear errors)
 
+    from ..config import RestoreConfig
     from ..export import make_sampler
-    from ..restore import load_pipeline
+    from ..restore import load_pipeline, restore_artwork
 
+    defaults = RestoreConfig(input="")
     pipe = load_pipeline(model, torch.get_num_threads())
     pipe.set_progress_bar_config(disable=True)
     default_scheduler = pipe.scheduler
@@ -50,26 +56,37 @@ def register_model_methods(names: list[str], model: str) -> None:
         m = _NAME.match(name)
         if m is None or (m["sampler"] and m["sampler"] not in SAMPLER_CODES):
             raise ValueError(
-                f"methods: {name!r} is not artrestore or artrestore@<sampler><steps> with sampler in "
+                f"methods: {name!r} is not artrestore[+<init>][@<sampler><steps>][~<strength>] with sampler in "
                 f"{', '.join(SAMPLER_CODES)}"
             )
+        init = m["init"] or defaults.init
+        strength = float(m["strength"]) if m["strength"] else defaults.strength
         scheduler = (
             make_sampler(SAMPLER_CODES[m["sampler"]], default_scheduler.config) if m["sampler"] else default_scheduler
         )
         steps = int(m["steps"]) if m["steps"] else None
         _REGISTRY.pop(name, None)
 
-        def fn(image: np.ndarray, mask: np.ndarray, fade: np.ndarray, scheduler=scheduler, steps=steps) -> np.ndarray:
+        def fn(
+            image: np.ndarray,
+            mask: np.ndarray,
+            fade: np.ndarray,
+            scheduler=scheduler,
+            steps=steps,
+            init=init,
+            strength=strength,
+        ) -> np.ndarray:
             pipe.scheduler = scheduler
-            fade_q = np.round(np.clip(fade, 0, 1) * 255).astype(np.uint8)
-            out = pipe(
-                image=PIL.Image.fromarray(image),
-                mask_image=PIL.Image.fromarray(mask.astype(np.uint8) * 255) if mask.any() else None,
-                fade_map=PIL.Image.fromarray(fade_q) if fade_q.any() else None,
-                num_inference_steps=steps,
-                generator=torch.Generator().manual_seed(0),
-                output_type="np",
+            restored, _ = restore_artwork(
+                pipe,
+                Artwork(image),
+                mask if mask.any() else None,
+                fade if fade.any() else None,
+                steps=steps,
+                seed=0,
+                init=init,
+                strength=strength,
             )
-            return out.images[0]
+            return restored.pixels
 
         register_method(name, f"ArtRestore-Diffusion ({name})", restores_fading=True)(fn)

@@ -158,3 +158,21 @@ def test_thin_damage_is_filled_in_pixel_space(tiny_pipe):
     assert np.array_equal(res[mask == 0], src[mask == 0]) and (res[mask > 0] != src[mask > 0]).any()
     # the scratch gets the colour of its neighbours
     assert np.abs(res[50, 20:100].astype(int) - src[49, 20:100].astype(int)).mean() < 25
+
+
+def test_init_image_and_strength(tiny_pipe):
+    image, mask = _painting(96, 96), _mask(96, 96, [(30, 30, 70, 60)])
+    init = np.asarray(image).copy()
+    init[30:60, 30:70] = (200, 40, 40)  # a first fill of the hole
+    init_img = PIL.Image.fromarray(init)
+    base = tiny_pipe(image=image, mask_image=mask, generator=_gen(), output_type="np").images[0]
+    half = tiny_pipe(
+        image=image, mask_image=mask, init_image=init_img, strength=0.5, generator=_gen(), output_type="np"
+    )
+    res, m = half.images[0], np.asarray(mask) >= 128
+    assert np.array_equal(res[~m], np.asarray(image)[~m]) and not np.array_equal(res, base)
+    assert half.damage[0]["init"] == "given, strength 0.5"
+    with pytest.raises(ValueError, match="strength"):
+        tiny_pipe(image=image, mask_image=mask, init_image=init_img, strength=0.0)
+    with pytest.raises(ValueError, match="init_image"):
+        tiny_pipe(image=image, mask_image=mask, init_image=init_img.resize((90, 96)))
