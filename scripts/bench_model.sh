@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The measurements quoted in the README and model card, on the bundled model (2 CPU threads, one run at a time).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+A=".venv/bin/python -m artrestore.cli"
+# sampler, step count and init fill, on the same damaged validation paintings
+$A bench --out bench_out/samplers --limit 4 --kinds large_loss,mixed --examples 0 \
+  --methods patchmatch,artrestore@dpm4,artrestore@dpm8,artrestore@dpm16,artrestore@ddim8,artrestore@unipc8,artrestore+patchmatch@dpm8~0.5
+# quality against the baselines, every damage kind, 512 px
+$A bench --out bench_out/model_512 --limit 16 --methods none,biharmonic,patchmatch,artrestore
+# speed at 768 px, mixed damage
+$A bench --out bench_out/model_768 --size 768 --limit 6 --kinds mixed --examples 0 --methods patchmatch,artrestore
+# peak memory at 4000x3000
+$A bench-large --out bench_out/large.json
+# autoencoder reconstruction on the validation paintings
+$A bench-vae --vae checkpoints/artrestore-base/vae --out bench_out/vae_bench.json
