@@ -11,6 +11,7 @@ checkpoints and loads with ``DiffusionPipeline.from_pretrained(path, trust_remot
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import os
 from collections.abc import Callable
@@ -368,11 +369,14 @@ class ArtRestorePipeline(DiffusionPipeline):
         else:
             latents = noise * self.scheduler.init_noise_sigma
 
+        accepts_generator = "generator" in inspect.signature(self.scheduler.step).parameters
+        step_kwargs = {"generator": generator} if accepts_generator else {}
+
         # 3. denoising loop (differential: a latent of strength s changes only during the last s share of steps)
         for i, t in enumerate(timesteps):
             model_input = self.scheduler.scale_model_input(latents, t)
             pred = self.unet(model_input, t, z_image, latent_mask, style, film, tokens, valid).sample
-            latents = self.scheduler.step(pred, t, latents, generator=generator).prev_sample
+            latents = self.scheduler.step(pred, t, latents, **step_kwargs).prev_sample
             if i + 1 < len(timesteps):
                 keep = self.scheduler.add_noise(z_image, noise, timesteps[i + 1 : i + 2])
             else:
@@ -386,15 +390,17 @@ class ArtRestorePipeline(DiffusionPipeline):
                 latents = callback_outputs.pop("latents", latents) if callback_outputs else latents
 
         # 4. decode; fading keeps the input's fine structure (the part the autoencoder cannot reproduce)
-        restored = self.decode_latents(latents)  # (1, 3, s, s)
-        if float(f.max()) > 0:
-            detail = x - self.decode_latents(self.encode_image(x))  # (1, 3, s, s)
-            restored = restored + detail * (m < 0.5)
+        decoded = self.decode_latents(latents)  # (1, 3, s, s)
+        restored = decoded
+        if float(f.max()) > 0:  # detail of the hole-filled input (so crack edges inside faded areas do not return)
+            restored = decoded + (pushpull_fill(x, m) - self.decode_latents(z_image)) * (m < 0.5)
         if x_init is not None:  # the init fill's fine texture, which the autoencoder cannot reproduce
             restored = restored + (x_init - self.decode_latents(z_init)) * m
         if self.config.boundary_correction and float(m.max()) > 0:
-            # the decoder's colour error at the hole's border, filled smoothly into the hole (no visible seam)
-            residual = pushpull_fill((x - restored) * (1 - region), torch.maximum(m, (f > 0).to(m.dtype)))
+            # match each hole to its final surroundings: the decoder's error on the pixels around the hole (the
+            # original outside the damage, the restored colours in faded areas), filled smoothly into the hole
+            target = torch.where(region > 0, restored, x)  # (1, 3, s, s)
+            residual = pushpull_fill(target - restored, m)
             restored = restored + residual * m
         out = restored[0].permute(1, 2, 0).float().cpu().numpy() * 255.0
         return np.clip(out, 0, 255), rows[0]

@@ -6,6 +6,8 @@ A=".venv/bin/python -m artrestore.cli"
 # sampler, step count and init fill, on the same damaged validation paintings
 $A bench --out bench_out/samplers --limit 4 --kinds large_loss,mixed --examples 0 \
   --methods patchmatch,artrestore@dpm4,artrestore@dpm8,artrestore@dpm16,artrestore@ddim8,artrestore@unipc8,artrestore+patchmatch@dpm8~0.5
+# damage narrower than 7 px through the pixel-space path instead of the model (a copy of the model with thin_damage_px=7)
+# $A bench --out bench_out/thin7 --limit 4 --kinds crack,scratch,mixed --examples 0 --methods artrestore --model /tmp/art_thin
 # quality against the baselines, every damage kind, 512 px
 $A bench --out bench_out/model_512 --limit 16 --methods none,biharmonic,patchmatch,artrestore
 # speed at 768 px, mixed damage

@@ -14,9 +14,11 @@ from artrestore.config import BenchConfig, dataclass_from_args
 def test_every_field_is_a_flag_with_the_same_default(command):
     cls = COMMANDS[command][0]
     required = [f for f in dataclasses.fields(cls) if f.metadata.get("positional")]
-    args = build_parser().parse_args([command] + ["x"] * len(required))
-    built = dataclass_from_args(cls, args)
-    assert built == cls(**{f.name: "x" for f in required})
+    flags = [f for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING and f not in required]
+    flags = [f for f in flags if f.default_factory is dataclasses.MISSING]  # required --flags, e.g. push --repo-id
+    argv = [command] + ["x"] * len(required) + [a for f in flags for a in ("--" + f.name.replace("_", "-"), "x")]
+    built = dataclass_from_args(cls, build_parser().parse_args(argv))
+    assert built == cls(**{f.name: "x" for f in required + flags})
     for f in dataclasses.fields(cls):
         assert f.metadata.get("help"), f"{cls.__name__}.{f.name} has no help text"
 

@@ -1,0 +1,202 @@
+"""StyleMemoryBank: a faiss index of patch style embeddings with their latents and provenance.
+
+Retrieval finds, for the context around a damaged region, the most similar patches of the training paintings
+(optionally only, or preferably, those of the requested artist); their latents become cross-attention tokens of the
+denoiser and their provenance feeds the attribution maps.
+
+Self-contained (numpy, torch, faiss, safetensors): this file is copied into exported checkpoints.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+import torch
+from diffusers.configuration_utils import ConfigMixin, register_to_config
+from diffusers.models.modeling_utils import ModelMixin
+from safetensors.torch import load_file, save_file
+
+RETRIEVAL_MODES = ("filter", "boost", "none")
+BANK_PATCH_LATENT = 8  # side of one stored patch latent (the patch's VAE latent, average-pooled to this size)
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a memory-bank patch comes from: artist, painting file and pixel box (x0, y0, x1, y1)."""
+
+    artist: str
+    painting: str
+    box: tuple[int, int, int, int]
+
+
+@dataclass
+class Retrieved:
+    """Search results for a batch of queries.
+
+    Attributes:
+        indices: (b, k) int64 bank rows, -1 for empty slots.
+        scores: (b, k) float32 cosine similarities (after any artist boost).
+        latents: (b, k, c, p, p) float32 patch latents (zeros for empty slots).
+        valid: (b, k) bool.
+    """
+
+    indices: np.ndarray
+    scores: np.ndarray
+    latents: torch.Tensor
+    valid: torch.Tensor
+
+
+class StyleMemoryBank(ModelMixin, ConfigMixin):
+    """Patch embeddings (inner-product faiss index over unit vectors), patch latents, provenance and artist vectors.
+
+    A pipeline component: ``save_pretrained`` writes ``config.json``, ``index.faiss``, ``latents.safetensors``,
+    ``artists.safetensors`` and ``provenance.json``; ``from_pretrained`` reads them back.
+
+    Args:
+        dim: embedding size.
+        latent_shape: (c, p, p) of one patch latent.
+        patch_size: side in pixels of the painting patch each entry was cut from.
+    """
+
+    config_name = "config.json"
+
+    @register_to_config
+    def __init__(self, dim: int = 128, latent_shape: tuple[int, int, int] = (4, 8, 8), patch_size: int = 64) -> None:
+        super().__init__()
+        self.dim = dim
+        self.latent_shape = tuple(latent_shape)
+        self.index = faiss.IndexFlatIP(dim)
+        self.register_buffer("latents", torch.zeros(0, *self.latent_shape), persistent=False)
+        self.provenance: list[Provenance] = []
+        self.artist_vectors: dict[str, torch.Tensor] = {}
+
+    def __len__(self) -> int:
+        return len(self.provenance)
+
+    @property
+    def artists(self) -> list[str]:
+        """Sorted artists present in the bank (patches or reference vectors)."""
+        return sorted({p.artist for p in self.provenance} | set(self.artist_vectors))
+
+    def set_artist_vector(self, artist: str, vector: torch.Tensor) -> None:
+        """Store an artist's style vector (the normalised mean over reference works); replaces any previous one.
+
+        Args:
+            artist: name.
+            vector: (dim,) style vector.
+        """
+        if not artist or not isinstance(artist, str):
+            raise ValueError(f"artist: expected a non-empty name, got {artist!r}")
+        if vector.shape != (self.dim,):
+            raise ValueError(f"vector: expected shape ({self.dim},), got {tuple(vector.shape)}")
+        self.artist_vectors[artist] = torch.nn.functional.normalize(vector.detach().float().cpu(), dim=0)
+
+    def add(self, embeddings: torch.Tensor, latents: torch.Tensor, provenance: list[Provenance]) -> None:
+        """Add patches.
+
+        Args:
+            embeddings: (n, dim) style embeddings (normalised here).
+            latents: (n, c, p, p) patch latents.
+            provenance: n entries.
+        """
+        if embeddings.shape[0] != latents.shape[0] or embeddings.shape[0] != len(provenance):
+            raise ValueError("embeddings, latents, provenance: must all describe the same number of patches")
+        if embeddings.shape[1] != self.dim or tuple(latents.shape[1:]) != self.latent_shape:
+            raise ValueError(
+                f"embeddings/latents: expected (n, {self.dim}) and (n, {self.latent_shape}), got "
+                f"{tuple(embeddings.shape)} and {tuple(latents.shape)}"
+            )
+        vecs = torch.nn.functional.normalize(embeddings.detach().float().cpu(), dim=1).numpy().astype(np.float32)
+        self.index.add(vecs)
+        self.latents = torch.cat([self.latents, latents.detach().float().to(self.latents.device)], dim=0)
+        self.provenance.extend(provenance)
+
+    def search(
+        self,
+        queries: torch.Tensor,
+        k: int,
+        artist: str | None = None,
+        mode: str = "filter",
+        boost: float = 0.1,
+        exclude: set[int] | None = None,
+    ) -> Retrieved:
+        """Top-k patches for each query.
+
+        Args:
+            queries: (b, dim) context embeddings.
+            k: results per query.
+            artist: requested artist, or None (no artist preference).
+            mode: ``"filter"`` (only that artist), ``"boost"`` (add ``boost`` to that artist's scores) or ``"none"``.
+            boost: score bonus in boost mode.
+            exclude: bank rows never to return (e.g. for deletion tests).
+
+        Returns:
+            :class:`Retrieved`; slots without a result are marked invalid.
+        """
+        if mode not in RETRIEVAL_MODES:
+            raise ValueError(f"mode: expected one of {RETRIEVAL_MODES}, got {mode!r}")
+        patch_artists = {p.artist for p in self.provenance}
+        if artist is not None and mode != "none" and artist not in patch_artists:
+            raise ValueError(f"artist: {artist!r} is not in the memory bank; known: {', '.join(self.artists)}")
+        b = queries.shape[0]
+        indices = np.full((b, k), -1, np.int64)
+        scores = np.full((b, k), -np.inf, np.float32)
+        if len(self) and k > 0:
+            pool = min(len(self), max(k * 8, 64) if (artist or exclude) else k)
+            q = torch.nn.functional.normalize(queries.float(), dim=1).numpy().astype(np.float32)
+            s, idx = self.index.search(q, pool)  # (b, pool)
+            for row in range(b):
+                cand = [(float(sc), int(i)) for sc, i in zip(s[row], idx[row]) if i >= 0]
+                if exclude:
+                    cand = [(sc, i) for sc, i in cand if i not in exclude]
+                if artist is not None and mode == "filter":
+                    cand = [(sc, i) for sc, i in cand if self.provenance[i].artist == artist]
+                elif artist is not None and mode == "boost":
+                    cand = [(sc + boost * (self.provenance[i].artist == artist), i) for sc, i in cand]
+                cand.sort(key=lambda t: -t[0])
+                for j, (sc, i) in enumerate(cand[:k]):
+                    indices[row, j], scores[row, j] = i, sc
+        valid = torch.from_numpy(indices >= 0)
+        latents = torch.zeros(b, k, *self.latent_shape, device=self.latents.device)
+        if valid.any():
+            latents[valid.to(latents.device)] = self.latents[
+                torch.from_numpy(indices[indices >= 0]).to(latents.device)
+            ]
+        return Retrieved(indices, scores, latents, valid)
+
+    def save_pretrained(self, save_directory: str | Path, **kwargs: object) -> None:
+        """Write the bank to a folder (``config.json``, faiss index, latents, artist vectors, provenance)."""
+        folder = Path(save_directory)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.save_config(str(folder))
+        faiss.write_index(self.index, str(folder / "index.faiss"))
+        save_file({"latents": self.latents.detach().cpu().contiguous()}, str(folder / "latents.safetensors"))
+        names = sorted(self.artist_vectors)
+        vectors = torch.stack([self.artist_vectors[n] for n in names]) if names else torch.zeros(0, self.dim)
+        save_file({"vectors": vectors.contiguous()}, str(folder / "artists.safetensors"))
+        (folder / "provenance.json").write_text(
+            json.dumps({"artists": names, "patches": [asdict(p) for p in self.provenance]})
+        )
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | Path, **kwargs: object) -> StyleMemoryBank:
+        """Read a bank written by :meth:`save_pretrained` (loader keyword arguments such as dtype are ignored)."""
+        folder = Path(pretrained_model_name_or_path)
+        if kwargs.get("subfolder"):
+            folder = folder / str(kwargs["subfolder"])
+        if not (folder / "config.json").exists() or not (folder / "index.faiss").exists():
+            raise ValueError(f"memory_bank: no config.json and index.faiss in {folder}")
+        bank = cls.from_config(cls.load_config(str(folder)))
+        bank.index = faiss.read_index(str(folder / "index.faiss"))
+        bank.latents = load_file(str(folder / "latents.safetensors"))["latents"]
+        meta = json.loads((folder / "provenance.json").read_text())
+        bank.provenance = [Provenance(p["artist"], p["painting"], tuple(p["box"])) for p in meta["patches"]]
+        vectors = load_file(str(folder / "artists.safetensors"))["vectors"]
+        bank.artist_vectors = {n: vectors[i] for i, n in enumerate(meta["artists"])}
+        if bank.index.ntotal != len(bank.provenance) or len(bank.latents) != len(bank.provenance):
+            raise ValueError(f"memory_bank: {folder} is inconsistent (index, latents and provenance sizes differ)")
+        return bank

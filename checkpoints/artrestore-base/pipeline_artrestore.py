@@ -1,0 +1,569 @@
+"""ArtRestorePipeline: restore damaged paintings with ArtRestore-Diffusion.
+
+Follows the structure of diffusers' inpaint pipeline: ``check_inputs``, then encoding (style, damage, masked image,
+retrieval), a numbered denoising loop, then decoding and compositing. The model runs on tiles around the damage at
+full resolution (``crop_plan``); every pixel outside ``mask_image`` and ``fade_map`` stays bit-identical.
+
+Self-contained (torch, numpy, PIL, diffusers, faiss through the memory bank): this file ships with exported
+checkpoints and loads with ``DiffusionPipeline.from_pretrained(path, trust_remote_code=True)``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import PIL.Image
+import torch
+import torch.nn.functional as F
+from diffusers import DiffusionPipeline
+from diffusers.utils import BaseOutput
+
+from .crop_plan import Tile, TileBlender, plan_tiles
+from .masked_fill import edit_mask, pushpull_fill
+
+COMPONENT_CLASSES = {  # component -> class in the ``artrestore.models`` package (for loading without remote code)
+    "unet": "ArtRestoreUNet",
+    "mask_encoder": "FiLMMaskEncoder",
+    "style_encoder": "StyleEncoder",
+    "memory_bank": "StyleMemoryBank",
+}
+RETRIEVAL_MODES = ("filter", "boost", "none")
+
+
+@dataclass
+class ArtRestorePipelineOutput(BaseOutput):
+    """Output of :class:`ArtRestorePipeline`.
+
+    Attributes:
+        images: restored paintings (PIL RGB, same size as the inputs) or (b, H, W, 3) uint8 arrays.
+        attributions: per image, the block-wise attribution (None until computed by an attribution hook).
+        certificates: per image, the style certificate (None unless a certifier is attached).
+        damage: per image, which damage was restored: ``{"mask": "given" | "detected" | None, "fade": ...,
+            "artist": ..., "style": "artist" | "inferred", "tiles": n, "retrieved": [bank rows]}``.
+    """
+
+    images: list[PIL.Image.Image] | np.ndarray
+    attributions: list[Any | None]
+    certificates: list[Any | None]
+    damage: list[dict[str, Any]]
+
+
+def _as_list(x: Any) -> list:
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+class ArtRestorePipeline(DiffusionPipeline):
+    """Latent-diffusion restoration of damaged paintings with FiLM damage conditioning, artist style and retrieval.
+
+    Args:
+        vae: the autoencoder (``AutoencoderKL``).
+        unet: :class:`ArtRestoreUNet` denoiser.
+        mask_encoder: :class:`FiLMMaskEncoder`.
+        style_encoder: :class:`StyleEncoder`.
+        memory_bank: :class:`StyleMemoryBank` (faiss index, patch latents, provenance, artist vectors).
+        scheduler: a stock diffusers scheduler.
+        default_steps: denoising steps when ``num_inference_steps`` is None.
+        tile_size: largest tile side in pixels; smaller images run as one crop around the damage.
+        context: context margin in pixels around the damage (and tile overlap).
+        top_k: retrieved memory-bank patches per tile.
+        thin_damage_px: binary damage narrower than this many pixels (cracks, scratches) is filled in pixel space
+            by a push-pull fill from its immediate surroundings instead of being denoised (0 = denoise everything).
+        boundary_correction: add the decoder's colour error measured on the undamaged border of each hole, filled
+            smoothly into the hole, so restored regions meet the original without a seam.
+    """
+
+    model_cpu_offload_seq = "style_encoder->mask_encoder->unet->vae"
+    _callback_tensor_inputs = ["latents"]
+
+    def __init__(
+        self,
+        vae,
+        unet,
+        mask_encoder,
+        style_encoder,
+        memory_bank,
+        scheduler,
+        default_steps: int = 10,
+        tile_size: int = 512,
+        context: int = 48,
+        top_k: int = 8,
+        thin_damage_px: int = 0,
+        boundary_correction: bool = True,
+    ) -> None:
+        super().__init__()
+        self.register_modules(
+            vae=vae,
+            unet=unet,
+            mask_encoder=mask_encoder,
+            style_encoder=style_encoder,
+            memory_bank=memory_bank,
+            scheduler=scheduler,
+        )
+        self.register_to_config(
+            default_steps=default_steps,
+            tile_size=tile_size,
+            context=context,
+            top_k=top_k,
+            thin_damage_px=thin_damage_px,
+            boundary_correction=boundary_correction,
+        )
+        self.latent_stride = 2 ** (len(vae.config.block_out_channels) - 1)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs: Any) -> ArtRestorePipeline:
+        """Load the pipeline.
+
+        With ``trust_remote_code=True`` this is diffusers' loader (components from the folder's own ``.py`` files).
+        Otherwise, when the ``artrestore`` package is installed, the components are built from its classes and no
+        code from the model folder runs.
+
+        Args:
+            pretrained_model_name_or_path: a local folder or a Hub repo id.
+            **kwargs: as :meth:`diffusers.DiffusionPipeline.from_pretrained` (``torch_dtype``, ``revision``, and
+                components to use instead of the saved ones).
+        """
+        if kwargs.get("trust_remote_code"):
+            return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
+        try:
+            local = importlib.import_module("artrestore.models")
+        except ImportError as e:
+            raise ValueError(
+                "trust_remote_code: the artrestore package is not installed, so the components can only be built "
+                "from the model folder's own code; pass trust_remote_code=True to allow that"
+            ) from e
+        import diffusers
+
+        folder = str(pretrained_model_name_or_path)
+        if not os.path.isdir(folder):
+            from huggingface_hub import snapshot_download
+
+            folder = snapshot_download(folder, revision=kwargs.get("revision"))
+        index_file = os.path.join(folder, "model_index.json")
+        if not os.path.isfile(index_file):
+            raise ValueError(f"pretrained_model_name_or_path: no model_index.json in {folder}")
+        with open(index_file, encoding="utf-8") as fh:
+            index = json.load(fh)
+        dtype = kwargs.get("torch_dtype")
+        init: dict[str, Any] = {}
+        for name, value in index.items():
+            if name.startswith("_"):
+                continue
+            if name in kwargs:
+                init[name] = kwargs[name]
+            elif isinstance(value, list) and len(value) == 2:
+                library, class_name = value
+                owner = local if name in COMPONENT_CLASSES else diffusers
+                if owner is diffusers and library != "diffusers":
+                    raise ValueError(f"model_index.json: component {name!r} comes from {library!r}, not diffusers")
+                component = getattr(owner, class_name).from_pretrained(os.path.join(folder, name))
+                if dtype is not None and isinstance(component, torch.nn.Module) and name != "memory_bank":
+                    component = component.to(dtype)
+                init[name] = component
+            else:
+                init[name] = value
+        return cls(**init)
+
+    # ----------------------------------------------------------------------------------------------- inputs
+    def check_inputs(
+        self,
+        images: list,
+        masks: list,
+        fades: list,
+        artist: str | None,
+        num_inference_steps: int,
+        output_type: str,
+        retrieval: str,
+        callback_on_step_end_tensor_inputs: list[str] | None,
+    ) -> None:
+        """Raise ``ValueError`` naming the argument for any input the pipeline cannot use as given."""
+        if not images or not all(isinstance(im, PIL.Image.Image) and im.mode == "RGB" for im in images):
+            raise ValueError("image: expected a PIL RGB image or a list of them (convert with .convert('RGB'))")
+        for name, maps in (("mask_image", masks), ("fade_map", fades)):
+            if len(maps) != len(images):
+                raise ValueError(f"{name}: expected one per image ({len(images)}), got {len(maps)}")
+            for m, im in zip(maps, images):
+                if m is None:
+                    continue
+                if not isinstance(m, PIL.Image.Image) or m.mode != "L":
+                    raise ValueError(f"{name}: expected a PIL 'L' (8-bit greyscale) image or None")
+                if m.size != im.size:
+                    raise ValueError(f"{name}: size {m.size} differs from the image's {im.size}; it is never resized")
+        for i, (m, f) in enumerate(zip(masks, fades)):
+            has_mask = m is not None and np.asarray(m).max() >= 128
+            has_fade = f is not None and np.asarray(f).max() > 0
+            if not (has_mask or has_fade):
+                raise ValueError(
+                    f"mask_image: image {i} has nothing to restore (no mask pixel >= 128 and no fade_map > 0)"
+                )
+        if artist is not None and artist not in self.memory_bank.artist_vectors:
+            known = ", ".join(sorted(self.memory_bank.artist_vectors))
+            raise ValueError(f"artist: {artist!r} is unknown; known artists: {known} (or None to infer the style)")
+        if not isinstance(num_inference_steps, int) or num_inference_steps < 1:
+            raise ValueError(f"num_inference_steps: expected a positive integer, got {num_inference_steps!r}")
+        if output_type not in ("pil", "np"):
+            raise ValueError(f"output_type: expected 'pil' or 'np', got {output_type!r}")
+        if retrieval not in RETRIEVAL_MODES:
+            raise ValueError(f"retrieval: expected one of {RETRIEVAL_MODES}, got {retrieval!r}")
+        if callback_on_step_end_tensor_inputs is not None and not set(callback_on_step_end_tensor_inputs) <= set(
+            self._callback_tensor_inputs
+        ):
+            raise ValueError(
+                f"callback_on_step_end_tensor_inputs: accepted {self._callback_tensor_inputs}, "
+                f"got {callback_on_step_end_tensor_inputs}"
+            )
+
+    # ------------------------------------------------------------------------------------------- encoding
+    @torch.no_grad()
+    def add_artist(self, name: str, references: list[PIL.Image.Image], side: int = 256) -> torch.Tensor:
+        """Add (or replace) an artist from a few reference works; no retraining.
+
+        Args:
+            name: the artist's name.
+            references: PIL RGB images of the artist's works.
+            side: short side the references are resized to before encoding.
+
+        Returns:
+            The artist's (style_dim,) vector.
+        """
+        if not references or not all(isinstance(r, PIL.Image.Image) for r in references):
+            raise ValueError("references: expected a non-empty list of PIL images")
+        vecs = []
+        for ref in references:
+            x = self._to_tensor(np.asarray(_resize_short(ref.convert("RGB"), side)))  # (1, 3, h, w)
+            vecs.append(self.style_encoder(x.to(self._execution_device, self.style_encoder.dtype))[0])
+        vector = F.normalize(torch.stack(vecs).mean(0), dim=0)
+        self.memory_bank.set_artist_vector(name, vector)
+        return vector
+
+    @staticmethod
+    def _to_tensor(array: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.array(array, copy=True)).permute(2, 0, 1)[None].float() / 255.0
+
+    @torch.no_grad()
+    def encode_style(self, image: np.ndarray, region: np.ndarray, artist: str | None) -> tuple[torch.Tensor, str]:
+        """The style vector: the artist's, or inferred from the undamaged part of the painting.
+
+        Args:
+            image: (H, W, 3) uint8.
+            region: (H, W) bool, pixels being restored (excluded from the inference).
+            artist: a bank artist or None.
+
+        Returns:
+            (1, style_dim) vector and its origin (``"artist"`` or ``"inferred"``).
+        """
+        device = self._execution_device
+        if artist is not None:
+            return self.memory_bank.artist_vectors[artist][None].to(device), "artist"
+        scale = min(1.0, 512 / max(image.shape[:2]))
+        x = self._to_tensor(image).to(device)  # (1, 3, H, W)
+        valid = torch.from_numpy(~region)[None, None].float().to(device)  # (1, 1, H, W)
+        if scale < 1:
+            size = (max(8, round(image.shape[0] * scale)), max(8, round(image.shape[1] * scale)))
+            x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
+            valid = F.interpolate(valid, size=size, mode="area")
+        return self.style_encoder(x, valid), "inferred"
+
+    def encode_image(self, images: torch.Tensor) -> torch.Tensor:
+        """(b, 3, H, W) in [0, 1] -> (b, c, H/stride, W/stride) scaled latents."""
+        return self.vae.encode(images * 2 - 1).latent_dist.mean * self.vae.config.scaling_factor
+
+    def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
+        """(b, c, h, w) scaled latents -> (b, 3, H, W) in [0, 1]."""
+        return ((self.vae.decode(latents / self.vae.config.scaling_factor).sample + 1) / 2).clamp(0, 1)
+
+    def retrieve(
+        self, crop: torch.Tensor, region: torch.Tensor, artist: str | None, mode: str, k: int
+    ) -> tuple[torch.Tensor, torch.Tensor, np.ndarray, np.ndarray]:
+        """Top-k memory-bank patches for a tile; the query is the tile's undamaged context.
+
+        Args:
+            crop: (1, 3, H, W) tile in [0, 1].
+            region: (1, 1, H, W) restored pixels.
+            artist: artist to filter or boost by, or None.
+            mode: retrieval mode (``filter``, ``boost``, ``none``).
+            k: number of patches.
+
+        Returns:
+            tokens (1, k, retrieval_dim), valid (1, k) bool, bank rows (1, k) and scores (1, k).
+        """
+        query = self.style_encoder(crop, 1 - region)  # (1, style_dim)
+        bank_artist = artist if artist in {p.artist for p in self.memory_bank.provenance} else None
+        found = self.memory_bank.search(query, k, artist=bank_artist, mode=mode if bank_artist else "none")
+        tokens = found.latents.flatten(2).to(crop.device, crop.dtype)  # (1, k, c*p*p)
+        return tokens, found.valid.to(crop.device), found.indices, found.scores
+
+    # ------------------------------------------------------------------------------------------- denoising
+    def _tile_geometry(self, region: np.ndarray) -> tuple[list[Tile], int]:
+        """Tiles (and the padded working size) covering ``region``."""
+        h, w = region.shape
+        align = self.latent_stride * 2 ** (len(self.unet.config.block_channels) - 1)
+        tile_size = self.config.tile_size
+        ys, xs = np.nonzero(region)
+        ctx = self.config.context
+        y0, y1 = max(0, ys.min() - ctx), min(h, ys.max() + 1 + ctx)
+        x0, x1 = max(0, xs.min() - ctx), min(w, xs.max() + 1 + ctx)
+        side = max(y1 - y0, x1 - x0)
+        if side <= tile_size:  # one crop around all the damage
+            side = -(-side // align) * align
+            return [Tile(min(y0, max(h - side, 0)), min(x0, max(w - side, 0)), side)], side
+        core = tile_size - 2 * ctx
+        return plan_tiles(region, tile_size, core), tile_size
+
+    @torch.no_grad()
+    def _restore_tile(
+        self,
+        crop: np.ndarray,
+        mask: np.ndarray,
+        fade: np.ndarray,
+        style: torch.Tensor,
+        artist: str | None,
+        retrieval: str,
+        top_k: int,
+        num_inference_steps: int,
+        generator: torch.Generator | None,
+        callback_on_step_end: Callable | None,
+        callback_on_step_end_tensor_inputs: list[str],
+        tile_index: int,
+        init_crop: np.ndarray | None = None,
+        init_strength: float = 1.0,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Denoise one tile. Returns the restored tile (s, s, 3) float in [0, 255] and the bank rows used."""
+        device, dtype = self._execution_device, self.unet.dtype
+        x = self._to_tensor(crop).to(device, dtype)  # (1, 3, s, s)
+        m = torch.from_numpy(mask)[None, None].to(device, dtype)  # (1, 1, s, s) binary
+        f = torch.from_numpy(fade)[None, None].to(device, dtype)  # (1, 1, s, s) in [0, 1]
+        region = torch.maximum(m, f)
+        stride = self.latent_stride
+
+        # 1. encode the masked image, the damage and the retrieval tokens
+        z_image = self.encode_image(pushpull_fill(x, m))  # (1, c, h, w)
+        latent_mask = F.max_pool2d(region, stride)  # (1, 1, h, w)
+        strength = torch.maximum(F.max_pool2d(m, stride), F.avg_pool2d(f, stride))  # per-latent change strength
+        film = self.mask_encoder(m, f)
+        tokens = valid = None
+        rows = np.zeros((1, 0), np.int64)
+        if self.unet.config.retrieval_dim > 0 and top_k > 0:
+            tokens, valid, rows, _ = self.retrieve(x, region, artist, retrieval, top_k)
+
+        # 2. prepare timesteps and latents (from noise, or from the noised init fill when init_strength < 1)
+        self.scheduler.set_timesteps(num_inference_steps, device=device)
+        timesteps = self.scheduler.timesteps
+        noise = torch.randn(z_image.shape, generator=generator, device="cpu", dtype=torch.float32).to(device, dtype)
+        x_init = z_init = None
+        if init_crop is not None:
+            x_init = x * (1 - m) + self._to_tensor(init_crop).to(device, dtype) * m  # (1, 3, s, s)
+            z_init = self.encode_image(x_init)
+        if z_init is not None and init_strength < 1:
+            begin = min(len(timesteps) - 1, int(round(len(timesteps) * (1 - init_strength))))
+            timesteps = timesteps[begin:]
+            if hasattr(self.scheduler, "set_begin_index"):
+                self.scheduler.set_begin_index(begin)
+            latents = self.scheduler.add_noise(z_init, noise, timesteps[:1])
+        else:
+            latents = noise * self.scheduler.init_noise_sigma
+
+        accepts_generator = "generator" in inspect.signature(self.scheduler.step).parameters
+        step_kwargs = {"generator": generator} if accepts_generator else {}
+
+        # 3. denoising loop (differential: a latent of strength s changes only during the last s share of steps)
+        for i, t in enumerate(timesteps):
+            model_input = self.scheduler.scale_model_input(latents, t)
+            pred = self.unet(model_input, t, z_image, latent_mask, style, film, tokens, valid).sample
+            latents = self.scheduler.step(pred, t, latents, **step_kwargs).prev_sample
+            if i + 1 < len(timesteps):
+                keep = self.scheduler.add_noise(z_image, noise, timesteps[i + 1 : i + 2])
+            else:
+                keep = z_image
+            em = edit_mask(strength, i, len(timesteps))
+            latents = em * latents + (1 - em) * keep
+            if callback_on_step_end is not None:
+                available = {"latents": latents}
+                callback_kwargs = {k: available[k] for k in callback_on_step_end_tensor_inputs}
+                callback_outputs = callback_on_step_end(self, i, t, {**callback_kwargs, "tile_index": tile_index})
+                latents = callback_outputs.pop("latents", latents) if callback_outputs else latents
+
+        # 4. decode; fading keeps the input's fine structure (the part the autoencoder cannot reproduce)
+        decoded = self.decode_latents(latents)  # (1, 3, s, s)
+        restored = decoded
+        if float(f.max()) > 0:  # detail of the hole-filled input (so crack edges inside faded areas do not return)
+            restored = decoded + (pushpull_fill(x, m) - self.decode_latents(z_image)) * (m < 0.5)
+        if x_init is not None:  # the init fill's fine texture, which the autoencoder cannot reproduce
+            restored = restored + (x_init - self.decode_latents(z_init)) * m
+        if self.config.boundary_correction and float(m.max()) > 0:
+            # match each hole to its final surroundings: the decoder's error on the pixels around the hole (the
+            # original outside the damage, the restored colours in faded areas), filled smoothly into the hole
+            target = torch.where(region > 0, restored, x)  # (1, 3, s, s)
+            residual = pushpull_fill(target - restored, m)
+            restored = restored + residual * m
+        out = restored[0].permute(1, 2, 0).float().cpu().numpy() * 255.0
+        return np.clip(out, 0, 255), rows[0]
+
+    @torch.no_grad()
+    def __call__(
+        self,
+        image: PIL.Image.Image | list[PIL.Image.Image],
+        mask_image: PIL.Image.Image | list[PIL.Image.Image | None] | None = None,
+        fade_map: PIL.Image.Image | list[PIL.Image.Image | None] | None = None,
+        artist: str | None = None,
+        num_inference_steps: int | None = None,
+        generator: torch.Generator | None = None,
+        output_type: str = "pil",
+        return_dict: bool = True,
+        retrieval: str = "filter",
+        top_k: int | None = None,
+        init_image: PIL.Image.Image | list[PIL.Image.Image | None] | None = None,
+        strength: float = 1.0,
+        callback_on_step_end: Callable | None = None,
+        callback_on_step_end_tensor_inputs: list[str] | None = None,
+    ) -> ArtRestorePipelineOutput | tuple:
+        """Restore damaged paintings.
+
+        Args:
+            image: painting(s), PIL RGB, any size.
+            mask_image: L image(s), white (>= 128) = damaged (cracks, scratches, paint loss), or None.
+            fade_map: L image(s), 0..255 = fading strength, or None.
+            artist: a memory-bank artist (``pipe.memory_bank.artists``, or one added with :meth:`add_artist`), or
+                None to infer the style from the undamaged part of the painting.
+            num_inference_steps: denoising steps (None: the model's ``default_steps``).
+            generator: torch generator for reproducible noise.
+            output_type: ``"pil"`` or ``"np"`` ((b, H, W, 3) uint8).
+            return_dict: return :class:`ArtRestorePipelineOutput` (else ``(images, attributions, certificates)``).
+            retrieval: ``"filter"`` (only the artist's patches), ``"boost"`` or ``"none"`` (ignore the artist).
+            top_k: retrieved patches per tile (None: the model's ``top_k``; 0 disables retrieval).
+            init_image: PIL RGB image(s) whose damaged pixels hold a first fill (e.g. an exemplar/PatchMatch fill),
+                or None. Denoising then starts from that fill noised to ``strength``, and the fill's fine texture
+                is kept where the autoencoder cannot reproduce it.
+            strength: share of the noise schedule used when ``init_image`` is given, in (0, 1] (1 = from noise).
+            callback_on_step_end: called as ``fn(pipe, step, timestep, {"latents", "tile_index"})`` after each step;
+                may return ``{"latents": ...}`` to replace them.
+            callback_on_step_end_tensor_inputs: tensors passed to the callback (only ``"latents"``).
+
+        Returns:
+            :class:`ArtRestorePipelineOutput`, or a tuple when ``return_dict`` is False.
+        """
+        images = _as_list(image)
+        masks = _as_list(mask_image) if mask_image is not None else [None] * len(images)
+        fades = _as_list(fade_map) if fade_map is not None else [None] * len(images)
+        steps = self.config.default_steps if num_inference_steps is None else num_inference_steps
+        top_k = self.config.top_k if top_k is None else top_k
+        tensor_inputs = callback_on_step_end_tensor_inputs or ["latents"]
+        inits = _as_list(init_image) if init_image is not None else [None] * len(images)
+        self.check_inputs(images, masks, fades, artist, steps, output_type, retrieval, tensor_inputs)
+        if len(inits) != len(images) or any(
+            i is not None and (not isinstance(i, PIL.Image.Image) or i.mode != "RGB" or i.size != im.size)
+            for i, im in zip(inits, images)
+        ):
+            raise ValueError("init_image: expected one PIL RGB image of the painting's size per image, or None")
+        if not isinstance(strength, (int, float)) or not 0 < strength <= 1:
+            raise ValueError(f"strength: expected a number in (0, 1], got {strength!r}")
+
+        results, damage = [], []
+        for im, mk, fd, init in zip(images, masks, fades, inits):
+            arr = np.asarray(im)  # (H, W, 3) uint8
+            mask = np.asarray(mk) >= 128 if mk is not None else np.zeros(arr.shape[:2], bool)
+            fade = np.asarray(fd).astype(np.float32) / 255.0 if fd is not None else np.zeros(arr.shape[:2], np.float32)
+            fade = np.where(mask, 0.0, fade).astype(np.float32)
+            thin = split_thin_damage(mask, self.config.thin_damage_px)  # (H, W) bool, filled in pixel space
+            mask = mask & ~thin
+            region = mask | (fade > 0)
+            style, style_from = self.encode_style(arr, region | thin, artist)
+            tiles, side = self._tile_geometry(region) if region.any() else ([], 0)
+            pad_h, pad_w = max(0, side - arr.shape[0]), max(0, side - arr.shape[1])
+            padded = np.pad(arr, ((0, pad_h), (0, pad_w), (0, 0)), mode="reflect") if pad_h or pad_w else arr
+            init_p = None
+            if init is not None:
+                init_p = np.pad(np.asarray(init), ((0, pad_h), (0, pad_w), (0, 0)), mode="reflect")
+            mask_p = np.pad(mask, ((0, pad_h), (0, pad_w)))
+            fade_p = np.pad(fade, ((0, pad_h), (0, pad_w)))
+            blender = TileBlender(arr, region, ramp=max(1, self.config.context // 2))
+            used: list[int] = []
+            for n, tile in enumerate(self.progress_bar(tiles)):
+                sl = tile.slices
+                out, rows = self._restore_tile(
+                    padded[sl],
+                    mask_p[sl].astype(np.float32),
+                    fade_p[sl],
+                    style,
+                    artist,
+                    retrieval,
+                    top_k,
+                    steps,
+                    generator,
+                    callback_on_step_end,
+                    tensor_inputs,
+                    n,
+                    init_p[sl] if init_p is not None else None,
+                    float(strength),
+                )
+                blender.add(tile, out)
+                used += [int(r) for r in rows if r >= 0]
+            restored = blender.result()
+            if thin.any():
+                restored = fill_thin_damage(restored, thin)
+            results.append(restored)
+            damage.append(
+                {
+                    "mask": "given" if mk is not None else None,
+                    "fade": "given" if fd is not None else None,
+                    "init": f"given, strength {float(strength):g}" if init is not None else None,
+                    "artist": artist,
+                    "style": style_from,
+                    "tiles": len(tiles),
+                    "thin_pixels_filled": int(thin.sum()),
+                    "steps": steps,
+                    "retrieved": sorted(set(used)),
+                }
+            )
+        self.maybe_free_model_hooks()
+        if output_type == "pil":
+            out_images = [PIL.Image.fromarray(r) for r in results]
+        else:  # one array if all images share a size, else a list
+            out_images = np.stack(results) if len({r.shape for r in results}) == 1 else results
+        attributions: list[Any | None] = [None] * len(images)
+        certificates: list[Any | None] = [None] * len(images)
+        if not return_dict:
+            return out_images, attributions, certificates
+        return ArtRestorePipelineOutput(out_images, attributions, certificates, damage)
+
+
+def split_thin_damage(mask: np.ndarray, width: int) -> np.ndarray:
+    """The part of ``mask`` narrower than ``width`` px: ``mask`` minus its morphological opening (square kernel).
+
+    Args:
+        mask: (H, W) bool.
+        width: structuring-element side; 0 or 1 = nothing is thin.
+
+    Returns:
+        (H, W) bool.
+    """
+    if width <= 1 or not mask.any():
+        return np.zeros_like(mask)
+    m = torch.from_numpy(mask)[None, None].float()  # (1, 1, H, W)
+    pad = width // 2
+    eroded = -F.max_pool2d(-F.pad(m, (pad, width - 1 - pad, pad, width - 1 - pad), value=1.0), width, 1)
+    opened = F.max_pool2d(F.pad(eroded, (width - 1 - pad, pad, width - 1 - pad, pad)), width, 1)
+    return mask & ~(opened[0, 0].numpy() > 0.5)
+
+
+def fill_thin_damage(image: np.ndarray, thin: np.ndarray) -> np.ndarray:
+    """Fill the ``thin`` pixels of an (H, W, 3) uint8 image by push-pull from their surroundings (only they change)."""
+    x = torch.from_numpy(np.array(image, copy=True)).permute(2, 0, 1)[None].float()  # (1, 3, H, W)
+    hole = torch.from_numpy(thin)[None, None].float()
+    filled = pushpull_fill(x, hole)[0].permute(1, 2, 0).numpy()
+    out = image.copy()
+    out[thin] = np.clip(np.round(filled[thin]), 0, 255).astype(np.uint8)
+    return out
+
+
+def _resize_short(image: PIL.Image.Image, side: int) -> PIL.Image.Image:
+    scale = side / min(image.size)
+    if scale >= 1:
+        return image
+    return image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), PIL.Image.LANCZOS)

@@ -1,0 +1,265 @@
+"""ArtRestoreUNet: the latent denoiser, conditioned on the masked image, the damage (FiLM), the artist's style
+(AdaLN + cross-attention tokens) and retrieved memory-bank latents (cross-attention tokens).
+
+Self-contained (torch + diffusers only): this file is copied into exported checkpoints for ``trust_remote_code``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from diffusers.configuration_utils import ConfigMixin, register_to_config
+from diffusers.models.modeling_utils import ModelMixin
+from diffusers.utils import BaseOutput
+from torch import nn
+
+
+def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
+    """(b,) timesteps -> (b, dim) sinusoidal features."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(10000) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
+    args = t.float()[:, None] * freqs[None]
+    return torch.cat([args.cos(), args.sin()], dim=1)
+
+
+class AdaResBlock(nn.Module):
+    """Residual block whose GroupNorms are scaled and shifted by the timestep + style embedding (AdaLN)."""
+
+    def __init__(self, c_in: int, c_out: int, emb_dim: int, groups: int) -> None:
+        super().__init__()
+        self.norm1 = nn.GroupNorm(min(groups, c_in), c_in, affine=False)
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1)
+        self.norm2 = nn.GroupNorm(min(groups, c_out), c_out, affine=False)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1)
+        self.ada1 = nn.Linear(emb_dim, 2 * c_in)
+        self.ada2 = nn.Linear(emb_dim, 2 * c_out)
+        self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
+        nn.init.zeros_(self.conv2.weight)
+        nn.init.zeros_(self.conv2.bias)
+
+    def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        scale, shift = self.ada1(emb)[..., None, None].chunk(2, dim=1)  # (b, c_in, 1, 1) each
+        h = self.conv1(F.silu(self.norm1(x) * (1 + scale) + shift))
+        scale, shift = self.ada2(emb)[..., None, None].chunk(2, dim=1)
+        h = self.conv2(F.silu(self.norm2(h) * (1 + scale) + shift))
+        return self.skip(x) + h
+
+
+class TokenCrossAttention(nn.Module):
+    """Cross-attention from latent pixels to condition tokens (style tokens and retrieved patches).
+
+    The last attention probabilities are kept in ``last_probs`` when ``keep_probs`` is set (for attribution).
+    """
+
+    def __init__(self, channels: int, token_dim: int, heads: int, groups: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.norm = nn.GroupNorm(min(groups, channels), channels)
+        self.q = nn.Linear(channels, channels, bias=False)
+        self.kv = nn.Linear(token_dim, 2 * channels, bias=False)
+        self.out = nn.Linear(channels, channels)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+        self.keep_probs = False
+        self.last_probs: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor, tokens: torch.Tensor, token_mask: torch.Tensor | None) -> torch.Tensor:
+        b, c, h, w = x.shape
+        q = self.q(self.norm(x).flatten(2).transpose(1, 2))  # (b, hw, c)
+        k, v = self.kv(tokens).chunk(2, dim=-1)  # (b, n, c) each
+
+        def split(t: torch.Tensor) -> torch.Tensor:
+            return t.reshape(b, t.shape[1], self.heads, c // self.heads).transpose(1, 2)  # (b, heads, n, c/heads)
+
+        q, k, v = split(q), split(k), split(v)
+        bias = None
+        if token_mask is not None:  # (b, n) True = usable
+            bias = torch.zeros(token_mask.shape, device=x.device, dtype=q.dtype)
+            bias = bias.masked_fill(~token_mask, float("-inf"))[:, None, None, :]  # (b, 1, 1, n)
+        if self.keep_probs:
+            logits = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])  # (b, heads, hw, n)
+            probs = (logits + bias if bias is not None else logits).softmax(-1)
+            self.last_probs = probs.detach()
+            attn = probs @ v
+        else:
+            attn = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+        attn = attn.transpose(1, 2).reshape(b, h * w, c)
+        return x + self.out(attn).transpose(1, 2).reshape(b, c, h, w)
+
+
+@dataclass
+class ArtRestoreUNetOutput(BaseOutput):
+    """Output of :class:`ArtRestoreUNet`.
+
+    Attributes:
+        sample: (b, out_channels, h, w) the model prediction (noise or v, as the scheduler is configured).
+    """
+
+    sample: torch.Tensor
+
+
+class ArtRestoreUNet(ModelMixin, ConfigMixin):
+    """Latent inpainting UNet with mask-adaptive FiLM, style AdaLN and cross-attention, and retrieval tokens.
+
+    Inputs are concatenated as in SD-inpaint: noisy latents, masked-image latents and the latent-resolution mask.
+
+    Args:
+        latent_channels: channels of the VAE latents.
+        block_channels: widths per resolution level (level 0 = latent resolution).
+        attention_levels: which levels have cross-attention.
+        style_dim: size of the style vector.
+        style_tokens: number of cross-attention tokens made from the style vector.
+        token_dim: width of every condition token.
+        retrieval_dim: size of one retrieved memory-bank latent patch, flattened (0 disables retrieval tokens).
+        heads: attention heads.
+        groups: GroupNorm groups.
+    """
+
+    @register_to_config
+    def __init__(
+        self,
+        latent_channels: int = 4,
+        block_channels: tuple[int, ...] = (64, 128, 128),
+        attention_levels: tuple[bool, ...] = (False, True, True),
+        style_dim: int = 128,
+        style_tokens: int = 4,
+        token_dim: int = 128,
+        retrieval_dim: int = 4 * 4 * 4,
+        heads: int = 4,
+        groups: int = 16,
+    ) -> None:
+        super().__init__()
+        block_channels, attention_levels = tuple(block_channels), tuple(attention_levels)
+        if len(attention_levels) != len(block_channels):
+            raise ValueError("attention_levels: need one flag per entry of block_channels")
+        emb_dim = 4 * block_channels[0]
+        self.time_mlp = nn.Sequential(nn.Linear(block_channels[0], emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
+        self.style_mlp = nn.Sequential(nn.Linear(style_dim, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
+        self.null_style = nn.Parameter(torch.zeros(style_dim))  # used when no style is given (and for dropout)
+        self.style_to_tokens = nn.Linear(style_dim, style_tokens * token_dim)
+        self.retrieval_proj = nn.Linear(retrieval_dim, token_dim) if retrieval_dim > 0 else None
+        self.token_type = nn.Parameter(torch.zeros(2, token_dim))  # style vs retrieved
+        self.conv_in = nn.Conv2d(2 * latent_channels + 1, block_channels[0], 3, padding=1)
+
+        self.down_res, self.down_attn, self.downsamplers = nn.ModuleList(), nn.ModuleList(), nn.ModuleList()
+        c_prev = block_channels[0]
+        skip_channels = [c_prev]
+        for i, (c, attn) in enumerate(zip(block_channels, attention_levels)):
+            self.down_res.append(AdaResBlock(c_prev, c, emb_dim, groups))
+            self.down_attn.append(TokenCrossAttention(c, token_dim, heads, groups) if attn else nn.Identity())
+            skip_channels.append(c)
+            last = i == len(block_channels) - 1
+            self.downsamplers.append(nn.Identity() if last else nn.Conv2d(c, c, 3, stride=2, padding=1))
+            c_prev = c
+        self.mid_res1 = AdaResBlock(c_prev, c_prev, emb_dim, groups)
+        self.mid_attn = TokenCrossAttention(c_prev, token_dim, heads, groups)
+        self.mid_res2 = AdaResBlock(c_prev, c_prev, emb_dim, groups)
+
+        self.up_res, self.up_attn, self.upsamplers = nn.ModuleList(), nn.ModuleList(), nn.ModuleList()
+        for i, (c, attn) in reversed(list(enumerate(zip(block_channels, attention_levels)))):
+            self.up_res.append(AdaResBlock(c_prev + skip_channels.pop(), c, emb_dim, groups))
+            self.up_attn.append(TokenCrossAttention(c, token_dim, heads, groups) if attn else nn.Identity())
+            self.upsamplers.append(nn.Identity() if i == 0 else nn.Conv2d(c, c, 3, padding=1))
+            c_prev = c
+        self.norm_out = nn.GroupNorm(min(groups, c_prev), c_prev)
+        self.conv_out = nn.Conv2d(c_prev + skip_channels.pop(), latent_channels, 3, padding=1)
+
+    def condition_tokens(
+        self, style: torch.Tensor, retrieved: torch.Tensor | None, retrieved_mask: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Cross-attention tokens: style tokens first, then retrieved patches.
+
+        Args:
+            style: (b, style_dim).
+            retrieved: (b, k, retrieval_dim) flattened memory-bank latent patches, or None.
+            retrieved_mask: (b, k) bool, False for padding slots, or None.
+
+        Returns:
+            ``tokens`` (b, style_tokens + k, token_dim) and ``mask`` (b, style_tokens + k) bool.
+        """
+        b = style.shape[0]
+        cfg = self.config
+        tokens = self.style_to_tokens(style).reshape(b, cfg.style_tokens, cfg.token_dim) + self.token_type[0]
+        mask = torch.ones(b, cfg.style_tokens, dtype=torch.bool, device=style.device)
+        if retrieved is not None and self.retrieval_proj is not None and retrieved.shape[1] > 0:
+            tokens = torch.cat([tokens, self.retrieval_proj(retrieved) + self.token_type[1]], dim=1)
+            r_mask = (
+                retrieved_mask
+                if retrieved_mask is not None
+                else torch.ones(retrieved.shape[:2], dtype=torch.bool, device=style.device)
+            )
+            mask = torch.cat([mask, r_mask], dim=1)
+        return tokens, mask
+
+    @staticmethod
+    def _film(h: torch.Tensor, film: list[tuple[torch.Tensor, torch.Tensor]] | None, level: int) -> torch.Tensor:
+        if film is None:
+            return h
+        gamma, beta = film[level]
+        if gamma.shape[-2:] != h.shape[-2:]:
+            gamma = F.interpolate(gamma, size=h.shape[-2:], mode="bilinear", align_corners=False)
+            beta = F.interpolate(beta, size=h.shape[-2:], mode="bilinear", align_corners=False)
+        return h * (1 + gamma) + beta
+
+    def forward(
+        self,
+        sample: torch.Tensor,
+        timestep: torch.Tensor | float | int,
+        masked_latents: torch.Tensor,
+        latent_mask: torch.Tensor,
+        style: torch.Tensor | None = None,
+        film: list[tuple[torch.Tensor, torch.Tensor]] | None = None,
+        retrieved: torch.Tensor | None = None,
+        retrieved_mask: torch.Tensor | None = None,
+        return_dict: bool = True,
+    ) -> ArtRestoreUNetOutput | tuple[torch.Tensor]:
+        """Predict the noise (or v) of ``sample``.
+
+        Args:
+            sample: (b, c, h, w) noisy latents.
+            timestep: scalar or (b,) timesteps.
+            masked_latents: (b, c, h, w) latents of the image with the damage blanked.
+            latent_mask: (b, 1, h, w) damage at latent resolution (1 = to restore).
+            style: (b, style_dim) style vectors, or None (the learned null style).
+            film: per-level (gamma, beta) from :class:`FiLMMaskEncoder`, or None (no modulation).
+            retrieved: (b, k, retrieval_dim) retrieved latent patches, or None.
+            retrieved_mask: (b, k) bool validity of the retrieved slots.
+            return_dict: return :class:`ArtRestoreUNetOutput` (else a tuple).
+
+        Returns:
+            The prediction, (b, c, h, w).
+        """
+        b = sample.shape[0]
+        levels = len(self.config.block_channels)
+        if sample.shape[-1] % 2 ** (levels - 1) or sample.shape[-2] % 2 ** (levels - 1):
+            raise ValueError(f"sample: latent sides must be multiples of {2 ** (levels - 1)}, got {sample.shape[-2:]}")
+        t = torch.as_tensor(timestep, device=sample.device).flatten()
+        t = t.expand(b) if t.numel() == 1 else t
+        if style is None:
+            style = self.null_style[None].expand(b, -1)
+        emb = self.time_mlp(timestep_embedding(t, self.config.block_channels[0])) + self.style_mlp(style)  # (b, e)
+        tokens, token_mask = self.condition_tokens(style, retrieved, retrieved_mask)
+
+        h = self.conv_in(torch.cat([sample, masked_latents, latent_mask], dim=1))  # (b, c0, h, w)
+        skips = [h]
+        for level, (res, attn, down) in enumerate(zip(self.down_res, self.down_attn, self.downsamplers)):
+            h = self._film(res(h, emb), film, level)
+            h = attn(h, tokens, token_mask) if isinstance(attn, TokenCrossAttention) else h
+            skips.append(h)
+            h = down(h)
+        h = self.mid_res2(self.mid_attn(self.mid_res1(h, emb), tokens, token_mask), emb)
+        for i, (res, attn, up) in enumerate(zip(self.up_res, self.up_attn, self.upsamplers)):
+            level = levels - 1 - i
+            h = self._film(res(torch.cat([h, skips.pop()], dim=1), emb), film, level)
+            h = attn(h, tokens, token_mask) if isinstance(attn, TokenCrossAttention) else h
+            if level > 0:
+                h = up(F.interpolate(h, scale_factor=2, mode="nearest"))
+        out = self.conv_out(torch.cat([F.silu(self.norm_out(h)), skips.pop()], dim=1))
+        return ArtRestoreUNetOutput(sample=out) if return_dict else (out,)
+
+    def attention_modules(self) -> list[TokenCrossAttention]:
+        """Every cross-attention module (for attribution hooks)."""
+        return [m for m in self.modules() if isinstance(m, TokenCrossAttention)]
