@@ -51,6 +51,8 @@ def model_path() -> str:
 
 @_ui_errors
 def on_upload(path):
+    if not path:  # cleared
+        return None
     upload = ui.load_upload(path)
     return {"background": upload.preview, "layers": [], "composite": None}
 
@@ -97,6 +99,10 @@ def _default_steps() -> int:
         return 10
 
 
+def _example_cache() -> Path:
+    return Path(os.environ.get("ARTRESTORE_CACHE", Path.home() / ".cache" / "artrestore")) / "examples"
+
+
 def restore_tab() -> None:
     """The Restore tab: upload, sketch the damage, restore at full resolution."""
     gr.Markdown(
@@ -141,7 +147,10 @@ def restore_tab() -> None:
             gallery = gr.Gallery(label="Variants", columns=4, height=200, elem_id="variants")
             used = gr.Image(label="Damage restored (red: mask, violet: fading)", type="numpy", elem_id="used")
             summary = gr.Code(label="Run record (JSON)", language="json", elem_id="summary")
-    painting.upload(on_upload, painting, editor)
+    examples = ui.example_cases(BenchConfig().data, Path(__file__).parent / "examples" / "masks", _example_cache())
+    if examples:
+        gr.Examples(examples=examples, inputs=[painting, mask_file], label="Examples (damaged validation paintings)")
+    painting.change(on_upload, painting, editor)
     artist.change(on_artist_choice, artist, [references, new_name])
     restore_btn.click(
         on_restore,

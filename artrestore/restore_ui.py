@@ -225,3 +225,33 @@ def run_summary(results: list[dict], mask: np.ndarray, fade: np.ndarray | None, 
 
 def to_pil(array: np.ndarray) -> PIL.Image.Image:
     return PIL.Image.fromarray(np.ascontiguousarray(array))
+
+
+def example_cases(data_root: str | Path, masks_dir: str | Path, cache_dir: str | Path, size: int = 512) -> list:
+    """Example rows ``[painting, mask]`` for the Restore tab, built from the authored masks in ``examples/masks``.
+
+    The paintings come from ``data_root`` (the shared data, never committed): each is resized and centre-cropped to
+    ``size`` as the masks were drawn, damaged inside the mask by the simulator, and written to ``cache_dir``.
+    Fading masks are left out (the tab takes binary masks as uploads). Returns ``[]`` when the data is absent.
+    """
+    from .damage import KINDS, DamageSimulator, derive_seed
+    from .data import PaintingCollection, center_square
+
+    root, masks_dir, cache_dir = Path(data_root), Path(masks_dir), Path(cache_dir)
+    if not root.is_dir() or not masks_dir.is_dir():
+        return []
+    by_stem = {Path(r.painting_id).name: r for r in PaintingCollection.scan(root).records}
+    rows = []
+    for mask_path in sorted(masks_dir.glob("*_mask.png")):
+        kind = next((k for k in KINDS if mask_path.name.endswith(f"_{k}_mask.png")), None)
+        stem = mask_path.name[: -len(f"_{kind}_mask.png")] if kind else None
+        if kind in (None, "fading") or stem not in by_stem:
+            continue
+        out = cache_dir / f"{stem}_{kind}_damaged.png"
+        if not out.exists():
+            clean = center_square(load_image(by_stem[stem].path).to_uint8(), size)
+            mask = load_mask(mask_path, (size, size))
+            sample = DamageSimulator().apply_mask(clean, mask, kind, derive_seed("example", stem, kind))
+            save_png(out, sample.image)
+        rows.append([str(out), str(mask_path)])
+    return rows

@@ -100,3 +100,12 @@ def test_variants_use_consecutive_seeds_and_keep_untouched_pixels(pipe, tmp_path
         ui.restore_upload(pipe, up, mask, None, None, 2, 0, 9)
     paths = ui.save_damage_maps(mask, None, tmp_path / "out", "p")
     assert (cv2.imread(paths[0], cv2.IMREAD_GRAYSCALE) > 0).sum() == mask.sum()
+
+
+@pytest.mark.data
+def test_examples_come_from_the_authored_masks(shared_data, tmp_path):
+    rows = ui.example_cases(shared_data / "paintings", ui.Path(__file__).parents[1] / "examples" / "masks", tmp_path)
+    assert len(rows) == 3  # the fading mask is not offered as a binary mask upload
+    for painting, mask in rows:
+        img, m = cv2.imread(painting), cv2.imread(mask, cv2.IMREAD_GRAYSCALE)
+        assert img.shape[:2] == m.shape == (512, 512) and str(tmp_path) in painting
