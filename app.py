@@ -58,14 +58,15 @@ def on_upload(path):
 
 
 @_ui_errors
-def on_restore(path, editor, mask_file, artist, references, new_name, steps, seed, variants, progress=gr.Progress()):
+def on_restore(
+    path, editor, mask_file, artist, references, new_name, steps, seed, variants, progress=gr.Progress(track_tqdm=True)
+):
     progress(0, desc="loading")
     pipe = get_pipeline(model_path())
     upload = ui.load_upload(path)
     mask, fade = ui.damage_from_editor(editor, mask_file, upload)
     artist_name = ui.resolve_artist(pipe, artist, references, new_name)
-    progress(0.05, desc="restoring")
-    pipe.set_progress_bar_config(disable=True)
+    progress(0.05, desc="restoring")  # then the pipeline's own tile progress bar is tracked
     results = ui.restore_upload(pipe, upload, mask, fade, artist_name, steps, seed, variants)
     first = results[0]
     gallery = [(r["preview"], f"seed {r['seed']}") for r in results]
