@@ -41,8 +41,7 @@ def get_pipeline(model: str):
 
     if not os.path.isdir(model):
         raise ValueError(f"model: no ArtRestore model folder at {model} (set ARTRESTORE_MODEL)")
-    pipe = load_pipeline(model)
-    return pipe
+    return load_pipeline(model)
 
 
 def model_path() -> str:

@@ -52,7 +52,6 @@ def make_sampler(name: str, train_config: dict):
     return getattr(diffusers, name).from_config(train_config, **extra)
 
 
-@torch.no_grad()
 def patch_grid(image: np.ndarray, patch: int) -> tuple[np.ndarray, list[tuple[int, int]]]:
     """Non-overlapping ``patch`` x ``patch`` patches of an (h, w, 3) image: (n, p, p, 3) and their (y, x)."""
     h, w = image.shape[:2]

@@ -18,11 +18,11 @@ import numpy as np
 import PIL.Image
 
 from .config import RestoreConfig
+from .demo import MAX_UPLOAD_MEGAPIXELS
 from .io import Artwork, load_image, load_mask, save_artwork, save_png
 from .restore import restore_artwork
 
 PREVIEW_SIDE = 1024
-MAX_MEGAPIXELS = 40.0
 BINARY_LAYERS = ("paint loss", "scratch", "crack")
 FADE_LAYER = "fading (soft brush)"
 LAYERS = (*BINARY_LAYERS, FADE_LAYER)
@@ -46,7 +46,7 @@ class Upload:
     name: str
 
 
-def load_upload(path: str | None, max_megapixels: float = MAX_MEGAPIXELS) -> Upload:
+def load_upload(path: str | None, max_megapixels: float = MAX_UPLOAD_MEGAPIXELS) -> Upload:
     """Read an uploaded painting and make its preview.
 
     Args:

@@ -294,7 +294,7 @@ class ArtRestorePipeline(DiffusionPipeline):
             tokens (1, k, retrieval_dim), valid (1, k) bool, bank rows (1, k) and scores (1, k).
         """
         query = self.style_encoder(crop, 1 - region)  # (1, style_dim)
-        bank_artist = artist if artist in {p.artist for p in self.memory_bank.provenance} else None
+        bank_artist = artist if artist in self.memory_bank.patch_artists else None
         found = self.memory_bank.search(query, k, artist=bank_artist, mode=mode if bank_artist else "none")
         tokens = found.latents.flatten(2).to(crop.device, crop.dtype)  # (1, k, c*p*p)
         return tokens, found.valid.to(crop.device), found.indices, found.scores
@@ -343,7 +343,8 @@ class ArtRestorePipeline(DiffusionPipeline):
         stride = self.latent_stride
 
         # 1. encode the masked image, the damage and the retrieval tokens
-        z_image = self.encode_image(pushpull_fill(x, m))  # (1, c, h, w)
+        x_filled = pushpull_fill(x, m)  # (1, 3, s, s) holes pre-filled, as in training
+        z_image = self.encode_image(x_filled)  # (1, c, h, w)
         latent_mask = F.max_pool2d(region, stride)  # (1, 1, h, w)
         strength = torch.maximum(F.max_pool2d(m, stride), F.avg_pool2d(f, stride))  # per-latent change strength
         film = self.mask_encoder(m, f)
@@ -393,7 +394,7 @@ class ArtRestorePipeline(DiffusionPipeline):
         decoded = self.decode_latents(latents)  # (1, 3, s, s)
         restored = decoded
         if float(f.max()) > 0:  # detail of the hole-filled input (so crack edges inside faded areas do not return)
-            restored = decoded + (pushpull_fill(x, m) - self.decode_latents(z_image)) * (m < 0.5)
+            restored = decoded + (x_filled - self.decode_latents(z_image)) * (m < 0.5)
         if x_init is not None:  # the init fill's fine texture, which the autoencoder cannot reproduce
             restored = restored + (x_init - self.decode_latents(z_init)) * m
         if self.config.boundary_correction and float(m.max()) > 0:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import PIL.Image
@@ -16,7 +13,7 @@ from artrestore.export import folder_size
 from pipelines.pipeline_artrestore import ArtRestorePipeline
 
 from .conftest import ROOT, synthetic_painting
-from .test_export import REMOTE_LOAD
+from .test_export import load_without_artrestore
 
 BUNDLED = ROOT / "checkpoints" / "artrestore-base"
 
@@ -85,24 +82,5 @@ def test_trust_remote_code_load_without_artrestore(tmp_path):
     m = np.zeros((96, 128), np.uint8)
     m[30:60, 40:90] = 255
     PIL.Image.fromarray(m).save(tmp_path / "m.png")
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env.update(HF_MODULES_CACHE=str(tmp_path / "modules"), HF_HUB_OFFLINE="1")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            REMOTE_LOAD,
-            str(BUNDLED),
-            str(tmp_path / "i.png"),
-            str(tmp_path / "m.png"),
-            str(tmp_path / "o.npy"),
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = np.load(tmp_path / "o.npy")
+    out, _ = load_without_artrestore(BUNDLED, tmp_path / "i.png", tmp_path / "m.png", tmp_path)
     assert np.array_equal(out[m == 0], img[m == 0]) and (out[m > 0] != img[m > 0]).any()

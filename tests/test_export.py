@@ -48,6 +48,23 @@ print(type(pipe.unet).__module__)
 """
 
 
+def load_without_artrestore(folder: Path, image: Path, mask: Path, tmp_path: Path) -> tuple[np.ndarray, str]:
+    """Run :data:`REMOTE_LOAD` in a fresh Python (artrestore blocked); returns the restored array and its stdout."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(HF_MODULES_CACHE=str(tmp_path / "modules"), HF_HUB_OFFLINE="1")
+    out = tmp_path / "out.npy"
+    proc = subprocess.run(
+        [sys.executable, "-c", REMOTE_LOAD, str(folder), str(image), str(mask), str(out)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return np.load(out), proc.stdout
+
+
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory) -> tuple[Path, ArtRestorePipeline]:
     pipe = build_tiny_pipeline()
@@ -102,26 +119,15 @@ def test_artrestore_pipeline_from_pretrained_matches(exported, tmp_path):
 def test_trust_remote_code_without_artrestore(exported, tmp_path):
     folder, pipe = exported
     image, mask = _inputs(tmp_path)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["HF_MODULES_CACHE"] = str(tmp_path / "modules")
-    env["HF_HUB_OFFLINE"] = "1"
-    proc = subprocess.run(
-        [sys.executable, "-c", REMOTE_LOAD, str(folder), str(image), str(mask), str(tmp_path / "out.npy")],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "artrestore" not in proc.stdout  # the UNet class came from the folder's denoiser.py
+    restored, stdout = load_without_artrestore(folder, image, mask, tmp_path)
+    assert "artrestore" not in stdout  # the UNet class came from the folder's denoiser.py
     expected = pipe(
         image=PIL.Image.open(image).convert("RGB"),
         mask_image=PIL.Image.open(mask),
         generator=torch.Generator().manual_seed(0),
         output_type="np",
     ).images[0]
-    assert np.abs(np.load(tmp_path / "out.npy").astype(int) - expected).max() <= 1
+    assert np.abs(restored.astype(int) - expected).max() <= 1
 
 
 def test_export_refuses_over_budget(tmp_path):

@@ -42,8 +42,6 @@ def register_model_methods(names: list[str], model: str) -> None:
     wanted = [n for n in names if is_model_method(n)]
     if not wanted:
         return
-    from diffusers import DiffusionPipeline  # noqa: F401  (import before the pipeline module, for clear errors)
-
     from ..config import RestoreConfig
     from ..export import make_sampler
     from ..restore import load_pipeline, restore_artwork

@@ -8,8 +8,9 @@ from torch.utils.data import Dataset
 
 from ..config import AutoencoderTrainConfig
 from ..damage import derive_seed
-from ..data import PaintingCollection, multiscale_random_crop, scan_style_set, split_collection
+from ..data import PaintingCollection, multiscale_random_crop
 from ..data.image_cache import ImageCache
+from ..data.sources import training_sources
 from ..metrics.lpips import lpips_model
 from ..models.autoencoder import build_autoencoder
 from .trainer import train
@@ -70,12 +71,8 @@ def train_autoencoder(config: AutoencoderTrainConfig) -> dict:
     Returns:
         The training summary.
     """
-    if config.source == "style":
-        sources = scan_style_set(config.style_data)
-    elif config.source == "paintings":
-        sources = split_collection(PaintingCollection.scan(config.data), "train").records
-    else:
-        raise ValueError(f"source: expected 'style' or 'paintings', got {config.source!r}")
+    sources = training_sources(config.source, config.data, config.style_data)
+    sources = sources.records if isinstance(sources, PaintingCollection) else sources
     if config.init:
         from diffusers import AutoencoderKL
 

@@ -15,9 +15,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pipelines.masked_fill import pushpull_fill
+
 from ..config import DiffusionTrainConfig
 from ..damage import derive_seed
-from ..data import DamagedCropDataset, PaintingCollection, multiscale_random_crop, scan_style_set, split_collection
+from ..data import DamagedCropDataset, multiscale_random_crop
+from ..data.sources import training_sources
 from ..models import ArtRestoreUNet, FiLMMaskEncoder, StyleEncoder
 from ..models.autoencoder import latent_stride
 from ..models.memory_bank import BANK_PATCH_LATENT
@@ -125,8 +128,6 @@ def diffusion_loss(vae: nn.Module, scheduler, config: DiffusionTrainConfig):
     stride = latent_stride(vae)
 
     def loss_fn(model: RestorationModel, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
-        from pipelines.masked_fill import pushpull_fill
-
         clean, damaged, mask, fade = batch["clean"], batch["damaged"], batch["mask"], batch["fade"]
         b = clean.shape[0]
         region = torch.maximum(mask, fade)  # (b, 1, H, W) what may change
@@ -194,12 +195,7 @@ def train_diffusion(config: DiffusionTrainConfig) -> dict:
     """
     from diffusers import AutoencoderKL
 
-    if config.source == "style":
-        sources = scan_style_set(config.style_data)
-    elif config.source == "paintings":
-        sources = split_collection(PaintingCollection.scan(config.data), "train")
-    else:
-        raise ValueError(f"source: expected 'style' or 'paintings', got {config.source!r}")
+    sources = training_sources(config.source, config.data, config.style_data)
     if not Path(config.vae, "config.json").exists():
         raise ValueError(f"vae: no AutoencoderKL folder at {config.vae} (train one with `artrestore train-vae`)")
     vae = AutoencoderKL.from_pretrained(config.vae).eval().requires_grad_(False)
@@ -208,14 +204,14 @@ def train_diffusion(config: DiffusionTrainConfig) -> dict:
     )
     out = Path(config.out)
     scale_file = out / "latent_scale.json"
-    if scale_file.exists():
+    if scale_file.exists():  # resuming
         scale = json.loads(scale_file.read_text())["scaling_factor"]
+    elif config.init:  # a later stage keeps the latent scaling its init was trained with
+        scale = AutoencoderKL.load_config(str(Path(config.init).parent / "vae"))["scaling_factor"]
     else:
-        scale = latent_scale(vae, dataset) if config.init is None else None
-        if scale is None:  # keep the stage-1 VAE scaling
-            scale = AutoencoderKL.load_config(str(Path(config.init).parent / "vae"))["scaling_factor"]
-        out.mkdir(parents=True, exist_ok=True)
-        scale_file.write_text(json.dumps({"scaling_factor": scale}))
+        scale = latent_scale(vae, dataset)
+    out.mkdir(parents=True, exist_ok=True)
+    scale_file.write_text(json.dumps({"scaling_factor": scale}))
     vae.register_to_config(scaling_factor=scale)
     model = RestorationModel.from_pretrained(config.init) if config.init else build_model(config, vae)
     scheduler = make_scheduler(config.prediction_type)

@@ -72,6 +72,7 @@ class StyleMemoryBank(ModelMixin, ConfigMixin):
         self.index = faiss.IndexFlatIP(dim)
         self.register_buffer("latents", torch.zeros(0, *self.latent_shape), persistent=False)
         self.provenance: list[Provenance] = []
+        self.patch_artists: set[str] = set()  # artists with patches in the bank (kept in step with provenance)
         self.artist_vectors: dict[str, torch.Tensor] = {}
 
     def __len__(self) -> int:
@@ -80,7 +81,7 @@ class StyleMemoryBank(ModelMixin, ConfigMixin):
     @property
     def artists(self) -> list[str]:
         """Sorted artists present in the bank (patches or reference vectors)."""
-        return sorted({p.artist for p in self.provenance} | set(self.artist_vectors))
+        return sorted(self.patch_artists | set(self.artist_vectors))
 
     def set_artist_vector(self, artist: str, vector: torch.Tensor) -> None:
         """Store an artist's style vector (the normalised mean over reference works); replaces any previous one.
@@ -114,6 +115,7 @@ class StyleMemoryBank(ModelMixin, ConfigMixin):
         self.index.add(vecs)
         self.latents = torch.cat([self.latents, latents.detach().float().to(self.latents.device)], dim=0)
         self.provenance.extend(provenance)
+        self.patch_artists.update(p.artist for p in provenance)
 
     def search(
         self,
@@ -139,8 +141,7 @@ class StyleMemoryBank(ModelMixin, ConfigMixin):
         """
         if mode not in RETRIEVAL_MODES:
             raise ValueError(f"mode: expected one of {RETRIEVAL_MODES}, got {mode!r}")
-        patch_artists = {p.artist for p in self.provenance}
-        if artist is not None and mode != "none" and artist not in patch_artists:
+        if artist is not None and mode != "none" and artist not in self.patch_artists:
             raise ValueError(f"artist: {artist!r} is not in the memory bank; known: {', '.join(self.artists)}")
         b = queries.shape[0]
         indices = np.full((b, k), -1, np.int64)
@@ -195,6 +196,7 @@ class StyleMemoryBank(ModelMixin, ConfigMixin):
         bank.latents = load_file(str(folder / "latents.safetensors"))["latents"]
         meta = json.loads((folder / "provenance.json").read_text())
         bank.provenance = [Provenance(p["artist"], p["painting"], tuple(p["box"])) for p in meta["patches"]]
+        bank.patch_artists = {p.artist for p in bank.provenance}
         vectors = load_file(str(folder / "artists.safetensors"))["vectors"]
         bank.artist_vectors = {n: vectors[i] for i, n in enumerate(meta["artists"])}
         if bank.index.ntotal != len(bank.provenance) or len(bank.latents) != len(bank.provenance):
