@@ -69,14 +69,28 @@ def on_restore(
     results = ui.restore_upload(pipe, upload, mask, fade, artist_name, steps, seed, variants)
     first = results[0]
     gallery = [(r["preview"], f"seed {r['seed']}") for r in results]
-    maps = ui.save_damage_maps(mask, fade, Path(first["path"]).parent, upload.name)
+    folder = Path(first["path"]).parent
+    maps = ui.save_damage_maps(mask, fade, folder, upload.name)
+    overlay, sources = ui.attribution_views(first["attribution"], upload.preview.shape[:2])
+    verdict, plot, cert_json = ui.certificate_views(first["certificate"], folder, upload.name)
     return (
         (upload.preview, first["preview"]),
-        [r["path"] for r in results] + maps,
+        [r["path"] for r in results] + maps + ([cert_json] if cert_json else []),
         gallery,
         ui.mask_overlay(upload.preview, mask, fade),
+        overlay,
+        sources,
+        verdict,
+        plot,
         ui.run_summary(results, mask, fade, artist_name),
     )
+
+
+@_ui_errors
+def on_detect(path, progress=gr.Progress()):
+    progress(0, desc="detecting damage")
+    upload = ui.load_upload(path)
+    return ui.detect_into_editor(get_pipeline(model_path()), upload)
 
 
 def on_artist_choice(choice):
@@ -124,6 +138,7 @@ def restore_tab() -> None:
                 eraser=gr.Eraser(default_size=16),
                 elem_id="editor",
             )
+            detect_btn = gr.Button("Detect damage (fills the layers; correct them, then Restore)", elem_id="detect")
             mask_file = gr.File(label="…or upload a mask (white = damaged, the painting's own size)", type="filepath")
             with gr.Row():
                 artist = gr.Dropdown(_artist_choices(), value=ui.INFER, label="Artist", elem_id="artist")
@@ -146,16 +161,33 @@ def restore_tab() -> None:
             )
             gallery = gr.Gallery(label="Variants", columns=4, height=200, elem_id="variants")
             used = gr.Image(label="Damage restored (red: mask, violet: fading)", type="numpy", elem_id="used")
+            with gr.Row():
+                attribution = gr.Image(
+                    label="Attribution: each restored 16 px block tinted by its top memory-bank source",
+                    type="numpy",
+                    elem_id="attribution",
+                )
+                sources = gr.Gallery(
+                    label="Top sources (decoded bank patches, colours as in the overlay)",
+                    columns=2,
+                    height=320,
+                    elem_id="sources",
+                )
+            certificate = gr.Markdown(elem_id="certificate")
+            cert_plot = gr.Image(
+                label="Style certificate: block distances vs threshold", type="numpy", elem_id="cert_plot"
+            )
             summary = gr.Code(label="Run record (JSON)", language="json", elem_id="summary")
     examples = ui.example_cases(BenchConfig().data, Path(__file__).parent / "examples" / "masks", _example_cache())
     if examples:
         gr.Examples(examples=examples, inputs=[painting, mask_file], label="Examples (damaged validation paintings)")
     painting.change(on_upload, painting, editor)
+    detect_btn.click(on_detect, painting, editor, api_name="detect")
     artist.change(on_artist_choice, artist, [references, new_name])
     restore_btn.click(
         on_restore,
         [painting, editor, mask_file, artist, references, new_name, steps, seed, variants],
-        [slider, download, gallery, used, summary],
+        [slider, download, gallery, used, attribution, sources, certificate, cert_plot, summary],
         api_name="restore",
     )
 

@@ -9,9 +9,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .config import (
+    AblateConfig,
+    AttributionBenchConfig,
     AutoencoderTrainConfig,
     BenchConfig,
     BenchMergeConfig,
+    CertifierTrainConfig,
+    CertifyConfig,
     DamageGridConfig,
     DetectBenchConfig,
     DetectConfig,
@@ -123,7 +127,17 @@ def cmd_export(config: ExportConfig) -> int:
     from .export import export_run, folder_size
 
     card = Path(config.model_card).read_text() if Path(config.model_card).is_file() else "# ArtRestore-Diffusion\n"
-    out = export_run(config.run, config.out, config.data, config.sampler, config.default_steps, card, config.bank_side)
+    out = export_run(
+        config.run,
+        config.out,
+        config.data,
+        config.sampler,
+        config.default_steps,
+        card,
+        config.bank_side,
+        config.certifier,
+        config.detector,
+    )
     print(f"wrote {out} ({folder_size(out) / 2**20:.1f} MB)")
     return 0
 
@@ -153,6 +167,47 @@ def cmd_bench_large(config: LargeBenchConfig) -> int:
     return 0
 
 
+def cmd_ablate(config: AblateConfig) -> int:
+    from .bench.ablation import run_ablation
+
+    run_ablation(config)
+    print((Path(config.out) / "ablation.md").read_text())
+    print(f"wrote {config.out}/ablation.md, ablation.json, ablation.png and the bench report")
+    return 0
+
+
+def cmd_bench_attribution(config: AttributionBenchConfig) -> int:
+    from .bench.attribution import run_deletion_test
+
+    run_deletion_test(config)
+    print((Path(config.out) / "deletion.md").read_text())
+    return 0
+
+
+def cmd_train_certifier(config: CertifierTrainConfig) -> int:
+    from .training.certifier import train_certifier
+
+    print(json.dumps(train_certifier(config), indent=2))
+    return 0
+
+
+def cmd_certify(config: CertifyConfig) -> int:
+    from .certificate.certify import certify_file
+
+    cert = certify_file(config.image, config.mask, config.artist, config.model).to_json()
+    text = json.dumps(cert, indent=2)
+    if config.out:
+        Path(config.out).write_text(text + "\n")
+    print(text)
+    verdict = "PASS" if cert["passed"] else "FAIL"
+    print(
+        f"{verdict}: {cert['violation_rate']:.0%} of {len(cert['blocks'])} blocks above the {cert['threshold_kind']} "
+        f"threshold {cert['threshold']:.4f} for {cert['artist']} ({cert['artist_source']})",
+        file=sys.stderr,
+    )
+    return 0
+
+
 COMMANDS: dict[str, tuple[type, Callable, str]] = {
     "bench": (BenchConfig, cmd_bench, "benchmark restoration methods on damaged validation paintings"),
     "bench-merge": (BenchMergeConfig, cmd_bench_merge, "merge the results of bench shards into one report"),
@@ -167,6 +222,10 @@ COMMANDS: dict[str, tuple[type, Callable, str]] = {
     "restore": (RestoreConfig, cmd_restore, "restore a painting (or a folder of them) with ArtRestore-Diffusion"),
     "export": (ExportConfig, cmd_export, "build the Hub-style model folder from a training run"),
     "push": (PushConfig, cmd_push, "upload a model folder to the Hugging Face Hub (--dry-run lists it)"),
+    "train-certifier": (CertifierTrainConfig, cmd_train_certifier, "train and calibrate the style certificate"),
+    "bench-attribution": (AttributionBenchConfig, cmd_bench_attribution, "deletion test of the attribution maps"),
+    "ablate": (AblateConfig, cmd_ablate, "the bench with model components switched off (ablation study)"),
+    "certify": (CertifyConfig, cmd_certify, "print the style certificate of a restored region"),
 }
 
 

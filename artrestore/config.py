@@ -68,6 +68,7 @@ class BenchConfig:
     kinds: str = opt(",".join(KINDS), "comma-separated damage kinds (table rows)")
     size: int = opt(512, "paintings are resized (short side) and centre-cropped to size x size")
     limit: int | None = opt(None, "use at most this many paintings")
+    min_works: int = opt(0, "only paintings of artists with at least this many works in the collection")
     split: str = opt("val", "which part of the data: val, train or all (split by painting)")
     seed: int = opt(0, "base seed of the synthetic damage")
     craquelure_dir: str | None = opt(None, "real crack maps for the 'crack' kind (default: synthetic cracks)")
@@ -107,7 +108,7 @@ class DetectConfig:
     out_mask: str = opt("mask.png", "binary damage mask to write (L PNG, white = damaged)")
     out_fade: str = opt("fade.png", "fading-strength map to write (L PNG, 0..255)")
     out_types: str | None = opt(None, "optional colour-coded damage-type map (PNG)")
-    detector: str = opt("runs/detector/final", "folder of a saved DamageDetector")
+    detector: str = opt(_default_model, "model folder with damage_detector/, or a saved DamageDetector folder")
     tile: int = opt(1024, "tile side for full-resolution inference")
     overlap: int = opt(64, "tile overlap in pixels (feathered)")
     damage_threshold: float = opt(0.5, "probability of any damage needed to mark a pixel")
@@ -229,6 +230,10 @@ class DiffusionTrainConfig(LoopSettings):
     retrieved: int = opt(8, "retrieved patch tokens per sample (0 disables retrieval)")
     style_dropout: float = opt(0.15, "probability of training with the null style")
     retrieval_dropout: float = opt(0.15, "probability of training without retrieved tokens")
+    oracle_retrieval: float = opt(
+        0.0, "probability that 4 of a sample's retrieved tokens are its own clean quadrants (teaches content lookup)"
+    )
+    freeze_style: bool = opt(False, "keep the style encoder fixed (a memory bank built with it stays valid)")
     prediction_type: str = opt("v_prediction", "denoiser target: v_prediction or epsilon")
     steps: int = opt(2000, "optimiser steps in total")
     batch_size: int = opt(8, "batch size per process")
@@ -249,6 +254,7 @@ class RestoreConfig:
     out: str = opt("restored.png", "output PNG (or folder, when the input is a folder)")
     mask: str | None = opt(None, "damage mask (white = damaged), or a folder of <image stem>.png masks")
     fade: str | None = opt(None, "fading-strength map (0..255), or a folder of <image stem>.png maps")
+    auto: bool = opt(False, "detect the damage with the model's detector (writes <out>_detected_mask/fade.png)")
     artist: str | None = opt(None, "memory-bank artist; default: infer the style from the painting")
     steps: int | None = opt(None, "denoising steps (default: the model's own)")
     seed: int = opt(0, "noise seed")
@@ -263,12 +269,14 @@ class RestoreConfig:
 class ExportConfig:
     """Settings of ``artrestore export``: a Hub-style model folder from a training run."""
 
-    run: str = opt("runs/diffusion_paintings", "`artrestore train` run folder")
+    run: str = opt("runs/diffusion_lookup", "`artrestore train` run folder")
     out: str = opt(_default_model, "folder to write (replaced)")
     data: str = opt(lambda: str(Path(_default_data_root()) / "paintings"), "paintings; the train split fills the bank")
     sampler: str = opt("DPMSolverMultistepScheduler", "stock diffusers sampler class")
-    default_steps: int = opt(10, "the pipeline's default denoising steps")
+    default_steps: int = opt(4, "the pipeline's default denoising steps (4: the best quality per CPU second)")
     bank_side: int = opt(512, "longer side of the paintings when cutting memory-bank patches")
+    certifier: str | None = opt("runs/certifier/final", "style certifier folder (`artrestore train-certifier`)")
+    detector: str | None = opt("runs/detector/final", "damage detector folder (`artrestore train-detector`)")
     model_card: str = opt(lambda: str(Path(__file__).resolve().parent.parent / "model_card.md"), "model card text")
 
 
@@ -306,4 +314,72 @@ class LargeBenchConfig:
     height: int = opt(3000, "height in pixels")
     kind: str = opt("large_loss", "damage kind to simulate")
     out: str = opt("bench_out/large.json", "result file")
+    threads: int = opt(2, "CPU threads")
+
+
+@dataclass
+class CertifierTrainConfig:
+    """Settings of ``artrestore train-certifier``: the style certificate's embedding head, centroids, thresholds."""
+
+    data: str = opt(lambda: str(Path(_default_data_root()) / "paintings"), "folder of <Artist>/*.jpg paintings")
+    out: str = opt("runs/certifier", "run folder (patch statistics are cached there)")
+    per_painting: int = opt(16, "random patches per painting (128-256 px)")
+    embed_dim: int = opt(64, "embedding size of each head")
+    hidden_dim: int = opt(512, "hidden width of each projection head")
+    n_heads: int = opt(2, "independently trained heads, ensembled (their unit embeddings concatenated)")
+    epochs: int = opt(60, "training epochs of each head")
+    lr: float = opt(1e-3, "peak learning rate of the head")
+    alpha: float = opt(0.05, "conformal level: genuine patches exceed the threshold with probability <= alpha")
+    min_paintings: int = opt(5, "fewest calibration paintings for an artist-specific threshold (else pooled)")
+    folds: int = opt(5, "folds of the out-of-fold calibration over the training paintings")
+    head_version: str = opt("vggstats-mlp2-oof-v1", "recorded in every certificate")
+    patch_seed: int = opt(0, "seed of the patch positions")
+    seed: int = opt(10, "seed of the first head (head i uses seed + i)")
+    threads: int = opt(2, "CPU threads")
+
+
+@dataclass
+class CertifyConfig:
+    """Settings of ``artrestore certify``: the style certificate of a region of a (restored) painting."""
+
+    image: str = field(metadata={"help": "the (restored) painting", "positional": True})
+    mask: str = field(metadata={"help": "L image, white = the region to certify (e.g. the restored damage)"})
+    artist: str | None = opt(None, "artist to certify against; default: the nearest artist of the undamaged part")
+    model: str = opt(_default_model, "model folder holding style_certifier/ (or a certifier folder)")
+    out: str | None = opt(None, "also write the certificate JSON here")
+
+
+@dataclass
+class AblateConfig:
+    """Settings of ``artrestore ablate``: the bench with model components switched off, one variant at a time."""
+
+    variants: str = opt(
+        "full,no_film,no_continuous,no_adaln,no_style_xattn,no_style,no_retrieval,random_retrieval,"
+        "no_artist_filter,one_step,no_compositing,no_boundary_correction,wrong_artist",
+        "comma-separated variants of artrestore.bench.ablation.ABLATIONS",
+    )
+    baselines: str = opt("patchmatch", "classical methods run alongside, for scale")
+    data: str = opt(lambda: str(Path(_default_data_root()) / "paintings"), "folder of <Artist>/*.jpg paintings")
+    out: str = opt("bench_out/ablation", "output folder")
+    model: str = opt(_default_model, "ArtRestore model folder")
+    kinds: str = opt("large_loss,mixed,fading", "comma-separated damage kinds")
+    size: int = opt(512, "paintings are resized (short side) and centre-cropped to size x size")
+    limit: int | None = opt(4, "use at most this many validation paintings")
+    min_works: int = opt(0, "only paintings of artists with at least this many works (15: the ten main artists)")
+    threads: int = opt(2, "CPU threads")
+    examples: int = opt(1, "save visual comparisons for this many paintings")
+
+
+@dataclass
+class AttributionBenchConfig:
+    """Settings of ``artrestore bench-attribution``: the deletion test of the attribution maps."""
+
+    data: str = opt(lambda: str(Path(_default_data_root()) / "paintings"), "folder of <Artist>/*.jpg paintings")
+    out: str = opt("bench_out/attribution", "output folder")
+    model: str = opt(_default_model, "ArtRestore model folder")
+    kind: str = opt("large_loss", "simulated damage kind")
+    size: int = opt(512, "paintings are resized (short side) and centre-cropped to size x size")
+    limit: int = opt(16, "validation paintings")
+    sources_per_painting: int = opt(3, "top sources withdrawn per painting (each against one random source)")
+    seed: int = opt(0, "damage seed")
     threads: int = opt(2, "CPU threads")

@@ -30,8 +30,11 @@ CUSTOM_COMPONENTS = {
     "mask_encoder": ("mask_encoder", "FiLMMaskEncoder"),
     "style_encoder": ("style_encoder", "StyleEncoder"),
     "memory_bank": ("memory_bank", "StyleMemoryBank"),
+    "style_certifier": ("style_certifier", "StyleCertifier"),
+    "damage_detector": ("detector", "DamageDetector"),
 }
-PIPELINE_FILES = ("pipeline_artrestore.py", "crop_plan.py", "masked_fill.py")
+COMPONENT_SOURCES = {"damage_detector": "detection"}  # package folder of the component's file (default: models)
+PIPELINE_FILES = ("pipeline_artrestore.py", "attribution.py", "crop_plan.py", "damage_detection.py", "masked_fill.py")
 SAMPLERS = ("DPMSolverMultistepScheduler", "DDIMScheduler", "EulerDiscreteScheduler", "UniPCMultistepScheduler")
 
 
@@ -138,8 +141,11 @@ def write_hub_folder(pipe, out: str | Path, model_card: str, max_mb: float = 120
     index = json.loads((out / "model_index.json").read_text())
     index["_class_name"] = ["pipeline_artrestore", "ArtRestorePipeline"]
     for name, (module, class_name) in CUSTOM_COMPONENTS.items():
+        if getattr(pipe, name, None) is None:  # optional component left out
+            continue
         index[name] = [module, class_name]
-        shutil.copy(REPO / "artrestore" / "models" / f"{module}.py", out / name / f"{module}.py")
+        source = REPO / "artrestore" / COMPONENT_SOURCES.get(name, "models") / f"{module}.py"
+        shutil.copy(source, out / name / f"{module}.py")
     (out / "model_index.json").write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
     for name in PIPELINE_FILES:
         shutil.copy(REPO / "pipelines" / name, out / name)
@@ -161,6 +167,8 @@ def export_run(
     default_steps: int,
     model_card: str,
     bank_side: int = 512,
+    certifier: str | Path | None = None,
+    detector: str | Path | None = None,
 ) -> Path:
     """Build the pipeline from a ``artrestore train`` run folder and write it with :func:`write_hub_folder`.
 
@@ -172,12 +180,14 @@ def export_run(
         default_steps: the pipeline's default number of denoising steps.
         model_card: README.md text.
         bank_side: longer side of the paintings when cutting bank patches.
+        certifier: a saved :class:`StyleCertifier` folder (``artrestore train-certifier``), or None.
+        detector: a saved :class:`DamageDetector` folder (``artrestore train-detector``), or None.
     """
     from diffusers import AutoencoderKL, DDPMScheduler
 
     from pipelines.pipeline_artrestore import ArtRestorePipeline
 
-    from .models import ArtRestoreUNet, FiLMMaskEncoder
+    from .models import ArtRestoreUNet, DamageDetector, FiLMMaskEncoder, StyleCertifier
 
     run = Path(run)
     for part in ("final/unet", "final/mask_encoder", "final/style_encoder", "vae", "scheduler"):
@@ -194,6 +204,8 @@ def export_run(
         style_encoder=style_encoder,
         memory_bank=bank,
         scheduler=make_sampler(sampler, DDPMScheduler.load_config(str(run / "scheduler"))),
+        style_certifier=StyleCertifier.from_pretrained(str(certifier)).eval() if certifier else None,
+        damage_detector=DamageDetector.from_pretrained(str(detector)).eval() if detector else None,
         default_steps=default_steps,
     )
     return write_hub_folder(pipe, out, model_card)

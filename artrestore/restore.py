@@ -15,7 +15,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .config import RestoreConfig
-from .io import Artwork, load_fade_map, load_image, load_mask, save_artwork
+from .io import Artwork, load_fade_map, load_image, load_mask, save_artwork, save_png
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
 
@@ -41,6 +41,8 @@ def restore_artwork(
     retrieval: str = "filter",
     init: str = "none",
     strength: float = 1.0,
+    top_k: int | None = None,
+    detect: bool = False,
 ) -> tuple[Artwork, object]:
     """Restore one loaded painting.
 
@@ -55,11 +57,16 @@ def restore_artwork(
         retrieval: retrieval mode.
         init: ``"none"`` or a registered classical method whose fill of the binary damage starts the denoising.
         strength: noise share when starting from the init fill.
+        top_k: retrieved memory-bank patches per tile (None: the model's default; 0: no retrieval).
+        detect: find the damage with the model's detector (``mask`` and ``fade`` must be None); the maps used are
+            in ``out.damage[0]["mask_image"]`` / ``["fade_map"]``.
 
     Returns:
         The restored :class:`Artwork` (same bit depth, alpha and ICC profile) and the pipeline output.
     """
     h, w = art.pixels.shape[:2]
+    if detect and (mask is not None or fade is not None):
+        raise ValueError("auto: detection replaces the given mask and fade map; pass one or the other")
     mask_img = PIL.Image.fromarray(mask.astype(np.uint8) * 255) if mask is not None else None
     fade_q = np.round(np.clip(fade, 0, 1) * 255).astype(np.uint8) if fade is not None else None
     fade_img = PIL.Image.fromarray(fade_q) if fade_q is not None else None
@@ -80,8 +87,14 @@ def restore_artwork(
         num_inference_steps=steps,
         generator=torch.Generator().manual_seed(seed),
         retrieval=retrieval,
+        top_k=top_k,
+        detect=detect,
     )
     restored = np.asarray(out.images[0])  # (h, w, 3) uint8
+    if detect:
+        used_mask, used_fade = out.damage[0]["mask_image"], out.damage[0]["fade_map"]
+        mask = np.asarray(used_mask) >= 128 if used_mask is not None else None
+        fade_q = np.asarray(used_fade) if used_fade is not None else None
     region = np.zeros((h, w), bool)
     if mask is not None:
         region |= mask
@@ -115,8 +128,10 @@ def restore_files(config: RestoreConfig, pipe=None) -> list[Path]:
     src = Path(config.input)
     if not src.exists():
         raise ValueError(f"input: {src} does not exist")
-    if config.mask is None and config.fade is None:
-        raise ValueError("mask: give --mask and/or --fade (the damage to restore)")
+    if config.auto and (config.mask is not None or config.fade is not None):
+        raise ValueError("auto: --auto finds the damage itself; drop --mask/--fade, or drop --auto")
+    if config.mask is None and config.fade is None and not config.auto:
+        raise ValueError("mask: give --mask and/or --fade (the damage to restore), or --auto to detect it")
     for name, given in (("mask", config.mask), ("fade", config.fade)):
         if given is not None and not Path(given).exists():
             raise ValueError(f"{name}: {given} does not exist")
@@ -129,7 +144,7 @@ def restore_files(config: RestoreConfig, pipe=None) -> list[Path]:
                 raise ValueError(f"{name}: the input is a folder, so {name} must be a folder of <stem>.png files")
         jobs = [(p, _pair(config.mask, p), _pair(config.fade, p), Path(config.out) / f"{p.stem}.png") for p in images]
         missing = [p.name for p, m, f, _ in jobs if m is None and f is None]
-        if missing:
+        if missing and not config.auto:
             raise ValueError(f"mask: no mask or fade map named <stem>.png for {', '.join(missing[:5])}")
     else:
         jobs = [
@@ -148,9 +163,15 @@ def restore_files(config: RestoreConfig, pipe=None) -> list[Path]:
         art = load_image(image)
         mask = load_mask(mask_path, art.size) if mask_path else None
         fade = load_fade_map(fade_path, art.size) if fade_path else None
-        restored, _ = restore_artwork(
-            pipe, art, mask, fade, config.artist, config.steps, config.seed, config.retrieval
+        restored, result = restore_artwork(
+            pipe, art, mask, fade, config.artist, config.steps, config.seed, config.retrieval, detect=config.auto
         )
         protect = [p for p in (image, mask_path, fade_path) if p is not None]
         written.append(save_artwork(out, restored, protect=protect))
+        if config.auto:  # the detected maps, editable and reusable with --mask / --fade
+            for key, suffix in (("mask_image", "detected_mask"), ("fade_map", "detected_fade")):
+                used = result.damage[0][key]
+                if used is not None:
+                    path = out.with_name(f"{out.stem}_{suffix}.png")
+                    written.append(save_png(path, np.asarray(used), protect=protect))
     return written

@@ -115,6 +115,37 @@ def damage_from_editor(
     return mask, fade
 
 
+LAYER_COLOURS = {"paint loss": (255, 32, 32), "scratch": (255, 32, 32), "crack": (255, 32, 32)}
+FADE_COLOUR = (160, 64, 224)
+
+
+def detect_into_editor(pipe, upload: Upload) -> dict:
+    """Run the model's damage detector on the full-resolution painting and return an ImageEditor value whose
+    layers (:data:`LAYERS` order) hold the detected paint loss, scratches, cracks and fading, ready to correct.
+
+    Binary layers are opaque where the detector marked that type (downscaled to the preview with any coverage
+    counting, so hair-thin cracks stay visible); the fading layer's alpha is the fade strength.
+    """
+    found = pipe.detect_damage(upload.art.to_pil())[0]
+    ph, pw = upload.preview.shape[:2]
+    layers = []
+    for name, kind in zip(BINARY_LAYERS, ("loss", "scratch", "crack")):
+        m = found.class_mask(kind).astype(np.float32)
+        if m.shape != (ph, pw):
+            m = cv2.resize(m, (pw, ph), interpolation=cv2.INTER_AREA)
+        layer = np.zeros((ph, pw, 4), np.uint8)
+        layer[m > 0] = (*LAYER_COLOURS[name], 255)
+        layers.append(layer)
+    f = found.fade if found.fade.shape == (ph, pw) else cv2.resize(found.fade, (pw, ph), interpolation=cv2.INTER_AREA)
+    fade_layer = np.zeros((ph, pw, 4), np.uint8)
+    fade_layer[..., :3] = FADE_COLOUR
+    fade_layer[..., 3] = np.round(np.clip(f, 0, 1) * 255).astype(np.uint8)
+    layers.append(fade_layer)
+    if not found.mask.any() and not (found.fade > 0).any():
+        raise ValueError("detect: the detector found no damage in this painting; draw it by hand")
+    return {"background": upload.preview, "layers": layers, "composite": None}
+
+
 def resolve_artist(pipe, choice: str | None, references: list[str] | None, new_name: str | None) -> str | None:
     """The ``artist`` argument for the pipeline from the UI choice (adding a new artist when asked).
 
@@ -153,7 +184,8 @@ def restore_upload(
     """Restore ``variants`` versions (seeds ``seed``, ``seed + 1``, ...) at full resolution and save them as PNG.
 
     Returns:
-        Per variant: ``{"path", "preview" (uint8 at preview size), "seed", "damage" (what the pipeline used)}``.
+        Per variant: ``{"path", "preview" (uint8 at preview size), "seed", "damage" (what the pipeline used),
+        "attribution", "certificate"}`` (the last two as the pipeline gives them, possibly None).
     """
     if not 1 <= int(variants) <= MAX_VARIANTS:
         raise ValueError(f"variants: expected 1..{MAX_VARIANTS}, got {variants}")
@@ -178,8 +210,95 @@ def restore_upload(
         path = save_artwork(out_dir / f"{upload.name}_restored_seed{int(seed) + v}.png", restored)
         rgb = restored.to_uint8()
         preview = cv2.resize(rgb, (pw, ph), interpolation=cv2.INTER_AREA) if (ph, pw) != rgb.shape[:2] else rgb
-        results.append({"path": str(path), "preview": preview, "seed": int(seed) + v, "damage": out.damage[0]})
+        results.append(
+            {
+                "path": str(path),
+                "preview": preview,
+                "seed": int(seed) + v,
+                "damage": out.damage[0],
+                "attribution": out.attributions[0],
+                "certificate": out.certificates[0],
+            }
+        )
     return results
+
+
+def attribution_views(attribution, preview_shape: tuple[int, int], thumb: int = 128) -> tuple[np.ndarray | None, list]:
+    """The attribution overlay at preview size and the top-source gallery ``[(thumbnail, caption)]``.
+
+    Args:
+        attribution: a ``BlockAttribution`` or None (no retrieval).
+        preview_shape: (h, w) of the preview.
+        thumb: side of the gallery thumbnails (bank patches are decoded at a few dozen pixels).
+    """
+    if attribution is None:
+        return None, []
+    ph, pw = preview_shape
+    overlay = np.asarray(attribution.overlay)
+    if overlay.shape[:2] != (ph, pw):
+        overlay = cv2.resize(overlay, (pw, ph), interpolation=cv2.INTER_AREA)
+    from pipelines.attribution import PALETTE
+
+    gallery = []
+    for rank, src in enumerate(attribution.top_sources, 1):
+        image = np.asarray(src.thumbnail) if src.thumbnail is not None else np.zeros((8, 8, 3), np.uint8)
+        image = cv2.resize(image, (thumb, thumb), interpolation=cv2.INTER_NEAREST)
+        colour = tuple(int(c) for c in PALETTE[(rank - 1) % len(PALETTE)])
+        image = cv2.copyMakeBorder(image, 8, 8, 8, 8, cv2.BORDER_CONSTANT, value=colour)  # the overlay's colour
+        x0, y0, x1, y1 = src.box
+        caption = (
+            f"#{rank} {src.artist}: {Path(src.painting).name} [{x0},{y0}-{x1},{y1}], "
+            f"{src.share:.0%} of the attention, top source of {src.blocks} blocks"
+        )
+        gallery.append((image, caption))
+    return overlay, gallery
+
+
+def certificate_views(certificate, folder: str | Path, name: str) -> tuple[str, np.ndarray | None, str | None]:
+    """The certificate as a verdict line (Markdown), a plot of block distances against the threshold, and a JSON
+    file.
+
+    Args:
+        certificate: a ``StyleCertificate`` or None (no certifier, or an artist it does not know).
+        folder: where the JSON goes.
+        name: file stem.
+    """
+    if certificate is None:
+        return "No style certificate (the model has no certifier, or it does not know this artist).", None, None
+    c = certificate
+    verdict = "PASS" if c.passed else "FAIL"
+    text = (
+        f"**{verdict}**: {c.violation_rate:.0%} of {len(c.blocks)} restored blocks are farther from "
+        f"**{c.artist}**'s style centroid ({c.artist_source}) than the {c.threshold_kind} threshold {c.threshold:.3f} "
+        f"(pass if at most {c.max_violation_rate:.0%}). Threshold guarantee: a genuine patch of the artist exceeds it "
+        f"with probability at most {c.alpha:g}. Embedding: {c.embedding}, head {c.head_version}."
+    )
+    path = Path(folder) / f"{name}_certificate.json"
+    path.write_text(json.dumps(c.to_json(), indent=1))
+    return text, certificate_plot(c), str(path)
+
+
+def certificate_plot(certificate) -> np.ndarray:
+    """(h, w, 3) uint8 bar chart of the per-block style distances with the threshold line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    d = np.array(certificate.distances)
+    fig, ax = plt.subplots(figsize=(6, 2.6), dpi=100)
+    colours = ["#D55E00" if v > certificate.threshold else "#0072B2" for v in d]
+    ax.bar(np.arange(len(d)), d, color=colours)
+    ax.axhline(certificate.threshold, color="black", ls="--", lw=1, label=f"threshold {certificate.threshold:.3f}")
+    ax.set_xlabel("restored block")
+    ax.set_ylabel("style distance")
+    ax.set_title(f"{certificate.artist}: violation rate {certificate.violation_rate:.0%}")
+    ax.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    fig.canvas.draw()
+    image = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    plt.close(fig)
+    return image
 
 
 def save_damage_maps(mask: np.ndarray, fade: np.ndarray | None, folder: str | Path, name: str) -> list[str]:
@@ -218,6 +337,11 @@ def run_summary(results: list[dict], mask: np.ndarray, fade: np.ndarray | None, 
         "tiles": first.get("tiles"),
         "seeds": [r["seed"] for r in results],
         "memory_bank_rows_retrieved": len(first.get("retrieved", [])),
+        "certificate": (
+            {k: results[0]["certificate"].to_json()[k] for k in ("artist", "violation_rate", "threshold", "passed")}
+            if results[0].get("certificate") is not None
+            else None
+        ),
         "files": [Path(r["path"]).name for r in results],
     }
     return json.dumps(record, indent=1)

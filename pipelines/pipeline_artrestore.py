@@ -25,7 +25,9 @@ import torch.nn.functional as F
 from diffusers import DiffusionPipeline
 from diffusers.utils import BaseOutput
 
+from .attribution import AttributionRecorder
 from .crop_plan import Tile, TileBlender, plan_tiles
+from .damage_detection import DetectedDamage, decide, predict_tiled
 from .masked_fill import edit_mask, pushpull_fill
 
 COMPONENT_CLASSES = {  # component -> class in the ``artrestore.models`` package (for loading without remote code)
@@ -33,6 +35,8 @@ COMPONENT_CLASSES = {  # component -> class in the ``artrestore.models`` package
     "mask_encoder": "FiLMMaskEncoder",
     "style_encoder": "StyleEncoder",
     "memory_bank": "StyleMemoryBank",
+    "style_certifier": "StyleCertifier",
+    "damage_detector": "DamageDetector",
 }
 RETRIEVAL_MODES = ("filter", "boost", "none")
 
@@ -46,7 +50,8 @@ class ArtRestorePipelineOutput(BaseOutput):
         attributions: per image, the block-wise attribution (None until computed by an attribution hook).
         certificates: per image, the style certificate (None unless a certifier is attached).
         damage: per image, which damage was restored: ``{"mask": "given" | "detected" | None, "fade": ...,
-            "artist": ..., "style": "artist" | "inferred", "tiles": n, "retrieved": [bank rows]}``.
+            "mask_image": the L mask used (or None), "fade_map": the L fade map used (or None), "artist": ...,
+            "style": "artist" | "inferred", "tiles": n, "retrieved": [bank rows]}``.
     """
 
     images: list[PIL.Image.Image] | np.ndarray
@@ -69,6 +74,9 @@ class ArtRestorePipeline(DiffusionPipeline):
         style_encoder: :class:`StyleEncoder`.
         memory_bank: :class:`StyleMemoryBank` (faiss index, patch latents, provenance, artist vectors).
         scheduler: a stock diffusers scheduler.
+        style_certifier: :class:`StyleCertifier` (generator-independent style embedding, artist centroids and
+            calibrated thresholds) that fills ``out.certificates``, or None.
+        damage_detector: :class:`DamageDetector` behind :meth:`detect_damage` and ``detect=True``, or None.
         default_steps: denoising steps when ``num_inference_steps`` is None.
         tile_size: largest tile side in pixels; smaller images run as one crop around the damage.
         context: context margin in pixels around the damage (and tile overlap).
@@ -77,10 +85,12 @@ class ArtRestorePipeline(DiffusionPipeline):
             by a push-pull fill from its immediate surroundings instead of being denoised (0 = denoise everything).
         boundary_correction: add the decoder's colour error measured on the undamaged border of each hole, filled
             smoothly into the hole, so restored regions meet the original without a seam.
+        attribution_block: side in pixels of the blocks of the attribution maps.
     """
 
     model_cpu_offload_seq = "style_encoder->mask_encoder->unet->vae"
     _callback_tensor_inputs = ["latents"]
+    _optional_components = ["style_certifier", "damage_detector"]
 
     def __init__(
         self,
@@ -90,12 +100,15 @@ class ArtRestorePipeline(DiffusionPipeline):
         style_encoder,
         memory_bank,
         scheduler,
+        style_certifier=None,
+        damage_detector=None,
         default_steps: int = 10,
         tile_size: int = 512,
         context: int = 48,
         top_k: int = 8,
         thin_damage_px: int = 0,
         boundary_correction: bool = True,
+        attribution_block: int = 16,
     ) -> None:
         super().__init__()
         self.register_modules(
@@ -105,6 +118,8 @@ class ArtRestorePipeline(DiffusionPipeline):
             style_encoder=style_encoder,
             memory_bank=memory_bank,
             scheduler=scheduler,
+            style_certifier=style_certifier,
+            damage_detector=damage_detector,
         )
         self.register_to_config(
             default_steps=default_steps,
@@ -113,6 +128,7 @@ class ArtRestorePipeline(DiffusionPipeline):
             top_k=top_k,
             thin_damage_px=thin_damage_px,
             boundary_correction=boundary_correction,
+            attribution_block=attribution_block,
         )
         self.latent_stride = 2 ** (len(vae.config.block_out_channels) - 1)
 
@@ -157,13 +173,15 @@ class ArtRestorePipeline(DiffusionPipeline):
                 continue
             if name in kwargs:
                 init[name] = kwargs[name]
+            elif isinstance(value, list) and value == [None, None]:  # an optional component that was not saved
+                init[name] = None
             elif isinstance(value, list) and len(value) == 2:
                 library, class_name = value
                 owner = local if name in COMPONENT_CLASSES else diffusers
                 if owner is diffusers and library != "diffusers":
                     raise ValueError(f"model_index.json: component {name!r} comes from {library!r}, not diffusers")
                 component = getattr(owner, class_name).from_pretrained(os.path.join(folder, name))
-                if dtype is not None and isinstance(component, torch.nn.Module) and name != "memory_bank":
+                if dtype is not None and isinstance(component, torch.nn.Module) and name in ("vae", "unet"):
                     component = component.to(dtype)
                 init[name] = component
             else:
@@ -200,7 +218,8 @@ class ArtRestorePipeline(DiffusionPipeline):
             has_fade = f is not None and np.asarray(f).max() > 0
             if not (has_mask or has_fade):
                 raise ValueError(
-                    f"mask_image: image {i} has nothing to restore (no mask pixel >= 128 and no fade_map > 0)"
+                    f"mask_image: image {i} has nothing to restore (no mask pixel >= 128 and no fade_map > 0; with "
+                    "detect=True: the detector found no damage)"
                 )
         if artist is not None and artist not in self.memory_bank.artist_vectors:
             known = ", ".join(sorted(self.memory_bank.artist_vectors))
@@ -240,6 +259,8 @@ class ArtRestorePipeline(DiffusionPipeline):
             vecs.append(self.style_encoder(x.to(self._execution_device, self.style_encoder.dtype))[0])
         vector = F.normalize(torch.stack(vecs).mean(0), dim=0)
         self.memory_bank.set_artist_vector(name, vector)
+        if self.style_certifier is not None:
+            self.style_certifier.add_artist(name, [np.asarray(r.convert("RGB")) for r in references])
         return vector
 
     @staticmethod
@@ -298,6 +319,47 @@ class ArtRestorePipeline(DiffusionPipeline):
         found = self.memory_bank.search(query, k, artist=bank_artist, mode=mode if bank_artist else "none")
         tokens = found.latents.flatten(2).to(crop.device, crop.dtype)  # (1, k, c*p*p)
         return tokens, found.valid.to(crop.device), found.indices, found.scores
+
+    @torch.no_grad()
+    def detect_damage(
+        self,
+        image: PIL.Image.Image | list[PIL.Image.Image],
+        damage_threshold: float = 0.5,
+        fade_threshold: float = 0.08,
+        tile: int = 1024,
+        overlap: int = 64,
+    ) -> list[DetectedDamage]:
+        """Find cracks, scratches, paint loss and fading with the model's damage detector.
+
+        Args:
+            image: PIL RGB painting(s), any size (the detector runs on overlapping tiles).
+            damage_threshold: probability of any damage needed to mark a pixel.
+            fade_threshold: weakest fading reported (weaker becomes 0).
+            tile: tile side in pixels.
+            overlap: tile overlap in pixels.
+
+        Returns:
+            Per image, a :class:`DetectedDamage`: ``mask_image()`` and ``fade_map()`` are exactly what ``mask_image``
+            and ``fade_map`` take; ``types`` holds the damage type of every pixel.
+        """
+        if self.damage_detector is None:
+            raise ValueError("detect: this model has no damage_detector component; pass mask_image/fade_map instead")
+        images = _as_list(image)
+        if not images or not all(isinstance(im, PIL.Image.Image) and im.mode == "RGB" for im in images):
+            raise ValueError("image: expected a PIL RGB image or a list of them (convert with .convert('RGB'))")
+        found = []
+        for im in images:
+            probs, fade = predict_tiled(self.damage_detector, np.asarray(im), tile, overlap)
+            found.append(decide(probs, fade, damage_threshold, fade_threshold))
+        return found
+
+    def certify(self, image: np.ndarray, region: np.ndarray, artist: str | None) -> Any | None:
+        """The style certificate of ``region`` of ``image`` (H, W, 3 uint8), or None without a certifier or when
+        the artist has no certificate centroid."""
+        certifier = self.style_certifier
+        if certifier is None or not region.any() or (artist is not None and artist not in certifier.artist_names):
+            return None
+        return certifier.certify(image, region, artist)
 
     # ------------------------------------------------------------------------------------------- denoising
     def _tile_geometry(self, region: np.ndarray) -> tuple[list[Tile], int]:
@@ -421,6 +483,9 @@ class ArtRestorePipeline(DiffusionPipeline):
         top_k: int | None = None,
         init_image: PIL.Image.Image | list[PIL.Image.Image | None] | None = None,
         strength: float = 1.0,
+        attribution: bool = True,
+        certify: bool = True,
+        detect: bool = False,
         callback_on_step_end: Callable | None = None,
         callback_on_step_end_tensor_inputs: list[str] | None = None,
     ) -> ArtRestorePipelineOutput | tuple:
@@ -442,6 +507,13 @@ class ArtRestorePipeline(DiffusionPipeline):
                 or None. Denoising then starts from that fill noised to ``strength``, and the fill's fine texture
                 is kept where the autoencoder cannot reproduce it.
             strength: share of the noise schedule used when ``init_image`` is given, in (0, 1] (1 = from noise).
+            attribution: record the block-wise attribution (``out.attributions``) through hooks on the denoiser's
+                cross-attention; None entries when False or when nothing was retrieved.
+            certify: fill ``out.certificates`` with the style certificate of each restored region (against
+                ``artist``, or the certifier's nearest artist when None); None entries when False or when the
+                pipeline has no ``style_certifier``.
+            detect: find the damage with :meth:`detect_damage` (``mask_image`` and ``fade_map`` must then be None);
+                ``out.damage[i]["mask"]`` says ``"detected"``.
             callback_on_step_end: called as ``fn(pipe, step, timestep, {"latents", "tile_index"})`` after each step;
                 may return ``{"latents": ...}`` to replace them.
             callback_on_step_end_tensor_inputs: tensors passed to the callback (only ``"latents"``).
@@ -452,6 +524,14 @@ class ArtRestorePipeline(DiffusionPipeline):
         images = _as_list(image)
         masks = _as_list(mask_image) if mask_image is not None else [None] * len(images)
         fades = _as_list(fade_map) if fade_map is not None else [None] * len(images)
+        source = "given"
+        if detect:
+            if mask_image is not None or fade_map is not None:
+                raise ValueError("detect: pass either detect=True or mask_image/fade_map, not both")
+            found = self.detect_damage(images)
+            masks = [d.mask_image() if d.mask.any() else None for d in found]
+            fades = [d.fade_map() if (d.fade > 0).any() else None for d in found]
+            source = "detected"
         steps = self.config.default_steps if num_inference_steps is None else num_inference_steps
         top_k = self.config.top_k if top_k is None else top_k
         tensor_inputs = callback_on_step_end_tensor_inputs or ["latents"]
@@ -465,7 +545,7 @@ class ArtRestorePipeline(DiffusionPipeline):
         if not isinstance(strength, (int, float)) or not 0 < strength <= 1:
             raise ValueError(f"strength: expected a number in (0, 1], got {strength!r}")
 
-        results, damage = [], []
+        results, damage, attributions, certificates = [], [], [], []
         for im, mk, fd, init in zip(images, masks, fades, inits):
             arr = np.asarray(im)  # (H, W, 3) uint8
             mask = np.asarray(mk) >= 128 if mk is not None else np.zeros(arr.shape[:2], bool)
@@ -485,34 +565,51 @@ class ArtRestorePipeline(DiffusionPipeline):
             fade_p = np.pad(fade, ((0, pad_h), (0, pad_w)))
             blender = TileBlender(arr, region, ramp=max(1, self.config.context // 2))
             used: list[int] = []
-            for n, tile in enumerate(self.progress_bar(tiles)):
-                sl = tile.slices
-                out, rows = self._restore_tile(
-                    padded[sl],
-                    mask_p[sl].astype(np.float32),
-                    fade_p[sl],
-                    style,
-                    artist,
-                    retrieval,
-                    top_k,
-                    steps,
-                    generator,
-                    callback_on_step_end,
-                    tensor_inputs,
-                    n,
-                    init_p[sl] if init_p is not None else None,
-                    float(strength),
-                )
-                blender.add(tile, out)
-                used += [int(r) for r in rows if r >= 0]
+            recorder = None
+            if attribution and top_k > 0 and self.unet.config.retrieval_dim > 0 and tiles:
+                recorder = AttributionRecorder(self.unet, arr.shape[:2], self.config.attribution_block).attach()
+            try:
+                for n, tile in enumerate(self.progress_bar(tiles)):
+                    sl = tile.slices
+                    if recorder is not None:
+                        recorder.begin_tile()
+                    out, rows = self._restore_tile(
+                        padded[sl],
+                        mask_p[sl].astype(np.float32),
+                        fade_p[sl],
+                        style,
+                        artist,
+                        retrieval,
+                        top_k,
+                        steps,
+                        generator,
+                        callback_on_step_end,
+                        tensor_inputs,
+                        n,
+                        init_p[sl] if init_p is not None else None,
+                        float(strength),
+                    )
+                    if recorder is not None:
+                        recorder.end_tile(tile.y0, tile.x0, mask_p[sl] | (fade_p[sl] > 0), rows)
+                    blender.add(tile, out)
+                    used += [int(r) for r in rows if r >= 0]
+            finally:
+                if recorder is not None:
+                    recorder.detach()
             restored = blender.result()
             if thin.any():
                 restored = fill_thin_damage(restored, thin)
             results.append(restored)
+            attributions.append(
+                recorder.result(restored, region, self.memory_bank, self.decode_latents) if recorder else None
+            )
+            certificates.append(self.certify(restored, region | thin, artist) if certify else None)
             damage.append(
                 {
-                    "mask": "given" if mk is not None else None,
-                    "fade": "given" if fd is not None else None,
+                    "mask": source if mk is not None else None,
+                    "fade": source if fd is not None else None,
+                    "mask_image": mk,
+                    "fade_map": fd,
                     "init": f"given, strength {float(strength):g}" if init is not None else None,
                     "artist": artist,
                     "style": style_from,
@@ -527,8 +624,6 @@ class ArtRestorePipeline(DiffusionPipeline):
             out_images = [PIL.Image.fromarray(r) for r in results]
         else:  # one array if all images share a size, else a list
             out_images = np.stack(results) if len({r.shape for r in results}) == 1 else results
-        attributions: list[Any | None] = [None] * len(images)
-        certificates: list[Any | None] = [None] * len(images)
         if not return_dict:
             return out_images, attributions, certificates
         return ArtRestorePipelineOutput(out_images, attributions, certificates, damage)

@@ -9,10 +9,15 @@ $A bench --out bench_out/samplers --limit 4 --kinds large_loss,mixed --examples 
 # damage narrower than 7 px through the pixel-space path instead of the model (a copy of the model with thin_damage_px=7)
 # $A bench --out bench_out/thin7 --limit 4 --kinds crack,scratch,mixed --examples 0 --methods artrestore --model /tmp/art_thin
 # quality against the baselines, every damage kind, 512 px
-$A bench --out bench_out/model_512 --limit 16 --methods none,biharmonic,patchmatch,artrestore
+$A bench --out bench_out/model_512_all --limit 16 --methods none,biharmonic,patchmatch,artrestore
 # speed at 768 px, mixed damage
 $A bench --out bench_out/model_768 --size 768 --limit 6 --kinds mixed --examples 0 --methods patchmatch,artrestore
 # peak memory at 4000x3000
 $A bench-large --out bench_out/large.json
 # autoencoder reconstruction on the validation paintings
 $A bench-vae --vae checkpoints/artrestore-base/vae --out bench_out/vae_bench.json
+# attribution deletion test, ablations (with the certificate's wrong-artist discrimination), detection end to end
+$A bench-attribution --out bench_out/attribution
+$A ablate --out bench_out/ablation --limit 4
+$A bench --out bench_out/model_512 --limit 4 --kinds scratch,crack,small_loss,large_loss,mixed --examples 0 \
+  --methods patchmatch,artrestore,artrestore-auto

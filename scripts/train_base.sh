@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The recipe that produced checkpoints/artrestore-base on 2 CPU threads (each stage resumes if interrupted).
-# Usage: scripts/train_base.sh   (logs go to the run folders; expect about 2 hours on 2 cores)
+# Usage: scripts/train_base.sh   (logs go to the run folders; expect about 2 h 45 min on 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -13,5 +13,12 @@ $PY -m artrestore.cli train --source style --vae runs/vae_style/final --out runs
 # 3. ... then train on the artist-labelled training paintings (validation paintings held out)
 $PY -m artrestore.cli train --source paintings --init runs/diffusion_style/final --vae runs/vae_style/final \
     --out runs/diffusion_paintings --steps 1600 --warmup 50 --lr 3e-4 --checkpoint-every 100 --ema-decay 0.998
-# 4. export the Hub-style folder (memory bank from the training split)
-$PY -m artrestore.cli export --run runs/diffusion_paintings --out checkpoints/artrestore-base
+# 4. teach cross-attention to look retrieved patches up by content (half the samples get their own clean quadrants
+#    among the retrieved tokens, in shuffled slots); the style encoder stays fixed so the memory bank is unchanged
+$PY -m artrestore.cli train --source paintings --init runs/diffusion_paintings/final --vae runs/vae_style/final \
+    --out runs/diffusion_lookup --steps 1000 --warmup 30 --lr 2e-4 --checkpoint-every 100 --ema-decay 0.995 \
+    --oracle-retrieval 0.5 --freeze-style
+# 5. the style certificate: VGG statistics of 16 patches per painting, 4 metric-learning heads, conformal thresholds
+$PY -m artrestore.cli train-certifier --out runs/certifier
+# 6. export the Hub-style folder (memory bank from the training split, the certifier as a component)
+$PY -m artrestore.cli export --run runs/diffusion_lookup --certifier runs/certifier/final --out checkpoints/artrestore-base

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -73,11 +74,17 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory) -> Path:
     """A tiny random-weight model folder: the UI is tested end to end without the bundled model's cost."""
+    import torch
+
     from artrestore.export import write_hub_folder
 
     from .pipelines.conftest import build_tiny_pipeline
 
-    return write_hub_folder(build_tiny_pipeline(tile_size=256), tmp_path_factory.mktemp("model") / "tiny", "# t\n")
+    pipe = build_tiny_pipeline(tile_size=256, certifier=True, detector=True)
+    with torch.no_grad():  # the tiny detector answers "paint loss" everywhere
+        pipe.damage_detector.head.weight.zero_()
+        pipe.damage_detector.head.bias.copy_(torch.tensor([-5.0, -5.0, -5.0, 5.0, -5.0]))
+    return write_hub_folder(pipe, tmp_path_factory.mktemp("model") / "tiny", "# t\n")
 
 
 @pytest.fixture(scope="module")
@@ -185,6 +192,14 @@ def test_gradio_client_restore_endpoint(server, tmp_path):
     assert restored.shape == img.shape
     changed = (restored != img).any(axis=2)
     assert changed.any() and not (changed & (mask == 0)).any()
+    _slider, _files, _variants, _used, overlay, sources, verdict, plot, summary = result
+    assert cv2.imread(str(overlay)).shape == img.shape  # attribution overlay at the preview (= full) size
+    assert sources and all("of the attention" in (s.get("caption") or "") for s in sources)  # decoded bank patches
+    assert verdict.startswith(("**PASS**", "**FAIL**")) and "threshold" in verdict
+    assert cv2.imread(str(plot)) is not None
+    cert = json.loads(Path(next(f for f in files if str(f).endswith("_certificate.json"))).read_text())
+    assert cert["artist_source"] == "inferred" and len(cert["blocks"]) >= 1
+    assert json.loads(summary)["certificate"]["passed"] == cert["passed"]
     with pytest.raises(Exception, match="draw the damage"):
         client.predict(
             handle_file(str(tmp_path / "p.png")),
@@ -198,6 +213,24 @@ def test_gradio_client_restore_endpoint(server, tmp_path):
             1,
             api_name="/restore",
         )
+
+
+def test_gradio_client_detect_fills_the_layers(server, tmp_path):
+    from gradio_client import Client, handle_file
+
+    img = synthetic_painting(120, 160, seed=6)
+    cv2.imwrite(str(tmp_path / "p.png"), img)
+    client = Client(server, verbose=False)
+    value = client.predict(handle_file(str(tmp_path / "p.png")), api_name="/detect")
+    import PIL.Image
+
+    layers = [  # an opaque layer may come back without an alpha channel: RGBA conversion makes it 255
+        np.asarray(PIL.Image.open(layer["path"] if isinstance(layer, dict) else layer).convert("RGBA"))
+        for layer in value["layers"]
+    ]
+    assert len(layers) == 4  # paint loss, scratch, crack, fading
+    assert layers[0].shape == (120, 160, 4) and (layers[0][..., 3] == 255).all()  # paint loss everywhere
+    assert (layers[1][..., 3] == 0).all() and (layers[3][..., 3] == 0).all()
 
 
 @pytest.mark.browser
@@ -227,10 +260,13 @@ def test_browser_sketch_and_restore(server, tmp_path):
             page.mouse.move(x0 + i * 5, y0 + i * 1.5)
         page.mouse.up()
         page.screenshot(path=str(shots / "restore_drawn.png"), full_page=True)
-        page.get_by_role("button", name="Restore").click()
+        page.locator("#restore").click()
         page.locator("#download a").first.wait_for(state="attached", timeout=180_000)
         hrefs = [a.get_attribute("href") for a in page.locator("#download a").all()]
         page.locator("#slider img").first.wait_for(state="visible", timeout=30_000)
+        page.locator("#attribution img").first.wait_for(state="visible", timeout=30_000)
+        page.locator("#cert_plot img").first.wait_for(state="visible", timeout=30_000)
+        assert "threshold" in page.locator("#certificate").inner_text()
         page.screenshot(path=str(shots / "restore_result.png"), full_page=True)
         browser.close()
     restored = _download(next(h for h in hrefs if "restored" in h), tmp_path / "r.png")

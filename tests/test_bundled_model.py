@@ -9,7 +9,7 @@ import PIL.Image
 import pytest
 import torch
 
-from artrestore.export import folder_size
+from artrestore.export import COMPONENT_SOURCES, CUSTOM_COMPONENTS, PIPELINE_FILES, folder_size
 from pipelines.pipeline_artrestore import ArtRestorePipeline
 
 from .conftest import ROOT, synthetic_painting
@@ -21,7 +21,7 @@ BUNDLED = ROOT / "checkpoints" / "artrestore-base"
 def test_folder_is_complete_and_within_budget():
     index = json.loads((BUNDLED / "model_index.json").read_text())
     assert index["_class_name"] == ["pipeline_artrestore", "ArtRestorePipeline"]
-    for name in ("vae", "unet", "mask_encoder", "style_encoder", "memory_bank", "scheduler"):
+    for name in ("vae", "unet", "mask_encoder", "style_encoder", "memory_bank", "scheduler", "style_certifier"):
         assert (BUNDLED / name).is_dir(), name
     for f in (
         "README.md",
@@ -40,15 +40,12 @@ def test_folder_is_complete_and_within_budget():
 
 def test_pipeline_and_component_files_match_the_source():
     """The shipped .py files are the project's own, not stale copies."""
-    pairs = {
-        "pipeline_artrestore.py": "pipelines/pipeline_artrestore.py",
-        "crop_plan.py": "pipelines/crop_plan.py",
-        "masked_fill.py": "pipelines/masked_fill.py",
-        "unet/denoiser.py": "artrestore/models/denoiser.py",
-        "mask_encoder/mask_encoder.py": "artrestore/models/mask_encoder.py",
-        "style_encoder/style_encoder.py": "artrestore/models/style_encoder.py",
-        "memory_bank/memory_bank.py": "artrestore/models/memory_bank.py",
-    }
+    index = json.loads((BUNDLED / "model_index.json").read_text())
+    pairs = {name: f"pipelines/{name}" for name in PIPELINE_FILES}
+    for name, (module, _) in CUSTOM_COMPONENTS.items():
+        if index.get(name, [None])[0] is not None:
+            pairs[f"{name}/{module}.py"] = f"artrestore/{COMPONENT_SOURCES.get(name, 'models')}/{module}.py"
+    assert len(pairs) >= 10
     for shipped, source in pairs.items():
         assert (BUNDLED / shipped).read_text() == (ROOT / source).read_text(), f"{shipped} is stale: re-export"
 

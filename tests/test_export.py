@@ -45,6 +45,10 @@ res = pipe(image=PIL.Image.open(image).convert("RGB"), mask_image=PIL.Image.open
            generator=torch.Generator().manual_seed(0), output_type="np")
 np.save(out, res.images[0])
 print(type(pipe.unet).__module__)
+print("attribution", type(res.attributions[0]).__name__)
+print("certificate", type(res.certificates[0]).__name__)
+if getattr(pipe, "damage_detector", None) is not None:
+    print("detected", pipe.detect_damage(PIL.Image.open(image).convert("RGB"))[0].mask.shape)
 """
 
 
@@ -67,7 +71,7 @@ def load_without_artrestore(folder: Path, image: Path, mask: Path, tmp_path: Pat
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory) -> tuple[Path, ArtRestorePipeline]:
-    pipe = build_tiny_pipeline()
+    pipe = build_tiny_pipeline(certifier=True, detector=True)
     pipe.set_progress_bar_config(disable=True)
     folder = write_hub_folder(pipe, tmp_path_factory.mktemp("hub") / "artrestore-tiny", "# tiny\n")
     return folder, pipe
@@ -97,6 +101,10 @@ def test_folder_layout(exported):
         "memory_bank/index.faiss",
         "memory_bank/provenance.json",
         "unet/diffusion_pytorch_model.safetensors",
+        "attribution.py",
+        "damage_detection.py",
+        "style_certifier/style_certifier.py",
+        "damage_detector/detector.py",
     ):
         assert (folder / f).is_file(), f
     assert not [p for p in folder.rglob("*") if p.suffix in (".bin", ".pt", ".pkl")]
@@ -121,6 +129,8 @@ def test_trust_remote_code_without_artrestore(exported, tmp_path):
     image, mask = _inputs(tmp_path)
     restored, stdout = load_without_artrestore(folder, image, mask, tmp_path)
     assert "artrestore" not in stdout  # the UNet class came from the folder's denoiser.py
+    assert "attribution BlockAttribution" in stdout and "certificate StyleCertificate" in stdout
+    assert "detected (90, 120)" in stdout
     expected = pipe(
         image=PIL.Image.open(image).convert("RGB"),
         mask_image=PIL.Image.open(mask),

@@ -133,3 +133,27 @@ def test_model_is_a_bench_method(tiny_model, painting_folder, tmp_path):
     assert methods == {"telea", "artrestore", "artrestore@ddim3", "artrestore+telea@dpm2~0.5"}
     assert all(r["untouched_changed"] == 0 for r in results["records"])
     assert json.loads((tmp_path / "b" / "results.json").read_text())["rows"]
+
+
+def test_restore_auto_detects_and_writes_the_maps_used(tmp_path, capsys):
+    pipe = build_tiny_pipeline(detector=True)
+    head = pipe.damage_detector.head  # answer "paint loss" left of x = 50, nothing elsewhere
+    import torch
+
+    with torch.no_grad():
+        head.weight.zero_()
+        head.bias.copy_(torch.tensor([5.0, -5.0, -5.0, -5.0, -5.0]))
+    folder = write_hub_folder(pipe, tmp_path / "model", "# tiny\n")
+    image, mask_path, _ = _damage(tmp_path)
+    out = tmp_path / "auto.png"
+    args = ["restore", str(image), "--auto", "--out", str(out), "--model", str(folder)]
+    assert main(args) == 2 and "detector found no damage" in capsys.readouterr().err
+    with torch.no_grad():
+        pipe.damage_detector.head.bias.copy_(torch.tensor([-5.0, -5.0, -5.0, 5.0, -5.0]))
+    folder = write_hub_folder(pipe, tmp_path / "model", "# tiny\n")
+    assert main(args) == 0
+    written = capsys.readouterr().out
+    assert "auto_detected_mask.png" in written and (tmp_path / "auto_detected_mask.png").exists()
+    assert load_image(out).size == load_image(image).size
+    assert main([*args[:2], "--mask", str(mask_path), *args[2:]]) == 2
+    assert "auto: --auto finds the damage itself" in capsys.readouterr().err

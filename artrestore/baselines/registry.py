@@ -24,24 +24,28 @@ class Method:
         fn: the restoration function.
         description: one line for tables and the UI.
         restores_fading: whether the method acts on the fade map at all.
+        takes_artist: whether ``fn`` also accepts ``artist=`` (the painting's artist; the bench passes it).
     """
 
     name: str
     fn: RestoreFn
     description: str
     restores_fading: bool = False
+    takes_artist: bool = False
 
 
 _REGISTRY: dict[str, Method] = {}
 
 
-def register_method(name: str, description: str, restores_fading: bool = False) -> Callable[[RestoreFn], RestoreFn]:
+def register_method(
+    name: str, description: str, restores_fading: bool = False, takes_artist: bool = False
+) -> Callable[[RestoreFn], RestoreFn]:
     """Decorator adding a restoration function to the registry under ``name``."""
 
     def wrap(fn: RestoreFn) -> RestoreFn:
         if name in _REGISTRY and _REGISTRY[name].fn is not fn:
             raise ValueError(f"name: a method called {name!r} is already registered")
-        _REGISTRY[name] = Method(name, fn, description, restores_fading)
+        _REGISTRY[name] = Method(name, fn, description, restores_fading, takes_artist)
         return fn
 
     return wrap

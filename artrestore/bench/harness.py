@@ -83,6 +83,33 @@ def score_outputs(clean: np.ndarray, sample: DamageSample, outputs: list[np.ndar
     return [{k: (int(v[i]) if k == "untouched_changed" else float(v[i])) for k, v in result.items()} for i in range(b)]
 
 
+def bench_certifier(model: str):
+    """The model's style certifier for the certificate columns, or None when the model folder has none."""
+    from ..certificate.certify import load_certifier
+
+    try:
+        return load_certifier(model)
+    except ValueError:
+        return None
+
+
+def certify_outputs(certifier, sample: DamageSample, outputs: list[np.ndarray], artist: str) -> list[dict]:
+    """Certificate violation rate and mean block distance of each restoration, against the painting's artist.
+
+    NaN when there is no certifier or the artist has no certificate centroid (so every method, classical or
+    not, is certified the same way).
+    """
+    nan = {"violation": float("nan"), "style_distance": float("nan")}
+    if certifier is None or artist not in certifier.artist_names:
+        return [dict(nan) for _ in outputs]
+    region = sample.mask | (sample.fade > 0)
+    out = []
+    for img in outputs:
+        cert = certifier.certify(img, region, artist)
+        out.append({"violation": cert.violation_rate, "style_distance": float(np.mean(cert.distances))})
+    return out
+
+
 def _montage(clean: np.ndarray, sample: DamageSample, outputs: dict[str, np.ndarray], tile: int = 256) -> np.ndarray:
     tiles = [("clean", clean), (f"damaged ({sample.kind})", sample.image), *outputs.items()]
     row = []
@@ -186,7 +213,11 @@ def run_bench(config: BenchConfig) -> dict:
     torch.set_num_threads(config.threads)
     cv2.setNumThreads(config.threads)
 
-    paintings = split_collection(PaintingCollection.scan(config.data), config.split).records
+    collection = PaintingCollection.scan(config.data)
+    paintings = split_collection(collection, config.split).records
+    if config.min_works > 0:
+        works = collection.works_per_artist()
+        paintings = [p for p in paintings if works[p.artist] >= config.min_works]
     if not paintings:
         raise ValueError(f"split: no paintings in the {config.split!r} split of {config.data}")
     if config.masks is not None:
@@ -206,6 +237,7 @@ def run_bench(config: BenchConfig) -> dict:
     if config.shard is not None:
         index, count = _parse_shard(config.shard)
         paintings = paintings[index::count]
+    certifier = bench_certifier(config.model)
     damage_cfg = DamageConfig("real", config.craquelure_dir) if config.craquelure_dir else DamageConfig()
     simulator = DamageSimulator(damage_cfg)
     out_dir = Path(config.out)
@@ -232,7 +264,8 @@ def run_bench(config: BenchConfig) -> dict:
             for name, method in fns.items():
                 with PeakMemory() as mem:
                     t0 = time.perf_counter()
-                    result = method.fn(sample.image.copy(), sample.mask.copy(), sample.fade.copy())
+                    extra = {"artist": painting.artist} if method.takes_artist else {}
+                    result = method.fn(sample.image.copy(), sample.mask.copy(), sample.fade.copy(), **extra)
                     seconds = time.perf_counter() - t0
                 if not isinstance(result, np.ndarray) or result.shape != clean.shape or result.dtype != np.uint8:
                     raise RuntimeError(
@@ -242,7 +275,8 @@ def run_bench(config: BenchConfig) -> dict:
                 outputs[name] = result
                 timing[name] = (seconds, mem.extra_mb)
             scores = score_outputs(clean, sample, list(outputs.values()))
-            for name, score in zip(outputs, scores):
+            certs = certify_outputs(certifier, sample, list(outputs.values()), painting.artist)
+            for name, score, cert in zip(outputs, scores, certs):
                 records.append(
                     {
                         "painting": painting.painting_id,
@@ -255,6 +289,7 @@ def run_bench(config: BenchConfig) -> dict:
                         "seconds": timing[name][0],
                         "peak_mb": timing[name][1],
                         **score,
+                        **cert,
                     }
                 )
             if p_index < config.examples:

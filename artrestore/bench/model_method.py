@@ -2,8 +2,10 @@
 
 Names: ``artrestore`` runs the defaults of ``artrestore restore``; suffixes override them:
 ``+<init>`` (a classical first fill, e.g. ``+patchmatch``, or ``+none``), ``@<sampler><steps>`` (another stock
-diffusers sampler built from the model's scheduler config, e.g. ``@ddim8``) and ``~<strength>`` (e.g. ``~0.6``).
-Example: ``artrestore+patchmatch@dpm8~0.5``.
+diffusers sampler built from the model's scheduler config, e.g. ``@ddim8``), ``~<strength>`` (e.g. ``~0.6``) and
+``!<ablation>`` (a variant of :mod:`artrestore.bench.ablation`; these condition on the painting's artist when the
+memory bank knows it, so that style and the artist filter are in play). Example: ``artrestore+patchmatch@dpm8~0.5``.
+``artrestore-auto`` ignores the given damage maps and restores what the model's detector finds (end to end).
 """
 
 from __future__ import annotations
@@ -23,13 +25,16 @@ SAMPLER_CODES = {
     "unipc": "UniPCMultistepScheduler",
 }
 _NAME = re.compile(
-    r"^artrestore(?:\+(?P<init>[a-z]+))?(?:@(?P<sampler>[a-z]+)(?P<steps>\d+))?(?:~(?P<strength>[0-9.]+))?$"
+    r"^artrestore(?:\+(?P<init>[a-z]+))?(?:@(?P<sampler>[a-z]+)(?P<steps>\d+))?(?:~(?P<strength>[0-9.]+))?"
+    r"(?:!(?P<ablation>[a-z_]+))?$"
 )
 
 
 def is_model_method(name: str) -> bool:
     """Whether ``name`` asks for the ArtRestore model (``artrestore`` or ``artrestore@...``)."""
-    return name == "artrestore" or name.startswith(("artrestore@", "artrestore+", "artrestore~"))
+    return name in ("artrestore", "artrestore-auto") or name.startswith(
+        ("artrestore@", "artrestore+", "artrestore~", "artrestore!")
+    )
 
 
 def register_model_methods(names: list[str], model: str) -> None:
@@ -45,18 +50,34 @@ def register_model_methods(names: list[str], model: str) -> None:
     from ..config import RestoreConfig
     from ..export import make_sampler
     from ..restore import load_pipeline, restore_artwork
+    from .ablation import ABLATIONS, ablated
 
     defaults = RestoreConfig(input="")
     pipe = load_pipeline(model, torch.get_num_threads())
     pipe.set_progress_bar_config(disable=True)
     default_scheduler = pipe.scheduler
     for name in wanted:
+        if name == "artrestore-auto":
+            _REGISTRY.pop(name, None)
+
+            def auto(image: np.ndarray, mask: np.ndarray, fade: np.ndarray) -> np.ndarray:
+                found = pipe.detect_damage(Artwork(image).to_pil())[0]
+                if not found.mask.any() and not (found.fade > 0).any():
+                    return image.copy()  # nothing detected, nothing restored
+                m, f = (found.mask if found.mask.any() else None), (found.fade if (found.fade > 0).any() else None)
+                restored, _ = restore_artwork(pipe, Artwork(image), m, f, seed=0)
+                return restored.pixels
+
+            register_method(name, "ArtRestore-Diffusion on the damage its detector finds", True)(auto)
+            continue
         m = _NAME.match(name)
         if m is None or (m["sampler"] and m["sampler"] not in SAMPLER_CODES):
             raise ValueError(
-                f"methods: {name!r} is not artrestore[+<init>][@<sampler><steps>][~<strength>] with sampler in "
-                f"{', '.join(SAMPLER_CODES)}"
+                f"methods: {name!r} is not artrestore[+<init>][@<sampler><steps>][~<strength>][!<ablation>] with "
+                f"sampler in {', '.join(SAMPLER_CODES)}"
             )
+        if m["ablation"] and m["ablation"] not in ABLATIONS:
+            raise ValueError(f"methods: unknown ablation in {name!r}; accepted: {', '.join(ABLATIONS)}")
         init = m["init"] or defaults.init
         strength = float(m["strength"]) if m["strength"] else defaults.strength
         scheduler = (
@@ -64,6 +85,10 @@ def register_model_methods(names: list[str], model: str) -> None:
         )
         steps = int(m["steps"]) if m["steps"] else None
         _REGISTRY.pop(name, None)
+        if m["ablation"]:
+            fn = _ablation_fn(pipe, m["ablation"], scheduler, steps, init, strength, restore_artwork, ablated)
+            register_method(name, f"ArtRestore-Diffusion without {ABLATIONS[m['ablation']].removes}", True, True)(fn)
+            continue
 
         def fn(
             image: np.ndarray,
@@ -88,3 +113,45 @@ def register_model_methods(names: list[str], model: str) -> None:
             return restored.pixels
 
         register_method(name, f"ArtRestore-Diffusion ({name})", restores_fading=True)(fn)
+
+
+def wrong_artist(pipe, artist: str, min_patches: int = 100) -> str:
+    """The well-represented bank artist (>= ``min_patches`` patches, else any other artist with patches) whose style
+    vector is least like ``artist``'s."""
+    bank = pipe.memory_bank
+    counts: dict[str, int] = {}
+    for p in bank.provenance:
+        counts[p.artist] = counts.get(p.artist, 0) + 1
+    others = [a for a, n in counts.items() if a != artist and a in bank.artist_vectors]
+    others = [a for a in others if counts[a] >= min_patches] or others
+    if not others:
+        raise ValueError(f"artist: no other well-represented artist in the bank to contrast with {artist!r}")
+    ref = bank.artist_vectors[artist]
+    return min(sorted(others), key=lambda a: float(bank.artist_vectors[a] @ ref))
+
+
+def _ablation_fn(pipe, ablation: str, scheduler, steps, init, strength, restore_artwork, ablated):
+    def fn(image: np.ndarray, mask: np.ndarray, fade: np.ndarray, artist: str | None = None) -> np.ndarray:
+        pipe.scheduler = scheduler
+        known = artist if artist in pipe.memory_bank.artist_vectors else None
+        with ablated(pipe, ablation) as a:
+            m, f = a.damage(mask, fade) if a.damage else (mask, fade)
+            call = dict(a.call)
+            if call.get("artist") == "wrong":
+                call["artist"] = wrong_artist(pipe, known) if known else None
+            _, out = restore_artwork(
+                pipe,
+                Artwork(image),
+                m if m.any() else None,
+                f if f.any() else None,
+                artist=call.get("artist", known),
+                steps=call.get("steps", steps),
+                seed=0,
+                retrieval=call.get("retrieval", "filter"),
+                init=init,
+                strength=strength,
+                top_k=call.get("top_k"),
+            )
+        return np.asarray(out.images[0])  # the pipeline's own output (no re-compositing here)
+
+    return fn

@@ -16,6 +16,7 @@ COLUMNS = (
     ("region_de", "region ΔE00 ↓", "{:.2f}", "mean"),
     ("seam_de", "seam ΔE00 ↓", "{:.2f}", "mean"),
     ("seam_lpips", "seam LPIPS ↓", "{:.4f}", "mean"),
+    ("violation", "certificate violation ↓", "{:.3f}", "mean"),
     ("untouched_changed", "untouched_changed", "{:d}", "sum"),
     ("seconds", "s / image", "{:.3f}", "mean"),
     ("seconds", "median s", "{:.3f}", "median"),

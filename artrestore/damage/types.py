@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import IntEnum
 
 import cv2
 import numpy as np
 
+# The per-pixel damage-type codes live with the pipeline (they ship with exported models); one definition.
+from pipelines.damage_detection import DamageType
 
-class DamageType(IntEnum):
-    """Codes of the per-pixel damage-type map (uint8). Later layers win where damage overlaps."""
-
-    NONE = 0
-    CRACK = 1
-    SCRATCH = 2
-    LOSS = 3
-    FADE = 4
+__all__ = ["KINDS", "DamageSample", "DamageType"]
 
 
 # Damage kinds the simulator and the bench know, in table order.

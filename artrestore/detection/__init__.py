@@ -1,9 +1,9 @@
 """Automatic damage detection: a small U-Net, tiled inference and classical crack detectors."""
 
+from pipelines.damage_detection import DetectedDamage, decide, predict_tiled
+
 from .classical import adaptive_cracks, tophat_cracks
 from .detector import CLASSES, DamageDetector
-from .postprocess import DetectedDamage, decide
-from .tiling import predict_tiled
 
 __all__ = [
     "CLASSES",

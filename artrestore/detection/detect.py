@@ -7,18 +7,21 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from pipelines.damage_detection import DetectedDamage, decide, predict_tiled
+
 from ..config import DetectConfig
 from ..damage.grid import type_map_to_rgb
 from ..io import load_image, save_png
 from .detector import DamageDetector
-from .postprocess import DetectedDamage, decide
-from .tiling import predict_tiled
 
 
 def load_detector(path: str | Path) -> DamageDetector:
-    """A saved :class:`DamageDetector` (``save_pretrained`` folder), in eval mode."""
+    """A saved :class:`DamageDetector` (its ``save_pretrained`` folder, or a model folder holding
+    ``damage_detector/``), in eval mode."""
+    if Path(path, "damage_detector", "config.json").exists():
+        path = Path(path, "damage_detector")
     if not Path(path, "config.json").exists():
-        raise ValueError(f"detector: no saved DamageDetector in {path}")
+        raise ValueError(f"detector: no saved DamageDetector in {path} (nor in its damage_detector/ folder)")
     return DamageDetector.from_pretrained(str(path)).eval()
 
 
@@ -37,8 +40,8 @@ def detect_damage(
         image: (h, w, 3) uint8 RGB.
         tile: tile side.
         overlap: tile overlap.
-        damage_threshold: see :func:`~artrestore.detection.postprocess.decide`.
-        fade_threshold: see :func:`~artrestore.detection.postprocess.decide`.
+        damage_threshold: see :func:`~pipelines.damage_detection.decide`.
+        fade_threshold: see :func:`~pipelines.damage_detection.decide`.
 
     Returns:
         The :class:`DetectedDamage` at the image's own size.

@@ -10,6 +10,8 @@ Self-contained (numpy, torch, faiss, safetensors): this file is copied into expo
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -74,6 +76,7 @@ class StyleMemoryBank(ModelMixin, ConfigMixin):
         self.provenance: list[Provenance] = []
         self.patch_artists: set[str] = set()  # artists with patches in the bank (kept in step with provenance)
         self.artist_vectors: dict[str, torch.Tensor] = {}
+        self.excluded: set[int] = set()  # rows withdrawn from every search (see :meth:`excluding`)
 
     def __len__(self) -> int:
         return len(self.provenance)
@@ -95,6 +98,20 @@ class StyleMemoryBank(ModelMixin, ConfigMixin):
         if vector.shape != (self.dim,):
             raise ValueError(f"vector: expected shape ({self.dim},), got {tuple(vector.shape)}")
         self.artist_vectors[artist] = torch.nn.functional.normalize(vector.detach().float().cpu(), dim=0)
+
+    @contextmanager
+    def excluding(self, rows: set[int] | list[int]) -> Iterator[None]:
+        """Withdraw bank rows from every search inside the ``with`` block (deletion tests, provenance opt-outs).
+
+        Args:
+            rows: bank rows to withdraw.
+        """
+        before = set(self.excluded)
+        self.excluded |= {int(r) for r in rows}
+        try:
+            yield
+        finally:
+            self.excluded = before
 
     def add(self, embeddings: torch.Tensor, latents: torch.Tensor, provenance: list[Provenance]) -> None:
         """Add patches.
@@ -143,11 +160,12 @@ class StyleMemoryBank(ModelMixin, ConfigMixin):
             raise ValueError(f"mode: expected one of {RETRIEVAL_MODES}, got {mode!r}")
         if artist is not None and mode != "none" and artist not in self.patch_artists:
             raise ValueError(f"artist: {artist!r} is not in the memory bank; known: {', '.join(self.artists)}")
+        exclude = set(exclude or ()) | self.excluded
         b = queries.shape[0]
         indices = np.full((b, k), -1, np.int64)
         scores = np.full((b, k), -np.inf, np.float32)
         if len(self) and k > 0:
-            pool = min(len(self), max(k * 8, 64) if (artist or exclude) else k)
+            pool = min(len(self), max(k * 8, 64) + len(exclude) if (artist or exclude) else k)
             q = torch.nn.functional.normalize(queries.float(), dim=1).numpy().astype(np.float32)
             s, idx = self.index.search(q, pool)  # (b, pool)
             for row in range(b):

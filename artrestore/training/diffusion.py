@@ -2,7 +2,10 @@
 
 Each sample is a damaged multi-scale crop plus two context crops of the same painting. The style vector comes
 from the first context crop; the retrieved tokens are the quadrant latents of both context crops (the same form
-that memory-bank patches take at inference), so the denoiser learns to use same-painting exemplars.
+that memory-bank patches take at inference), so the denoiser learns to use same-painting exemplars. With
+``oracle_retrieval`` > 0, some samples have four of their tokens replaced by the quadrants of their own clean crop,
+in shuffled slots: a token that matches the missing content is then worth finding, so cross-attention learns to
+look tokens up by content (what makes the attribution maps specific to each block).
 """
 
 from __future__ import annotations
@@ -109,6 +112,26 @@ def quadrant_tokens(latents: torch.Tensor) -> torch.Tensor:
     return pooled.reshape(n, 4, -1)
 
 
+def with_oracle_tokens(retrieved: torch.Tensor, own: torch.Tensor, p: float) -> torch.Tensor:
+    """Replace the first tokens of a random ``p`` share of the samples by their own clean quadrants, then shuffle
+    every sample's token slots.
+
+    Args:
+        retrieved: (b, k, d) context tokens.
+        own: (b, q, d) quadrant tokens of the clean target crops (q <= k).
+        p: probability per sample.
+
+    Returns:
+        (b, k, d).
+    """
+    b, k, _ = retrieved.shape
+    q = min(own.shape[1], k)
+    use = (torch.rand(b, device=retrieved.device) < p)[:, None, None]  # (b, 1, 1)
+    mixed = torch.where(use, torch.cat([own[:, :q], retrieved[:, q:]], dim=1), retrieved)
+    perm = torch.argsort(torch.rand(b, k, device=retrieved.device), dim=1)  # (b, k)
+    return torch.gather(mixed, 1, perm[..., None].expand_as(mixed))
+
+
 @torch.no_grad()
 def latent_scale(vae: nn.Module, dataset: DiffusionSamples, n: int = 32) -> float:
     """1 / std of the VAE latents of ``n`` clean crops (the ``scaling_factor`` that gives unit-variance latents)."""
@@ -142,6 +165,8 @@ def diffusion_loss(vae: nn.Module, scheduler, config: DiffusionTrainConfig):
             ctx_lat = encode(vae, context.flatten(0, 1))  # (b * n, c, h, w)
             retrieved = quadrant_tokens(ctx_lat).reshape(b, -1, ctx_lat.shape[1] * BANK_PATCH_LATENT**2)
             retrieved = retrieved[:, : config.retrieved]
+            if config.oracle_retrieval > 0:
+                retrieved = with_oracle_tokens(retrieved, quadrant_tokens(z0), config.oracle_retrieval)
             keep = torch.rand(b) >= config.retrieval_dropout
             valid = keep[:, None].expand(b, retrieved.shape[1]).clone()  # (b, k)
         noise = torch.randn_like(z0)
@@ -214,6 +239,8 @@ def train_diffusion(config: DiffusionTrainConfig) -> dict:
     scale_file.write_text(json.dumps({"scaling_factor": scale}))
     vae.register_to_config(scaling_factor=scale)
     model = RestorationModel.from_pretrained(config.init) if config.init else build_model(config, vae)
+    if config.freeze_style:
+        model.style_encoder.requires_grad_(False)
     scheduler = make_scheduler(config.prediction_type)
     summary = train(model, dataset, diffusion_loss(vae, scheduler, config), config, title="diffusion")
     vae.save_pretrained(str(out / "vae"))

@@ -6,7 +6,15 @@ import pytest
 import torch
 
 from artrestore.export import make_sampler
-from artrestore.models import ArtRestoreUNet, FiLMMaskEncoder, Provenance, StyleEncoder, StyleMemoryBank
+from artrestore.models import (
+    ArtRestoreUNet,
+    DamageDetector,
+    FiLMMaskEncoder,
+    Provenance,
+    StyleCertifier,
+    StyleEncoder,
+    StyleMemoryBank,
+)
 from artrestore.models.autoencoder import build_autoencoder
 from artrestore.training.diffusion import make_scheduler
 from pipelines.pipeline_artrestore import ArtRestorePipeline
@@ -22,7 +30,20 @@ def _perturb(module: torch.nn.Module) -> None:
                 p.normal_(0, 0.05)
 
 
-def build_tiny_pipeline(tile_size: int = 128, context: int = 16, seed: int = 0) -> ArtRestorePipeline:
+def build_tiny_certifier(seed: int = 0) -> StyleCertifier:
+    """A randomly initialised certifier (VGG16 layout, small head) knowing both test artists."""
+    torch.manual_seed(seed)
+    cert = StyleCertifier(
+        embed_dim=8, hidden_dim=16, n_heads=2, pooled_threshold=0.5, block_size=32, head_version="test"
+    )
+    for i, a in enumerate(ARTISTS):
+        cert.set_artist(a, torch.randn(16), threshold=0.4 + 0.2 * i)
+    return cert.eval()
+
+
+def build_tiny_pipeline(
+    tile_size: int = 128, context: int = 16, seed: int = 0, certifier: bool = False, detector: bool = False
+) -> ArtRestorePipeline:
     torch.manual_seed(seed)
     vae = build_autoencoder((32, 32), latent_channels=4).eval()  # stride 2
     channels = (32, 64)
@@ -56,6 +77,8 @@ def build_tiny_pipeline(tile_size: int = 128, context: int = 16, seed: int = 0) 
         style_encoder=style,
         memory_bank=bank,
         scheduler=make_sampler("DPMSolverMultistepScheduler", make_scheduler("v_prediction").config),
+        style_certifier=build_tiny_certifier(seed) if certifier else None,
+        damage_detector=DamageDetector(channels=(4, 8)).eval() if detector else None,
         default_steps=2,
         tile_size=tile_size,
         context=context,

@@ -65,7 +65,8 @@ def test_same_seed_same_result_and_tuple_output(tiny_pipe):
         image=image, mask_image=mask, generator=_gen(), output_type="np", return_dict=False
     )
     assert np.array_equal(a, b)
-    assert attributions == [None] and certificates == [None]
+    assert len(attributions) == 1 and attributions[0] is not None  # the tiny model retrieves
+    assert certificates == [None]  # no certifier in the tiny pipeline
     c = tiny_pipe(image=image, mask_image=mask, generator=torch.Generator().manual_seed(1), output_type="np").images
     assert not np.array_equal(a, c)
 

@@ -22,6 +22,7 @@ from artrestore.training.diffusion import (
     make_scheduler,
     quadrant_tokens,
     train_diffusion,
+    with_oracle_tokens,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,6 +66,40 @@ def test_quadrant_tokens_shape():
     tokens = quadrant_tokens(z)
     assert tokens.shape == (3, 4, 4 * 8 * 8)
     assert torch.allclose(tokens[0, 0].reshape(4, 8, 8), z[0, :, :8, :8])  # top-left quadrant, already 8x8
+
+
+def test_oracle_tokens_are_the_own_quadrants_in_shuffled_slots():
+    torch.manual_seed(0)
+    ctx, own = torch.randn(64, 8, 5), torch.randn(64, 4, 5)
+    mixed = with_oracle_tokens(ctx, own, 0.5)
+    assert mixed.shape == ctx.shape
+    has_own = [all(any(torch.equal(o, t) for t in mixed[i]) for o in own[i]) for i in range(64)]
+    assert 16 < sum(has_own) < 48  # about half of the samples
+    for i in range(64):  # every slot still holds one of the sample's own tokens or context tokens
+        pool = list(ctx[i]) + list(own[i])
+        assert all(any(torch.equal(t, p) for p in pool) for t in mixed[i])
+    positions = [j for i in range(64) if has_own[i] for j in range(8) if torch.equal(mixed[i, j], own[i, 0])]
+    assert len(set(positions)) > 3  # shuffled: the own quadrant is not always in the same slot
+    assert torch.equal(with_oracle_tokens(ctx, own, 0.0).sort(1).values, ctx.sort(1).values)
+
+
+def test_frozen_style_encoder_is_not_trained(painting_folder, tmp_path, tiny_vae):
+    cfg = _config(tmp_path, painting_folder, tiny_vae, oracle_retrieval=0.5, freeze_style=True)
+    train_diffusion(_config(tmp_path, painting_folder, tiny_vae, out=str(tmp_path / "first")))
+    cfg = _config(
+        tmp_path,
+        painting_folder,
+        tiny_vae,
+        oracle_retrieval=0.5,
+        freeze_style=True,
+        init=str(tmp_path / "first" / "final"),
+    )
+    train_diffusion(cfg)
+    before = RestorationModel.from_pretrained(tmp_path / "first" / "final")
+    after = RestorationModel.from_pretrained(tmp_path / "run" / "final")
+    for (name, a), b in zip(before.style_encoder.state_dict().items(), after.style_encoder.state_dict().values()):
+        assert torch.equal(a, b), name
+    assert any(not torch.equal(a, b) for a, b in zip(before.unet.parameters(), after.unet.parameters()))
 
 
 def test_loss_reaches_every_trainable_component(painting_folder, tmp_path, tiny_vae):

@@ -1,0 +1,1 @@
+"""The style certificate: an embedding independent of the generator, artist centroids and conformal thresholds."""

@@ -1,0 +1,149 @@
+"""Damage detection inside the pipeline: tiled inference of the detector and the decision into masks.
+
+``predict_tiled`` runs the :class:`DamageDetector` over overlapping tiles so scans of any size work; ``decide``
+turns its probabilities into the binary mask and fade map the pipeline takes (``mask_image``, ``fade_map``) and a
+per-pixel damage-type map. ``artrestore.detection`` re-exports both.
+
+Self-contained (torch, numpy, PIL): this file ships with exported checkpoints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+import numpy as np
+import torch
+from PIL import Image
+
+
+class DamageType(IntEnum):
+    """Codes of the per-pixel damage-type map (uint8; ``artrestore.damage.DamageType`` is this class). Later
+    layers win where damage overlaps."""
+
+    NONE = 0
+    CRACK = 1
+    SCRATCH = 2
+    LOSS = 3
+    FADE = 4
+
+
+# detector class index -> damage-type code
+_CLASS_TO_TYPE = np.array([DamageType.NONE, DamageType.CRACK, DamageType.SCRATCH, DamageType.LOSS], np.uint8)
+
+
+def _feather(size: int, overlap: int) -> torch.Tensor:
+    """(size,) weights ramping up over ``overlap`` pixels at both ends (never exactly 0)."""
+    w = torch.ones(size)
+    if overlap > 0:
+        ramp = torch.linspace(0, 1, overlap + 2)[1:-1]
+        w[:overlap] = ramp
+        w[-overlap:] = ramp.flip(0)
+    return w
+
+
+def _starts(length: int, tile: int, stride: int) -> list[int]:
+    if length <= tile:
+        return [0]
+    starts = list(range(0, length - tile, stride))
+    return starts + [length - tile]
+
+
+@torch.no_grad()
+def predict_tiled(
+    model: torch.nn.Module, image: np.ndarray, tile: int = 1024, overlap: int = 64
+) -> tuple[np.ndarray, np.ndarray]:
+    """Class probabilities and fade strength for an image of any size.
+
+    Args:
+        model: the detector (a ``DamageDetector``; eval mode is set here).
+        image: (h, w, 3) uint8 RGB.
+        tile: tile side (rounded up to the model's multiple).
+        overlap: overlap between neighbouring tiles, blended with linear feathering.
+
+    Returns:
+        ``probs`` (h, w, 4) float32 class probabilities (none, crack, scratch, loss) and ``fade`` (h, w) float32.
+    """
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"image: expected an (h, w, 3) uint8 array, got {image.shape} {image.dtype}")
+    if not 0 <= overlap < tile // 2:
+        raise ValueError(f"overlap: expected 0 <= overlap < tile / 2, got {overlap} for tile {tile}")
+    model.eval()
+    m = model.multiple
+    tile = -(-tile // m) * m
+    h, w = image.shape[:2]
+    ph, pw = max(h, -(-h // m) * m), max(w, -(-w // m) * m)
+    x = torch.from_numpy(image).permute(2, 0, 1).float()[None] / 255.0  # (1, 3, h, w)
+    x = torch.nn.functional.pad(x, (0, pw - w, 0, ph - h), mode="reflect" if min(h, w) > 1 else "constant")
+    th, tw = min(tile, ph), min(tile, pw)
+    acc = torch.zeros(5, ph, pw)
+    weight = torch.zeros(1, ph, pw)
+    stride_h, stride_w = max(1, th - overlap), max(1, tw - overlap)
+    win = _feather(th, overlap if ph > th else 0)[:, None] * _feather(tw, overlap if pw > tw else 0)[None, :]
+    for y0 in _starts(ph, th, stride_h):
+        for x0 in _starts(pw, tw, stride_w):
+            logits = model(x[:, :, y0 : y0 + th, x0 : x0 + tw])[0]  # (5, th, tw)
+            out = torch.cat([logits[:4].softmax(0), logits[4:].sigmoid()], dim=0)
+            acc[:, y0 : y0 + th, x0 : x0 + tw] += out * win
+            weight[:, y0 : y0 + th, x0 : x0 + tw] += win
+    result = (acc / weight)[:, :h, :w]
+    return result[:4].permute(1, 2, 0).numpy().astype(np.float32), result[4].numpy().astype(np.float32)
+
+
+@dataclass
+class DetectedDamage:
+    """Detected damage, ready for editing and restoration.
+
+    Attributes:
+        mask: (h, w) bool, binary damage (crack, scratch, loss).
+        fade: (h, w) float32 in [0, 1], quantised to 1/255 and exactly 0 below the fade threshold.
+        types: (h, w) uint8 :class:`~artrestore.damage.DamageType` codes.
+        probs: (h, w, 4) float32 class probabilities (none, crack, scratch, loss).
+    """
+
+    mask: np.ndarray
+    fade: np.ndarray
+    types: np.ndarray
+    probs: np.ndarray
+
+    def mask_image(self) -> Image.Image:
+        """The binary mask as an L image, white = damaged (the pipeline's ``mask_image``)."""
+        return Image.fromarray(self.mask.astype(np.uint8) * 255, "L")
+
+    def fade_map(self) -> Image.Image:
+        """The fade strengths as an L image, 0..255 (the pipeline's ``fade_map``)."""
+        return Image.fromarray(np.round(self.fade * 255).astype(np.uint8), "L")
+
+    def class_mask(self, name: str) -> np.ndarray:
+        """(h, w) bool mask of one class: ``"crack"``, ``"scratch"`` or ``"loss"``."""
+        codes = {"crack": DamageType.CRACK, "scratch": DamageType.SCRATCH, "loss": DamageType.LOSS}
+        if name not in codes:
+            raise ValueError(f"name: expected one of {tuple(codes)}, got {name!r}")
+        return self.types == codes[name]
+
+
+def decide(
+    probs: np.ndarray, fade: np.ndarray, damage_threshold: float = 0.5, fade_threshold: float = 0.08
+) -> DetectedDamage:
+    """Threshold detector outputs.
+
+    A pixel is damaged when the probability of "none" falls below ``1 - damage_threshold``; its type is the most
+    probable damage class. Fading strengths below ``fade_threshold`` become exactly 0.
+
+    Args:
+        probs: (h, w, 4) class probabilities.
+        fade: (h, w) fade strength in [0, 1].
+        damage_threshold: probability of any damage needed to mark a pixel.
+        fade_threshold: weakest fading that is reported.
+
+    Returns:
+        The :class:`DetectedDamage`.
+    """
+    if not 0 < damage_threshold < 1 or not 0 <= fade_threshold < 1:
+        raise ValueError("damage_threshold must be in (0, 1) and fade_threshold in [0, 1)")
+    damaged = probs[..., 0] < 1 - damage_threshold  # (h, w)
+    cls = probs[..., 1:].argmax(-1) + 1  # (h, w) in 1..3
+    types = np.where(damaged, _CLASS_TO_TYPE[cls], DamageType.NONE).astype(np.uint8)
+    f = np.where(fade >= fade_threshold, np.round(np.clip(fade, 0, 1) * 255) / 255, 0).astype(np.float32)
+    types[(types == DamageType.NONE) & (f > 0)] = DamageType.FADE
+    return DetectedDamage(damaged, f, types, probs)

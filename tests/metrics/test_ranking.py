@@ -1,0 +1,28 @@
+"""ROC AUC against a brute-force pair count."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from artrestore.metrics.ranking import roc_auc
+
+
+def _brute(pos, neg):
+    wins = sum(float(p > n) + 0.5 * float(p == n) for p in pos.tolist() for n in neg.tolist())
+    return wins / (len(pos) * len(neg))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_matches_pair_counting_with_ties(seed):
+    g = torch.Generator().manual_seed(seed)
+    pos = torch.randint(0, 6, (23,), generator=g).float()
+    neg = torch.randint(0, 6, (17,), generator=g).float() - 1
+    assert roc_auc(pos, neg) == pytest.approx(_brute(pos, neg))
+
+
+def test_extremes_and_errors():
+    assert roc_auc(torch.tensor([2.0, 3.0]), torch.tensor([0.0, 1.0])) == 1.0
+    assert roc_auc(torch.tensor([0.0]), torch.tensor([1.0])) == 0.0
+    with pytest.raises(ValueError, match="positive, negative"):
+        roc_auc(torch.tensor([]), torch.tensor([1.0]))
