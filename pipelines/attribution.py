@@ -274,9 +274,14 @@ def attribution_overlay(
         if row >= 0:
             tint[i, j] = colours.get(int(row), (128, 128, 128))
             weight[i, j] = alpha * (0.5 + 0.5 * float(attribution.share[i, j]))
-    h, w = image.shape[:2]
-    tint_px = np.repeat(np.repeat(tint, b, 0), b, 1)[:h, :w]  # (H, W, 3)
-    weight_px = np.repeat(np.repeat(weight, b, 0), b, 1)[:h, :w, None] * region[..., None]  # (H, W, 1)
-    dimmed = image.astype(np.float32) * np.where(region[..., None], 1.0, 0.6)
-    out = dimmed * (1 - weight_px) + tint_px * weight_px
-    return PIL.Image.fromarray(np.clip(out.round(), 0, 255).astype(np.uint8))
+    out = np.round(image.astype(np.float32) * 0.6).astype(np.uint8)  # (H, W, 3) everything dimmed ...
+    out[region] = image[region]  # ... but the restored pixels
+    ys, xs = np.nonzero(region)
+    if len(ys):  # tint inside the bounding box of the region only (full-size float maps would cost GBs)
+        y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+        rows, cols = np.arange(y0, y1) // b, np.arange(x0, x1) // b
+        tint_px = tint[rows][:, cols]  # (h, w, 3)
+        weight_px = weight[rows][:, cols][..., None] * region[y0:y1, x0:x1, None]  # (h, w, 1)
+        box = out[y0:y1, x0:x1].astype(np.float32)
+        out[y0:y1, x0:x1] = np.clip(np.round(box * (1 - weight_px) + tint_px * weight_px), 0, 255).astype(np.uint8)
+    return PIL.Image.fromarray(out)

@@ -19,7 +19,7 @@ from ..data.image_cache import load_training_image
 from ..data.paintings import PaintingCollection
 from ..data.split import split_ids
 from ..metrics.backbones import CONV_INDICES, backbone_state
-from ..models.style_certifier import VGGStats
+from ..models.style_certifier import VGGStats, ensemble_embedding
 
 
 def pretrained_vgg_stats() -> VGGStats:
@@ -181,11 +181,9 @@ def fit_ensemble(features: torch.Tensor, labels: torch.Tensor, config, first_see
 
 
 def ensemble_embed(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, heads: list) -> torch.Tensor:
-    """(n, f) statistics -> (n, d * heads) unit embeddings, as :meth:`StyleCertifier.embed_features` computes."""
+    """(n, f) statistics -> (n, d * heads) unit embeddings (the certifier's own :func:`ensemble_embedding`)."""
     with torch.no_grad():
-        z = (x - mean) / std
-        parts = [torch.nn.functional.normalize(h(z), dim=1) for h in heads]
-        return torch.nn.functional.normalize(torch.cat(parts, dim=1), dim=1)
+        return ensemble_embedding((x - mean) / std, heads)
 
 
 def artist_centroids(emb: torch.Tensor, artist: np.ndarray, names: list[str]) -> torch.Tensor:

