@@ -19,6 +19,7 @@ from .config import (
     DamageGridConfig,
     DetectBenchConfig,
     DetectConfig,
+    DetectorCalibrationConfig,
     DetectorTrainConfig,
     DiffusionTrainConfig,
     ExportConfig,
@@ -90,6 +91,20 @@ def cmd_detect(config: DetectConfig) -> int:
 
     for path in detect_to_files(config):
         print(f"wrote {path}")
+    return 0
+
+
+def cmd_calibrate_detector(config: DetectorCalibrationConfig) -> int:
+    from .detection.calibration import calibrate_detector
+
+    result = calibrate_detector(config)
+    print(
+        f"damage threshold {result['damage_threshold']:.2f} (mean F1 {result['damage_f1']:.3f}), fade threshold "
+        f"{result['fade_threshold']:.2f} (mean F1 {result['fade_f1']:.3f}), type weights crack/scratch/loss "
+        f"{'/'.join(f'{w:g}' for w in result['type_weights'])} (balanced accuracy "
+        f"{result['type_balanced_accuracy']:.3f}) on {result['cases']} held-out training cases; saved "
+        f"{result['detector']}, report in {config.report}"
+    )
     return 0
 
 
@@ -218,6 +233,11 @@ COMMANDS: dict[str, tuple[type, Callable, str]] = {
     "damage-grid": (DamageGridConfig, cmd_damage_grid, "render every damage kind on one painting"),
     "train-vae": (AutoencoderTrainConfig, cmd_train_vae, "train the latent autoencoder (resumable)"),
     "train-detector": (DetectorTrainConfig, cmd_train_detector, "train the damage detector (resumable)"),
+    "calibrate-detector": (
+        DetectorCalibrationConfig,
+        cmd_calibrate_detector,
+        "tune the detector's damage and fade thresholds on held-out training cases",
+    ),
     "train": (DiffusionTrainConfig, cmd_train, "train ArtRestore-Diffusion's denoiser stack (resumable)"),
     "restore": (RestoreConfig, cmd_restore, "restore a painting (or a folder of them) with ArtRestore-Diffusion"),
     "export": (ExportConfig, cmd_export, "build the Hub-style model folder from a training run"),

@@ -101,6 +101,22 @@ class DetectBenchConfig:
 
 
 @dataclass
+class DetectorCalibrationConfig:
+    """Settings of ``artrestore calibrate-detector``: tune the detector's thresholds on held-out training cases."""
+
+    detector: str = opt("runs/detector/final", "folder of a saved DamageDetector (save_pretrained layout)")
+    out: str | None = opt(None, "where to save the calibrated detector (default: over the input folder)")
+    report: str = opt("runs/calibrate_detector", "folder for calibration.json and calibration.png")
+    data: str = opt(lambda: str(Path(_default_data_root()) / "paintings"), "folder of <Artist>/*.jpg paintings")
+    craquelure: str = opt(lambda: str(Path(_default_data_root()) / "craquelure"), "real crack close-ups and maps")
+    paintings: int = opt(40, "training paintings given fresh simulated damage of every kind")
+    real: int = opt(60, "real craquelure close-ups of the training files")
+    size: int = opt(512, "synthetic cases: paintings resized and centre-cropped to size x size")
+    seed: int = opt(0, "base seed of the simulated damage")
+    threads: int = opt(2, "CPU threads")
+
+
+@dataclass
 class DetectConfig:
     """Settings of ``artrestore detect``: find the damage in one painting and write editable masks."""
 
@@ -111,8 +127,10 @@ class DetectConfig:
     detector: str = opt(_default_model, "model folder with damage_detector/, or a saved DamageDetector folder")
     tile: int = opt(1024, "tile side for full-resolution inference")
     overlap: int = opt(64, "tile overlap in pixels (feathered)")
-    damage_threshold: float = opt(0.5, "probability of any damage needed to mark a pixel")
-    fade_threshold: float = opt(0.08, "weakest fading strength that is reported")
+    damage_threshold: float | None = opt(
+        None, "probability of any damage needed to mark a pixel (default: calibrated)"
+    )
+    fade_threshold: float | None = opt(None, "weakest fading strength that is reported (default: calibrated)")
     threads: int = opt(2, "CPU threads")
 
 
@@ -187,7 +205,8 @@ class DetectorTrainConfig(LoopSettings):
     craquelure: str = opt(lambda: str(Path(_default_data_root()) / "craquelure"), "real crack close-ups and maps")
     crop: int = opt(192, "training crop side in pixels")
     real_share: float = opt(0.25, "share of samples that are real craquelure close-ups")
-    channels: str = opt("8,24,48,64", "detector widths per resolution level")
+    channels: str = opt("8,16,32,64,96", "detector widths per resolution level")
+    class_weights: str = opt("1,2,2,1.5", "cross-entropy weights of none,crack,scratch,loss")
     init: str | None = opt(None, "start from these detector weights (a save_pretrained folder)")
     steps: int = opt(3000, "optimiser steps in total")
     batch_size: int = opt(8, "batch size per process")

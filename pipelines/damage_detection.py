@@ -42,11 +42,22 @@ def _feather(size: int, overlap: int) -> torch.Tensor:
     return w
 
 
-def _starts(length: int, tile: int, stride: int) -> list[int]:
+def _tiles(length: int, tile: int, overlap: int, multiple: int) -> tuple[int, list[int]]:
+    """Fewest tiles of at most ``tile`` pixels covering ``length`` with at least ``overlap`` between neighbours.
+
+    Tiles are made as small as that count allows (a multiple of ``multiple``) and spread evenly, so no pixel is
+    computed more often than the overlaps need.
+
+    Returns:
+        The tile side and the tile starts.
+    """
     if length <= tile:
-        return [0]
-    starts = list(range(0, length - tile, stride))
-    return starts + [length - tile]
+        return length, [0]
+    n = -(-(length - overlap) // (tile - overlap))
+    need = -(-(length + (n - 1) * overlap) // n)  # ceil: n tiles of this side overlap by >= overlap
+    side = min(tile, -(-need // multiple) * multiple)
+    starts = [round(i * (length - side) / (n - 1)) for i in range(n)]
+    return side, starts
 
 
 @torch.no_grad()
@@ -73,15 +84,17 @@ def predict_tiled(
     tile = -(-tile // m) * m
     h, w = image.shape[:2]
     ph, pw = max(h, -(-h // m) * m), max(w, -(-w // m) * m)
-    x = torch.from_numpy(image).permute(2, 0, 1).float()[None] / 255.0  # (1, 3, h, w)
+    pixels = torch.from_numpy(np.array(image))  # (h, w, 3); a copy, as the input may be read-only
+    x = pixels.permute(2, 0, 1).float()[None] / 255.0  # (1, 3, h, w)
     x = torch.nn.functional.pad(x, (0, pw - w, 0, ph - h), mode="reflect" if min(h, w) > 1 else "constant")
-    th, tw = min(tile, ph), min(tile, pw)
+    x = x.contiguous(memory_format=torch.channels_last)  # channels-last convolutions are ~1.6x faster on CPU
+    th, ys = _tiles(ph, tile, overlap, m)
+    tw, xs = _tiles(pw, tile, overlap, m)
     acc = torch.zeros(5, ph, pw)
     weight = torch.zeros(1, ph, pw)
-    stride_h, stride_w = max(1, th - overlap), max(1, tw - overlap)
-    win = _feather(th, overlap if ph > th else 0)[:, None] * _feather(tw, overlap if pw > tw else 0)[None, :]
-    for y0 in _starts(ph, th, stride_h):
-        for x0 in _starts(pw, tw, stride_w):
+    win = _feather(th, overlap if len(ys) > 1 else 0)[:, None] * _feather(tw, overlap if len(xs) > 1 else 0)[None, :]
+    for y0 in ys:
+        for x0 in xs:
             logits = model(x[:, :, y0 : y0 + th, x0 : x0 + tw])[0]  # (5, th, tw)
             out = torch.cat([logits[:4].softmax(0), logits[4:].sigmoid()], dim=0)
             acc[:, y0 : y0 + th, x0 : x0 + tw] += out * win
@@ -122,27 +135,54 @@ class DetectedDamage:
         return self.types == codes[name]
 
 
+def decision_settings(
+    model: torch.nn.Module, damage_threshold: float | None = None, fade_threshold: float | None = None
+) -> dict:
+    """The keyword arguments of :func:`decide` calibrated with ``model`` (its config), each overridable.
+
+    Args:
+        model: the detector.
+        damage_threshold: overrides the calibrated damage threshold when given.
+        fade_threshold: overrides the calibrated fade threshold when given.
+    """
+    cfg = model.config
+    return {
+        "damage_threshold": cfg.get("damage_threshold", 0.5) if damage_threshold is None else damage_threshold,
+        "fade_threshold": cfg.get("fade_threshold", 0.08) if fade_threshold is None else fade_threshold,
+        "type_weights": tuple(cfg.get("type_weights", (1.0, 1.0, 1.0))),
+    }
+
+
 def decide(
-    probs: np.ndarray, fade: np.ndarray, damage_threshold: float = 0.5, fade_threshold: float = 0.08
+    probs: np.ndarray,
+    fade: np.ndarray,
+    damage_threshold: float = 0.5,
+    fade_threshold: float = 0.08,
+    type_weights: tuple[float, float, float] = (1.0, 1.0, 1.0),
 ) -> DetectedDamage:
     """Threshold detector outputs.
 
-    A pixel is damaged when the probability of "none" falls below ``1 - damage_threshold``; its type is the most
-    probable damage class. Fading strengths below ``fade_threshold`` become exactly 0.
+    A pixel is damaged when the probability of "none" falls below ``1 - damage_threshold``; its type is the damage
+    class of largest weighted probability. Fading strengths below ``fade_threshold`` become exactly 0.
 
     Args:
         probs: (h, w, 4) class probabilities.
         fade: (h, w) fade strength in [0, 1].
         damage_threshold: probability of any damage needed to mark a pixel.
         fade_threshold: weakest fading that is reported.
+        type_weights: weights of the crack, scratch and loss probabilities when the type is chosen (a prior
+            correction calibrated with the detector; all 1 is the plain argmax).
 
     Returns:
         The :class:`DetectedDamage`.
     """
     if not 0 < damage_threshold < 1 or not 0 <= fade_threshold < 1:
         raise ValueError("damage_threshold must be in (0, 1) and fade_threshold in [0, 1)")
+    weights = np.asarray(type_weights, np.float32)
+    if weights.shape != (3,) or not (weights > 0).all():
+        raise ValueError(f"type_weights: expected 3 positive weights (crack, scratch, loss), got {type_weights}")
     damaged = probs[..., 0] < 1 - damage_threshold  # (h, w)
-    cls = probs[..., 1:].argmax(-1) + 1  # (h, w) in 1..3
+    cls = (probs[..., 1:] * weights).argmax(-1) + 1  # (h, w) in 1..3
     types = np.where(damaged, _CLASS_TO_TYPE[cls], DamageType.NONE).astype(np.uint8)
     f = np.where(fade >= fade_threshold, np.round(np.clip(fade, 0, 1) * 255) / 255, 0).astype(np.float32)
     types[(types == DamageType.NONE) & (f > 0)] = DamageType.FADE

@@ -15,7 +15,8 @@ from ..config import DetectBenchConfig
 from ..damage import DamageSimulator, DamageType, derive_seed
 from ..data import PaintingCollection, center_square, split_collection
 from ..data.craquelure_pairs import crack_pairs, load_pair
-from ..detection import DamageDetector, adaptive_cracks, decide, predict_tiled, tophat_cracks
+from ..detection import DamageDetector, adaptive_cracks, decide, decision_settings, predict_tiled, tophat_cracks
+from ..detection.calibration import VISIBLE_FADE
 from ..io import load_image
 from ..metrics import boundary_f1, f1, iou
 
@@ -49,7 +50,7 @@ def _mean_rows(records: list[dict]) -> list[dict]:
     return rows
 
 
-def _markdown(rows: list[dict], speed: dict) -> str:
+def _markdown(rows: list[dict], speed: dict, settings: dict) -> str:
     lines = [
         "| set | damage | method | n | IoU ↑ | F1 ↑ | boundary F1 ↑ | fade MAE ↓ |",
         "|---|---|---|---|---|---|---|---|",
@@ -57,6 +58,14 @@ def _markdown(rows: list[dict], speed: dict) -> str:
     for r in rows:
         cells = [f"{r[k]:.3f}" if k in r else "–" for k in ("iou", "f1", "boundary_f1", "fade_mae")]
         lines.append(f"| {r['set']} | {r['target']} | {r['method']} | {r['n']} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append(
+        f"Fading: IoU / F1 / boundary F1 of the reported faded region against true strength >= {VISIBLE_FADE}. "
+        f"Decisions: damage threshold {settings['damage_threshold']:g}, "
+        f"fade threshold {settings['fade_threshold']:g}, "
+        f"type weights crack/scratch/loss {'/'.join(f'{w:g}' for w in settings['type_weights'])} (the detector's "
+        "calibrated settings)."
+    )
     lines.append("")
     lines.append(
         f"Detector speed: {speed['seconds_per_megapixel']:.2f} s per megapixel on {speed['threads']} threads "
@@ -78,6 +87,7 @@ def run_detect_bench(config: DetectBenchConfig) -> dict:
         raise ValueError(f"detector: no saved DamageDetector in {config.detector} (train one with train-detector)")
     torch.set_num_threads(config.threads)
     model = DamageDetector.from_pretrained(config.detector).eval()
+    settings = decision_settings(model)  # the detector's calibrated thresholds and type weights
     paintings = split_collection(PaintingCollection.scan(config.data), "val").records
     if config.limit is not None:
         paintings = paintings[: config.limit]
@@ -89,7 +99,7 @@ def run_detect_bench(config: DetectBenchConfig) -> dict:
         for kind in (*SYNTHETIC, "fading", "mixed"):
             sample = simulator.simulate(clean, kind, derive_seed(config.seed, painting.painting_id, kind, "detect"))
             probs, fade = predict_tiled(model, sample.image)
-            found = decide(probs, fade)
+            found = decide(probs, fade, **settings)
             base = {"set": "synthetic", "painting": painting.painting_id, "kind": kind}
             if kind in SYNTHETIC:
                 code = SYNTHETIC[kind]
@@ -113,6 +123,7 @@ def run_detect_bench(config: DetectBenchConfig) -> dict:
                         "target": "fading",
                         "method": "detector",
                         "fade_mae": float(np.abs(found.fade - sample.fade).mean()),
+                        **_scores(found.fade > 0, sample.fade >= VISIBLE_FADE),
                     }
                 )
             else:
@@ -127,7 +138,7 @@ def run_detect_bench(config: DetectBenchConfig) -> dict:
     for pair in tqdm(real, desc="detect: real craquelure"):
         image, crack = load_pair(pair)
         probs, fade = predict_tiled(model, image)
-        found = decide(probs, fade)
+        found = decide(probs, fade, **settings)
         base = {"set": "real craquelure", "painting": f"{pair.school}/{pair.image.stem}", "target": "crack"}
         records.append({**base, "method": "detector", **_scores(found.mask, crack)})
         for name, fn in CLASSICAL.items():
@@ -142,7 +153,7 @@ def run_detect_bench(config: DetectBenchConfig) -> dict:
     times = []
     for _ in range(3):
         t0 = time.perf_counter()
-        decide(*predict_tiled(model, big))
+        decide(*predict_tiled(model, big), **settings)
         times.append(time.perf_counter() - t0)
     speed = {
         "seconds_per_megapixel": float(np.median(times)) / (side * side / 1e6),
@@ -154,10 +165,16 @@ def run_detect_bench(config: DetectBenchConfig) -> dict:
     rows = _mean_rows(records)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    results = {"config": dataclasses.asdict(config), "rows": rows, "records": records, "speed": speed}
+    results = {
+        "config": dataclasses.asdict(config),
+        "decisions": settings,
+        "rows": rows,
+        "records": records,
+        "speed": speed,
+    }
     (out / "results.json").write_text(json.dumps(results, indent=1))
     (out / "results.md").write_text(
         f"# Detection bench ({len(paintings)} validation paintings at {config.size} px, "
-        f"{len(real)} held-out real close-ups)\n\n" + _markdown(rows, speed)
+        f"{len(real)} held-out real close-ups)\n\n" + _markdown(rows, speed, settings)
     )
     return results

@@ -1,6 +1,6 @@
 """Automatic damage detection: a small U-Net, tiled inference and classical crack detectors."""
 
-from pipelines.damage_detection import DetectedDamage, decide, predict_tiled
+from pipelines.damage_detection import DetectedDamage, decide, decision_settings, predict_tiled
 
 from .classical import adaptive_cracks, tophat_cracks
 from .detector import CLASSES, DamageDetector
@@ -11,6 +11,7 @@ __all__ = [
     "DetectedDamage",
     "adaptive_cracks",
     "decide",
+    "decision_settings",
     "predict_tiled",
     "tophat_cracks",
 ]

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pipelines.damage_detection import DetectedDamage, decide, predict_tiled
+from pipelines.damage_detection import DetectedDamage, decide, decision_settings, predict_tiled
 
 from ..config import DetectConfig
 from ..damage.grid import type_map_to_rgb
@@ -30,8 +30,8 @@ def detect_damage(
     image: np.ndarray,
     tile: int = 1024,
     overlap: int = 64,
-    damage_threshold: float = 0.5,
-    fade_threshold: float = 0.08,
+    damage_threshold: float | None = None,
+    fade_threshold: float | None = None,
 ) -> DetectedDamage:
     """Detect damage in an (h, w, 3) uint8 painting of any size.
 
@@ -40,14 +40,14 @@ def detect_damage(
         image: (h, w, 3) uint8 RGB.
         tile: tile side.
         overlap: tile overlap.
-        damage_threshold: see :func:`~pipelines.damage_detection.decide`.
-        fade_threshold: see :func:`~pipelines.damage_detection.decide`.
+        damage_threshold: see :func:`~pipelines.damage_detection.decide` (None: the detector's calibrated one).
+        fade_threshold: see :func:`~pipelines.damage_detection.decide` (None: the detector's calibrated one).
 
     Returns:
         The :class:`DetectedDamage` at the image's own size.
     """
     probs, fade = predict_tiled(model, image, tile, overlap)
-    return decide(probs, fade, damage_threshold, fade_threshold)
+    return decide(probs, fade, **decision_settings(model, damage_threshold, fade_threshold))
 
 
 def detect_to_files(config: DetectConfig) -> list[Path]:

@@ -25,16 +25,35 @@ class DamageDetector(ModelMixin, ConfigMixin):
     convolutions down to 1/8 for context, and skip fusions back up. BatchNorm folds into the convolutions at
     inference.
 
+    The decision thresholds travel with the weights: ``artrestore calibrate-detector`` sets them on held-out
+    training data, and detection uses them unless told otherwise.
+
     Args:
-        channels: widths at full, 1/2, 1/4 and 1/8 resolution (any number of levels >= 2).
+        channels: widths at full, 1/2, 1/4, ... resolution (any number of levels >= 2).
+        damage_threshold: probability of any damage needed to mark a pixel.
+        fade_threshold: weakest fading strength that is reported (weaker becomes 0).
+        type_weights: weights of the crack, scratch and loss probabilities when a damaged pixel's type is chosen.
     """
 
     @register_to_config
-    def __init__(self, channels: tuple[int, ...] = (8, 24, 48, 64)) -> None:
+    def __init__(
+        self,
+        channels: tuple[int, ...] = (8, 16, 32, 64, 96),
+        damage_threshold: float = 0.5,
+        fade_threshold: float = 0.08,
+        type_weights: tuple[float, float, float] = (1.0, 1.0, 1.0),
+    ) -> None:
         super().__init__()
         channels = tuple(channels)
         if len(channels) < 2:
             raise ValueError(f"channels: expected at least 2 levels, got {channels}")
+        if not 0 < damage_threshold < 1 or not 0 <= fade_threshold < 1:
+            raise ValueError(
+                f"damage_threshold, fade_threshold: expected (0, 1) and [0, 1), got {damage_threshold}, "
+                f"{fade_threshold}"
+            )
+        if len(type_weights) != 3 or min(type_weights) <= 0:
+            raise ValueError(f"type_weights: expected 3 positive weights (crack, scratch, loss), got {type_weights}")
         self.stem = _conv(3, channels[0])
         self.down = nn.ModuleList(
             nn.Sequential(_conv(c_in, c_out, stride=2), _conv(c_out, c_out))

@@ -38,6 +38,38 @@ def f1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return torch.where(denom > 0, 2 * tp / denom.clamp_min(1), torch.ones_like(tp)).float()
 
 
+def f1_curve(score: torch.Tensor, target: torch.Tensor, thresholds: torch.Tensor) -> torch.Tensor:
+    """Pixel F1 per image for every decision threshold on a score map (``score >= threshold`` is predicted).
+
+    Args:
+        score: (b, [1,] h, w) float scores (e.g. damage probabilities).
+        target: (b, [1,] h, w) true mask.
+        thresholds: (n,) thresholds.
+
+    Returns:
+        (b, n) F1; 1 where prediction and target are both empty.
+    """
+    if score.ndim == 4:
+        score = score[:, 0]
+    t = _as_bool(target, "target")
+    if score.shape != t.shape or not score.dtype.is_floating_point:
+        raise ValueError(f"score: expected a float map shaped like target {tuple(t.shape)}, got {tuple(score.shape)}")
+    if thresholds.ndim != 1:
+        raise ValueError(f"thresholds: expected a 1-d tensor, got {tuple(thresholds.shape)}")
+    s = score.flatten(1)[:, :, None]  # (b, h*w, 1)
+    th = thresholds.to(score)[None]  # (1, n)
+    rows = []
+    for i in range(s.shape[0]):  # one image at a time keeps memory at h*w*n booleans
+        pred = s[i] >= th  # (h*w, n)
+        pos = t[i].flatten()[:, None]  # (h*w, 1)
+        tp = (pred & pos).sum(0).double()
+        fp = (pred & ~pos).sum(0).double()
+        fn = (~pred & pos).sum(0).double()
+        denom = 2 * tp + fp + fn
+        rows.append(torch.where(denom > 0, 2 * tp / denom.clamp_min(1), torch.ones_like(tp)))
+    return torch.stack(rows).float()  # (b, n)
+
+
 def _boundary(mask: torch.Tensor) -> torch.Tensor:
     m = mask[:, None].float()
     eroded = -F.max_pool2d(-m, 3, stride=1, padding=1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -17,7 +19,6 @@ from .trainer import train
 
 # DamageType code -> detector class (fading is a separate regression output)
 _TYPE_TO_CLASS = np.array([0, 1, 2, 3, 0], np.int64)
-CLASS_WEIGHTS = (1.0, 4.0, 4.0, 2.0)  # none, crack, scratch, loss: thin classes are rare
 
 
 def _augment(rng: np.random.Generator, *arrays: np.ndarray) -> list[np.ndarray]:
@@ -90,10 +91,21 @@ class DetectorSamples(Dataset):
         }
 
 
-def detector_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
-    """Weighted cross-entropy + soft Dice on 'any damage' + L1 on fading (where fading is known)."""
+def detector_loss(
+    model: torch.nn.Module,
+    batch: dict[str, torch.Tensor],
+    class_weights: tuple[float, ...] = (1.0, 2.0, 2.0, 1.5),
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """Weighted cross-entropy + soft Dice on 'any damage' + L1 on fading (where fading is known).
+
+    Args:
+        model: the detector.
+        batch: a collated :class:`DetectorSamples` batch.
+        class_weights: cross-entropy weights of none, crack, scratch, loss. Large weights on the thin classes buy
+            recall with false positives, and every false positive is a pixel the restorer repaints needlessly.
+    """
     logits = model(batch["image"])  # (b, 5, s, s)
-    weights = torch.tensor(CLASS_WEIGHTS, device=logits.device)
+    weights = torch.tensor(class_weights, device=logits.device)
     ce = F.cross_entropy(logits[:, :4], batch["classes"], weight=weights)
     p_damage = 1 - logits[:, :4].softmax(1)[:, 0]  # (b, s, s)
     target = (batch["classes"] > 0).float()
@@ -127,4 +139,9 @@ def train_detector(config: DetectorTrainConfig) -> dict:
         DamageSimulator(DamageConfig()),
     )
     model = DamageDetector.from_pretrained(config.init) if config.init else DamageDetector(channels=channels)
-    return train(model, dataset, detector_loss, config, title="detector")
+    weights = tuple(float(w) for w in config.class_weights.split(","))
+    if len(weights) != 4 or min(weights) <= 0:
+        raise ValueError(
+            f"class_weights: expected 4 positive numbers (none,crack,scratch,loss), got {config.class_weights}"
+        )
+    return train(model, dataset, functools.partial(detector_loss, class_weights=weights), config, title="detector")

@@ -27,7 +27,7 @@ from diffusers.utils import BaseOutput
 
 from .attribution import AttributionRecorder
 from .crop_plan import Tile, TileBlender, plan_tiles
-from .damage_detection import DetectedDamage, decide, predict_tiled
+from .damage_detection import DetectedDamage, decide, decision_settings, predict_tiled
 from .masked_fill import edit_mask, pushpull_fill
 
 COMPONENT_CLASSES = {  # component -> class in the ``artrestore.models`` package (for loading without remote code)
@@ -324,8 +324,8 @@ class ArtRestorePipeline(DiffusionPipeline):
     def detect_damage(
         self,
         image: PIL.Image.Image | list[PIL.Image.Image],
-        damage_threshold: float = 0.5,
-        fade_threshold: float = 0.08,
+        damage_threshold: float | None = None,
+        fade_threshold: float | None = None,
         tile: int = 1024,
         overlap: int = 64,
     ) -> list[DetectedDamage]:
@@ -333,8 +333,8 @@ class ArtRestorePipeline(DiffusionPipeline):
 
         Args:
             image: PIL RGB painting(s), any size (the detector runs on overlapping tiles).
-            damage_threshold: probability of any damage needed to mark a pixel.
-            fade_threshold: weakest fading reported (weaker becomes 0).
+            damage_threshold: probability of any damage needed to mark a pixel (None: the detector's calibrated one).
+            fade_threshold: weakest fading reported, weaker becomes 0 (None: the detector's calibrated one).
             tile: tile side in pixels.
             overlap: tile overlap in pixels.
 
@@ -347,10 +347,11 @@ class ArtRestorePipeline(DiffusionPipeline):
         images = _as_list(image)
         if not images or not all(isinstance(im, PIL.Image.Image) and im.mode == "RGB" for im in images):
             raise ValueError("image: expected a PIL RGB image or a list of them (convert with .convert('RGB'))")
+        settings = decision_settings(self.damage_detector, damage_threshold, fade_threshold)
         found = []
         for im in images:
             probs, fade = predict_tiled(self.damage_detector, np.asarray(im), tile, overlap)
-            found.append(decide(probs, fade, damage_threshold, fade_threshold))
+            found.append(decide(probs, fade, **settings))
         return found
 
     def certify(self, image: np.ndarray, region: np.ndarray, artist: str | None) -> Any | None:

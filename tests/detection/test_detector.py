@@ -51,6 +51,33 @@ def test_tiling_handles_odd_sizes_and_seams(tiny):
     assert np.abs(probs - whole).mean() < 0.05  # overlapping tiles agree with a single pass away from borders
 
 
+@pytest.mark.parametrize("length", [100, 1024, 1030, 1414, 3000, 4000])
+def test_tiles_cover_with_the_overlap_and_no_more_tiles_than_needed(length):
+    from pipelines.damage_detection import _tiles
+
+    side, starts = _tiles(length, 1024, 64, 16)
+    assert starts[0] == 0 and starts[-1] + side == length and side <= max(1024, length if length <= 1024 else 0)
+    assert all(b - a <= side - 63 for a, b in zip(starts, starts[1:]))  # neighbours overlap by >= 63 px (rounding)
+    assert len(starts) == (1 if length <= 1024 else -(-(length - 64) // (1024 - 64)))
+
+
+def test_thresholds_travel_with_the_detector(tmp_path):
+    from artrestore.detection.detect import detect_damage
+
+    torch.manual_seed(0)
+    det = DamageDetector(channels=(4, 8), damage_threshold=0.99, fade_threshold=0.5, type_weights=(1, 2, 3)).eval()
+    det.save_pretrained(tmp_path / "d")
+    loaded = DamageDetector.from_pretrained(tmp_path / "d").eval()
+    assert (loaded.config.damage_threshold, loaded.config.fade_threshold) == (0.99, 0.5)
+    assert list(loaded.config.type_weights) == [1, 2, 3]
+    img = synthetic_painting(40, 40)
+    strict = detect_damage(loaded, img)
+    loose = detect_damage(loaded, img, damage_threshold=0.01, fade_threshold=0.0)
+    assert strict.mask.sum() <= loose.mask.sum() and loose.mask.all()  # an untrained net's p(damage) > 0.01
+    with pytest.raises(ValueError, match="damage_threshold"):
+        DamageDetector(channels=(4, 8), damage_threshold=1.0)
+
+
 def test_decide_thresholds_and_formats():
     probs = np.zeros((4, 4, 4), np.float32)
     probs[..., 0] = 1
@@ -65,6 +92,13 @@ def test_decide_thresholds_and_formats():
     assert d.mask_image().mode == "L" and np.asarray(d.mask_image())[0, 0] == 255
     assert np.asarray(d.fade_map())[3, 3] == 128
     assert d.class_mask("crack").sum() == 1
+    weighted = decide(probs, fade, type_weights=(1.0, 1.0, 2.0))  # loss weighted up: 0.7 vs 0.0 still crack
+    assert weighted.types[0, 0] == DamageType.CRACK and weighted.types[1, 1] == DamageType.LOSS
+    scratchy = decide(probs, fade, type_weights=(1.0, 8.0, 1.0))  # scratch 0.8 beats crack 0.7 and loss 0.5
+    assert scratchy.types[0, 0] == DamageType.SCRATCH and scratchy.types[1, 1] == DamageType.SCRATCH
+    assert np.array_equal(scratchy.mask, d.mask)  # weights choose the type, never whether a pixel is damaged
+    with pytest.raises(ValueError, match="type_weights"):
+        decide(probs, fade, type_weights=(1.0, 0.0, 1.0))
     with pytest.raises(ValueError, match="name"):
         d.class_mask("mould")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from artrestore.metrics import boundary_f1, f1, iou
+from artrestore.metrics import boundary_f1, f1, f1_curve, iou
 
 
 def _square(y0: int, x0: int, size: int = 10, side: int = 32) -> torch.Tensor:
@@ -35,3 +35,23 @@ def test_boundary_f1_tolerates_small_shifts_only():
 def test_shape_mismatch_raises():
     with pytest.raises(ValueError, match="shapes differ"):
         iou(torch.zeros(1, 4, 4), torch.zeros(1, 4, 5))
+
+
+def test_f1_curve_matches_f1_of_each_thresholded_mask():
+    g = torch.Generator().manual_seed(0)
+    score = torch.rand(3, 16, 16, generator=g)
+    target = torch.rand(3, 16, 16, generator=g) > 0.6
+    thresholds = torch.tensor([0.1, 0.5, 0.9, 1.5])
+    curve = f1_curve(score, target, thresholds)
+    assert curve.shape == (3, 4)
+    for j, t in enumerate(thresholds):
+        assert torch.allclose(curve[:, j], f1(score >= t, target))
+    empty = f1_curve(torch.zeros(1, 4, 4), torch.zeros(1, 4, 4, dtype=torch.bool), thresholds)
+    assert torch.equal(empty, torch.ones(1, 4))  # nothing predicted, nothing there
+
+
+def test_f1_curve_rejects_mismatched_inputs():
+    with pytest.raises(ValueError, match="score"):
+        f1_curve(torch.rand(1, 4, 4), torch.zeros(1, 4, 5), torch.tensor([0.5]))
+    with pytest.raises(ValueError, match="thresholds"):
+        f1_curve(torch.rand(1, 4, 4), torch.zeros(1, 4, 4), torch.tensor([[0.5]]))

@@ -45,6 +45,19 @@ def test_detect_damage_returns_pipeline_ready_maps(pipe):
     assert np.asarray(found[0].mask_image()).min() == 255 and np.asarray(found[0].fade_map()).max() == 0
 
 
+def test_detect_damage_uses_the_detectors_calibrated_decisions(pipe):
+    head = pipe.damage_detector.head
+    with torch.no_grad():  # p(none) = p(crack) = p(scratch) = p(loss) = 0.25 everywhere, fade 0.5
+        head.weight.zero_()
+        head.bias.zero_()
+    assert pipe.detect_damage(_image())[0].mask.all()  # default threshold 0.5 < p(damage) = 0.75
+    pipe.damage_detector.register_to_config(damage_threshold=0.8, fade_threshold=0.6, type_weights=(1.0, 2.0, 1.0))
+    strict = pipe.detect_damage(_image())[0]
+    assert not strict.mask.any() and not (strict.fade > 0).any()  # both calibrated thresholds apply
+    loose = pipe.detect_damage(_image(), damage_threshold=0.5, fade_threshold=0.4)[0]  # explicit values win
+    assert loose.mask.all() and (loose.fade > 0).all() and (loose.types == DamageType.SCRATCH).all()
+
+
 def test_restore_with_detected_masks(pipe):
     _detector_says(pipe, damaged=True)
     img = _image()

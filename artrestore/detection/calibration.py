@@ -1,0 +1,205 @@
+"""Calibrating the detector's decisions on held-out training cases, never on the validation split.
+
+- The damage threshold is the probability of any damage that maximises the mean per-image F1 of the binary mask.
+- The fade threshold is the weakest fading strength that maximises the mean per-image F1 of the faded region (true
+  strength >= ``VISIBLE_FADE``).
+- The type weights rescale the crack, scratch and loss probabilities so that the weighted argmax has the best
+  balanced accuracy (mean per-type recall) on truly damaged pixels: a prior correction for classes the network
+  under-predicts.
+
+All three are written into the detector's config, so they travel with its weights.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from pipelines.damage_detection import predict_tiled
+
+from ..config import DetectorCalibrationConfig
+from ..damage import DamageSimulator, DamageType, derive_seed
+from ..data import PaintingCollection, center_square, split_collection
+from ..data.craquelure_pairs import crack_pairs, load_pair
+from ..io import load_image
+from ..metrics import f1_curve
+from .detector import DamageDetector
+
+VISIBLE_FADE = 0.1  # true fading strengths from here on count as faded when the fade threshold is tuned
+TUNING_KINDS = ("crack", "scratch", "small_loss", "large_loss", "fading", "mixed")
+PIXELS_PER_CASE = 4000  # damaged pixels sampled per tuning case for the type weights
+# damage-type code -> class index of the type weights (crack 0, scratch 1, loss 2; others -1)
+_TYPE_TO_INDEX = np.array([-1, 0, 1, 2, -1], np.int64)
+
+
+def choose_threshold(curves: torch.Tensor, thresholds: torch.Tensor) -> tuple[float, float]:
+    """The threshold with the best mean F1.
+
+    Args:
+        curves: (b, n) per-image F1 at each threshold (see :func:`~artrestore.metrics.f1_curve`).
+        thresholds: (n,) the thresholds.
+
+    Returns:
+        The best threshold and its mean F1 (the lowest such threshold on ties).
+    """
+    if curves.ndim != 2 or curves.shape[1] != thresholds.numel() or curves.shape[0] == 0:
+        raise ValueError(f"curves: expected (b >= 1, {thresholds.numel()}), got {tuple(curves.shape)}")
+    mean = curves.mean(0)  # (n,)
+    best = int(mean.argmax())
+    return float(thresholds[best]), float(mean[best])
+
+
+def choose_type_weights(
+    probs: torch.Tensor, labels: torch.Tensor, grid: torch.Tensor, groups: torch.Tensor | None = None
+) -> tuple[tuple, float]:
+    """Weights of the crack, scratch and loss probabilities with the best balanced accuracy of the weighted argmax.
+
+    Args:
+        probs: (n, 3) crack, scratch and loss probabilities of truly damaged pixels.
+        labels: (n,) their true class, 0 = crack, 1 = scratch, 2 = loss.
+        grid: (g,) candidate weights of crack and scratch (loss keeps weight 1).
+        groups: (n,) group of each pixel (e.g. the damage kind and true class); accuracy is the mean recall over the
+            groups, so small groups (small losses among large ones) count as much as large ones. None: by label.
+
+    Returns:
+        The weights and their balanced accuracy; all-1 weights win ties.
+    """
+    if probs.ndim != 2 or probs.shape[1] != 3 or labels.shape != probs.shape[:1] or probs.shape[0] == 0:
+        raise ValueError(
+            f"probs, labels: expected (n >= 1, 3) and (n,), got {tuple(probs.shape)}, {tuple(labels.shape)}"
+        )
+    groups = labels if groups is None else groups
+    if groups.shape != labels.shape:
+        raise ValueError(f"groups: expected {tuple(labels.shape)}, got {tuple(groups.shape)}")
+    members = [groups == g for g in torch.unique(groups)]
+    best, best_score = (1.0, 1.0, 1.0), -1.0
+    candidates = [(1.0, 1.0)] + [(float(a), float(b)) for a in grid for b in grid]
+    for w_crack, w_scratch in candidates:
+        w = torch.tensor([w_crack, w_scratch, 1.0], dtype=probs.dtype)
+        correct = ((probs * w).argmax(1) == labels).float()  # (n,)
+        score = float(torch.stack([correct[m].mean() for m in members]).mean())
+        if score > best_score + 1e-9:
+            best, best_score = (w_crack, w_scratch, 1.0), score
+    return best, best_score
+
+
+def tuning_cases(
+    config: DetectorCalibrationConfig,
+) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]]:
+    """Yield ``(name, image, damage mask, type map, fade or None)``: fresh simulated damage on training paintings
+    (seeds the detector's training never drew) and real craquelure close-ups of the training files (fade unknown:
+    None)."""
+    paintings = split_collection(PaintingCollection.scan(config.data), "train").records[: config.paintings]
+    simulator = DamageSimulator()
+    for painting in paintings:
+        clean = center_square(load_image(painting.path).to_uint8(), config.size)
+        for kind in TUNING_KINDS:
+            sample = simulator.simulate(clean, kind, derive_seed(config.seed, painting.painting_id, kind, "calibrate"))
+            yield f"{painting.painting_id}/{kind}", sample.image, sample.mask, sample.types, sample.fade
+    for pair in crack_pairs(config.craquelure, "train")[: config.real]:
+        image, crack = load_pair(pair)
+        types = np.where(crack, DamageType.CRACK, DamageType.NONE).astype(np.uint8)
+        yield f"{pair.school}/{pair.image.stem}", image, crack, types, None
+
+
+def _group_ids(source: str, labels: np.ndarray) -> np.ndarray:
+    """Group index of (damage source, true class) for each pixel: each kind's pixels of each class form a group."""
+    sources = ("real", *TUNING_KINDS)
+    return sources.index(source) * 3 + labels
+
+
+def calibrate_detector(config: DetectorCalibrationConfig) -> dict:
+    """Run ``artrestore calibrate-detector``: tune both thresholds and save the detector with them.
+
+    Args:
+        config: :class:`~artrestore.config.DetectorCalibrationConfig`.
+
+    Returns:
+        ``{"damage_threshold", "damage_f1", "fade_threshold", "fade_f1", "cases", "curves"}``; also written to
+        ``<report>/calibration.json`` with a plot of F1 against each threshold.
+    """
+    if not Path(config.detector, "config.json").exists():
+        raise ValueError(f"detector: no saved DamageDetector in {config.detector}")
+    if config.paintings < 1 and config.real < 1:
+        raise ValueError("paintings, real: give at least one tuning case")
+    torch.set_num_threads(config.threads)
+    model = DamageDetector.from_pretrained(config.detector).eval()
+    grid = torch.linspace(0.05, 0.95, 91)  # (n,)
+    damage_curves, fade_curves, names, type_probs, type_labels, type_groups = [], [], [], [], [], []
+    rng = np.random.default_rng(config.seed)
+    cases = config.paintings * len(TUNING_KINDS) + config.real
+    for name, image, mask, types, fade in tqdm(tuning_cases(config), total=cases, desc="calibrate detector"):
+        probs, fade_pred = predict_tiled(model, image)
+        ys, xs = np.nonzero(mask)
+        pick = rng.choice(len(ys), min(len(ys), PIXELS_PER_CASE), replace=False)
+        type_probs.append(probs[ys[pick], xs[pick], 1:])  # (k, 3)
+        type_labels.append(_TYPE_TO_INDEX[types[ys[pick], xs[pick]]])  # (k,)
+        source = name.rsplit("/", 1)[-1] if fade is not None else "real"  # the simulated kind, or a real close-up
+        type_groups.append(_group_ids(source, type_labels[-1]))
+        p_damage = torch.from_numpy(1 - probs[..., 0])[None]  # (1, h, w)
+        damage_curves.append(f1_curve(p_damage, torch.from_numpy(mask)[None], grid))
+        if fade is not None:
+            visible = torch.from_numpy(fade >= VISIBLE_FADE)[None]  # (1, h, w)
+            fade_curves.append(f1_curve(torch.from_numpy(fade_pred)[None], visible, grid))
+        names.append(name)
+    damage_threshold, damage_f1 = choose_threshold(torch.cat(damage_curves), grid)
+    fade_threshold, fade_f1 = choose_threshold(torch.cat(fade_curves), grid) if fade_curves else (0.08, float("nan"))
+    labels = torch.from_numpy(np.concatenate(type_labels))
+    keep = labels >= 0  # damage pixels of a binary type (fading never overlaps them in the simulator)
+    type_weights, type_accuracy = choose_type_weights(
+        torch.from_numpy(np.concatenate(type_probs))[keep],
+        labels[keep],
+        torch.logspace(-2, 4, 25, base=2),
+        torch.from_numpy(np.concatenate(type_groups))[keep],
+    )
+    model.register_to_config(
+        damage_threshold=round(damage_threshold, 4),
+        fade_threshold=round(fade_threshold, 4),
+        type_weights=[round(w, 4) for w in type_weights],
+    )
+    out = Path(config.out or config.detector)
+    model.save_pretrained(out)
+    result = {
+        "detector": str(out),
+        "damage_threshold": damage_threshold,
+        "damage_f1": damage_f1,
+        "fade_threshold": fade_threshold,
+        "fade_f1": fade_f1,
+        "type_weights": list(type_weights),
+        "type_balanced_accuracy": type_accuracy,
+        "cases": len(names),
+        "grid": grid.tolist(),
+        "damage_f1_curve": torch.cat(damage_curves).mean(0).tolist(),
+        "fade_f1_curve": torch.cat(fade_curves).mean(0).tolist() if fade_curves else [],
+    }
+    report = Path(config.report)
+    report.mkdir(parents=True, exist_ok=True)
+    (report / "calibration.json").write_text(json.dumps(result, indent=1))
+    _plot(result, report / "calibration.png")
+    return result
+
+
+def _plot(result: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
+    ax.plot(result["grid"], result["damage_f1_curve"], label="damage mask (probability of any damage)")
+    if result["fade_f1_curve"]:
+        ax.plot(result["grid"], result["fade_f1_curve"], label="faded region (fading strength)")
+    for key, colour in (("damage_threshold", "C0"), ("fade_threshold", "C1")):
+        ax.axvline(result[key], color=colour, ls="--", lw=1)
+    ax.set_xlabel("threshold")
+    ax.set_ylabel("mean per-image F1")
+    ax.set_title(f"Detector thresholds tuned on {result['cases']} held-out training cases")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

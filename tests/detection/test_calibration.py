@@ -1,0 +1,72 @@
+"""Calibrating the detector's thresholds on held-out training cases."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from artrestore.cli import main
+from artrestore.detection import DamageDetector
+from artrestore.detection.calibration import choose_threshold, choose_type_weights
+
+
+def test_choose_threshold_takes_the_best_mean_f1():
+    grid = torch.tensor([0.2, 0.4, 0.6])
+    curves = torch.tensor([[0.5, 0.9, 0.1], [0.5, 0.3, 1.0]])  # means 0.5, 0.6, 0.55
+    assert choose_threshold(curves, grid) == pytest.approx((0.4, 0.6))
+    with pytest.raises(ValueError, match="curves"):
+        choose_threshold(torch.zeros(2, 2), grid)
+
+
+def test_type_weights_correct_an_under_predicted_class():
+    # scratch pixels get a higher scratch probability than other pixels, but never the largest one
+    probs = torch.tensor([[0.8, 0.1, 0.1], [0.5, 0.2, 0.3], [0.1, 0.4, 0.5], [0.2, 0.1, 0.7]])
+    labels = torch.tensor([0, 1, 1, 2])
+    plain, plain_score = choose_type_weights(probs, labels, torch.tensor([1.0]))
+    assert plain == (1.0, 1.0, 1.0) and plain_score == pytest.approx((1 + 0 + 1) / 3)
+    weights, score = choose_type_weights(probs, labels, torch.tensor([0.5, 1.0, 2.0]))
+    assert score == pytest.approx(1.0) and weights[1] > 1.0
+    pred = (probs * torch.tensor(weights)).argmax(1)
+    assert torch.equal(pred, labels)
+    with pytest.raises(ValueError, match="probs"):
+        choose_type_weights(torch.zeros(2, 2), torch.zeros(2, dtype=torch.long), torch.tensor([1.0]))
+
+
+def test_missing_detector_is_a_clear_error(tmp_path, capsys):
+    assert main(["calibrate-detector", "--detector", str(tmp_path / "none")]) == 2
+    assert "no saved DamageDetector" in capsys.readouterr().err
+
+
+@pytest.mark.data
+def test_calibration_writes_thresholds_into_the_detector(shared_data, tmp_path):
+    torch.manual_seed(0)
+    DamageDetector(channels=(4, 8)).save_pretrained(tmp_path / "det")
+    args = ["--detector", str(tmp_path / "det"), "--out", str(tmp_path / "cal"), "--report", str(tmp_path / "rep")]
+    data = ["--data", str(shared_data / "paintings"), "--craquelure", str(shared_data / "craquelure")]
+    assert main(["calibrate-detector", *args, *data, "--paintings", "1", "--real", "1", "--size", "64"]) == 0
+    report = json.loads((tmp_path / "rep" / "calibration.json").read_text())
+    assert report["cases"] == 7 and (tmp_path / "rep" / "calibration.png").exists()
+    curve = report["damage_f1_curve"]
+    assert max(curve) == pytest.approx(report["damage_f1"])
+    assert report["grid"][curve.index(max(curve))] == pytest.approx(report["damage_threshold"])
+    loaded = DamageDetector.from_pretrained(tmp_path / "cal")
+    assert loaded.config.damage_threshold == pytest.approx(report["damage_threshold"], abs=1e-4)
+    assert loaded.config.fade_threshold == pytest.approx(report["fade_threshold"], abs=1e-4)
+    assert list(loaded.config.type_weights) == pytest.approx(report["type_weights"], abs=1e-4)
+    assert 0 <= report["type_balanced_accuracy"] <= 1
+    assert json.loads((tmp_path / "det" / "config.json").read_text())["damage_threshold"] == 0.5  # input untouched
+
+
+def test_type_weights_balance_groups_of_one_class():
+    # two groups of loss pixels: many easy ones (large losses) and a few that look like scratches (small losses);
+    # grouped, the few count as much as the many, so scratch is not weighted up at their expense
+    probs = torch.tensor([[0.1, 0.2, 0.7]] * 8 + [[0.1, 0.42, 0.48]] * 2 + [[0.1, 0.4, 0.5]])
+    labels = torch.tensor([2] * 10 + [1])
+    grid = torch.tensor([1.0, 1.5])
+    by_label, _ = choose_type_weights(probs, labels, grid)
+    by_group, _ = choose_type_weights(probs, labels, grid, torch.tensor([0] * 8 + [1] * 2 + [2]))
+    assert by_label[1] == 1.5 and by_group[1] == 1.0
+    with pytest.raises(ValueError, match="groups"):
+        choose_type_weights(probs, labels, grid, torch.zeros(3, dtype=torch.long))
