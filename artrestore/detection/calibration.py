@@ -114,13 +114,14 @@ def _group_ids(source: str, labels: np.ndarray) -> np.ndarray:
 
 
 def calibrate_detector(config: DetectorCalibrationConfig) -> dict:
-    """Run ``artrestore calibrate-detector``: tune both thresholds and save the detector with them.
+    """Run ``artrestore calibrate-detector``: tune the thresholds and type weights, save the detector with them.
 
     Args:
         config: :class:`~artrestore.config.DetectorCalibrationConfig`.
 
     Returns:
-        ``{"damage_threshold", "damage_f1", "fade_threshold", "fade_f1", "cases", "curves"}``; also written to
+        ``{"detector", "damage_threshold", "damage_f1", "fade_threshold", "fade_f1", "type_weights",
+        "type_balanced_accuracy", "cases", "grid", "damage_f1_curve", "fade_f1_curve"}``; also written to
         ``<report>/calibration.json`` with a plot of F1 against each threshold.
     """
     if not Path(config.detector, "config.json").exists():
