@@ -145,11 +145,11 @@ def decision_settings(
         damage_threshold: overrides the calibrated damage threshold when given.
         fade_threshold: overrides the calibrated fade threshold when given.
     """
-    cfg = model.config
+    cfg = model.config  # from_pretrained fills keys an older config lacks with the constructor's defaults
     return {
-        "damage_threshold": cfg.get("damage_threshold", 0.5) if damage_threshold is None else damage_threshold,
-        "fade_threshold": cfg.get("fade_threshold", 0.08) if fade_threshold is None else fade_threshold,
-        "type_weights": tuple(cfg.get("type_weights", (1.0, 1.0, 1.0))),
+        "damage_threshold": cfg.damage_threshold if damage_threshold is None else damage_threshold,
+        "fade_threshold": cfg.fade_threshold if fade_threshold is None else fade_threshold,
+        "type_weights": tuple(cfg.type_weights),
     }
 
 
