@@ -100,7 +100,7 @@ def cmd_calibrate_detector(config: DetectorCalibrationConfig) -> int:
     result = calibrate_detector(config)
     print(
         f"damage threshold {result['damage_threshold']:.2f} (mean F1 {result['damage_f1']:.3f}), fade threshold "
-        f"{result['fade_threshold']:.2f} (mean F1 {result['fade_f1']:.3f}), type weights crack/scratch/loss "
+        f"{result['fade_threshold']:.2f} (pooled F1 {result['fade_f1']:.3f}), type weights crack/scratch/loss "
         f"{'/'.join(f'{w:g}' for w in result['type_weights'])} (balanced accuracy "
         f"{result['type_balanced_accuracy']:.3f}) on {result['cases']} held-out training cases; saved "
         f"{result['detector']}, report in {config.report}"

@@ -207,6 +207,7 @@ class DetectorTrainConfig(LoopSettings):
     real_share: float = opt(0.25, "share of samples that are real craquelure close-ups")
     channels: str = opt("8,16,32,64,96", "detector widths per resolution level")
     class_weights: str = opt("1,2,2,1.5", "cross-entropy weights of none,crack,scratch,loss")
+    fade_loss: str = opt("bce", "fading term: bce (learns the expected strength) or l1 (the median; collapses to 0)")
     init: str | None = opt(None, "start from these detector weights (a save_pretrained folder)")
     steps: int = opt(3000, "optimiser steps in total")
     batch_size: int = opt(8, "batch size per process")
@@ -252,6 +253,14 @@ class DiffusionTrainConfig(LoopSettings):
     oracle_retrieval: float = opt(
         0.0, "probability that 4 of a sample's retrieved tokens are its own clean quadrants (teaches content lookup)"
     )
+    retrieval_cells: int | None = opt(
+        None,
+        "cells per side each retrieved patch is split into, one token per cell (1: one token per patch); "
+        "None keeps the init's layout (1 for a new model)",
+    )
+    large_holes: float = opt(
+        0.0, "probability that a sample also loses a rectangle of 30-60 percent of the crop (context cannot explain)"
+    )
     freeze_style: bool = opt(False, "keep the style encoder fixed (a memory bank built with it stays valid)")
     prediction_type: str = opt("v_prediction", "denoiser target: v_prediction or epsilon")
     steps: int = opt(2000, "optimiser steps in total")
@@ -288,7 +297,7 @@ class RestoreConfig:
 class ExportConfig:
     """Settings of ``artrestore export``: a Hub-style model folder from a training run."""
 
-    run: str = opt("runs/diffusion_lookup", "`artrestore train` run folder")
+    run: str = opt("runs/diffusion_cells", "`artrestore train` run folder")
     out: str = opt(_default_model, "folder to write (replaced)")
     data: str = opt(lambda: str(Path(_default_data_root()) / "paintings"), "paintings; the train split fills the bank")
     sampler: str = opt("DPMSolverMultistepScheduler", "stock diffusers sampler class")

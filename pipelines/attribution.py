@@ -5,6 +5,11 @@ The denoiser attends from every latent pixel to style tokens and to the retrieve
 denoising loop), and sums the attention mass each retrieved patch receives, over heads, layers (resized to the
 latent grid) and denoising steps. Per block of ``block_size`` pixels the mass is normalised into shares.
 
+``weighting="attention"`` (the default) sums the plain attention probabilities. With ``weighting="value"`` each
+attention weight is multiplied by the size of what the token adds to the pixel through that head,
+``|W_out,h v_h(token)|`` (Kobayashi et al., EMNLP 2020, "Attention is not only a weight"). On the deletion test of
+the shipped model the plain attention identified the causal source better (2.64x against 2.30x).
+
 Self-contained (torch, numpy, PIL): this file ships with exported checkpoints.
 """
 
@@ -109,6 +114,28 @@ class BlockAttribution:
         }
 
 
+WEIGHTINGS = ("attention", "value")
+
+
+@torch.no_grad()
+def value_norms(module: torch.nn.Module, tokens: torch.Tensor) -> torch.Tensor:
+    """Size of what each token adds to a pixel's output through each head of a ``TokenCrossAttention``.
+
+    Args:
+        module: the attention module (``kv``, ``out``, ``heads``).
+        tokens: (n, token_dim) its condition tokens.
+
+    Returns:
+        (heads, n) norms ``|W_out[:, head] v_head(token)|``.
+    """
+    v = module.kv(tokens).chunk(2, dim=-1)[1].float()  # (n, c)
+    n, c = v.shape
+    heads = module.heads
+    w = module.out.weight.float().reshape(c, heads, c // heads).permute(1, 0, 2)  # (heads, c_out, c / heads)
+    per_head = torch.einsum("hod,nhd->hno", w, v.reshape(n, heads, c // heads))  # (heads, n, c_out)
+    return per_head.norm(dim=-1)
+
+
 class AttributionRecorder:
     """Collects the cross-attention mass on retrieved tokens through forward hooks on the denoiser.
 
@@ -119,11 +146,18 @@ class AttributionRecorder:
         unet: the denoiser; its ``attention_modules()`` are hooked.
         image_size: (H, W) of the painting.
         block_size: attribution block side in pixels.
+        weighting: ``"attention"`` or ``"value"`` (attention times the norm of each token's per-head output).
     """
 
-    def __init__(self, unet: torch.nn.Module, image_size: tuple[int, int], block_size: int = 16) -> None:
+    def __init__(
+        self, unet: torch.nn.Module, image_size: tuple[int, int], block_size: int = 16, weighting: str = "attention"
+    ) -> None:
+        if weighting not in WEIGHTINGS:
+            raise ValueError(f"weighting: expected one of {WEIGHTINGS}, got {weighting!r}")
+        self.weighting = weighting
         self.unet = unet
         self.style_tokens = int(unet.config.style_tokens)
+        self.cells = int(unet.config.retrieval_cells) ** 2  # tokens per retrieved patch
         self.block_size = block_size
         h, w = image_size
         self.grid = (-(-h // block_size), -(-w // block_size))
@@ -157,10 +191,14 @@ class AttributionRecorder:
         if not self._active or module.last_probs is None:
             return
         x = inputs[0]  # (1, c, h, w)
-        probs = module.last_probs[0].float().mean(0)  # (hw, n): mean over heads
+        if self.weighting == "value":
+            probs = (module.last_probs[0].float() * value_norms(module, inputs[1][0])[:, None, :]).sum(0)  # (hw, n)
+        else:
+            probs = module.last_probs[0].float().mean(0)  # (hw, n): mean over heads
         h, w = x.shape[-2:]
         style = probs[:, : self.style_tokens].sum(-1, keepdim=True)  # (hw, 1)
-        retrieved = probs[:, self.style_tokens :]  # (hw, k)
+        retrieved = probs[:, self.style_tokens :]  # (hw, k * cells)
+        retrieved = retrieved.reshape(retrieved.shape[0], -1, self.cells).sum(-1)  # (hw, k): a patch's cells summed
         maps = torch.cat([retrieved, style], dim=1).T.reshape(1, -1, h, w)  # (1, k + 1, h, w)
         if self._tile is None:
             self._tile = torch.zeros_like(maps[0])

@@ -163,27 +163,29 @@ def decide(
     """Threshold detector outputs.
 
     A pixel is damaged when the probability of "none" falls below ``1 - damage_threshold``; its type is the damage
-    class of largest weighted probability. Fading strengths below ``fade_threshold`` become exactly 0.
+    class of largest weighted probability. Fading strengths below ``fade_threshold`` become exactly 0; a threshold of
+    1 reports no fading at all (what calibration chooses when the fade output finds no fading on the tuning cases).
 
     Args:
         probs: (h, w, 4) class probabilities.
         fade: (h, w) fade strength in [0, 1].
         damage_threshold: probability of any damage needed to mark a pixel.
-        fade_threshold: weakest fading that is reported.
+        fade_threshold: weakest fading that is reported, in [0, 1] (1: none).
         type_weights: weights of the crack, scratch and loss probabilities when the type is chosen (a prior
             correction calibrated with the detector; all 1 is the plain argmax).
 
     Returns:
         The :class:`DetectedDamage`.
     """
-    if not 0 < damage_threshold < 1 or not 0 <= fade_threshold < 1:
-        raise ValueError("damage_threshold must be in (0, 1) and fade_threshold in [0, 1)")
+    if not 0 < damage_threshold < 1 or not 0 <= fade_threshold <= 1:
+        raise ValueError("damage_threshold must be in (0, 1) and fade_threshold in [0, 1]")
     weights = np.asarray(type_weights, np.float32)
     if weights.shape != (3,) or not (weights > 0).all():
         raise ValueError(f"type_weights: expected 3 positive weights (crack, scratch, loss), got {type_weights}")
     damaged = probs[..., 0] < 1 - damage_threshold  # (h, w)
     cls = (probs[..., 1:] * weights).argmax(-1) + 1  # (h, w) in 1..3
     types = np.where(damaged, _CLASS_TO_TYPE[cls], DamageType.NONE).astype(np.uint8)
-    f = np.where(fade >= fade_threshold, np.round(np.clip(fade, 0, 1) * 255) / 255, 0).astype(np.float32)
+    report = (fade >= fade_threshold) if fade_threshold < 1 else np.zeros(fade.shape, bool)  # (h, w)
+    f = np.where(report, np.round(np.clip(fade, 0, 1) * 255) / 255, 0).astype(np.float32)
     types[(types == DamageType.NONE) & (f > 0)] = DamageType.FADE
     return DetectedDamage(damaged, f, types, probs)

@@ -1,8 +1,12 @@
 """Calibrating the detector's decisions on held-out training cases, never on the validation split.
 
 - The damage threshold is the probability of any damage that maximises the mean per-image F1 of the binary mask.
-- The fade threshold is the weakest fading strength that maximises the mean per-image F1 of the faded region (true
-  strength >= ``VISIBLE_FADE``).
+- The fade threshold is the weakest fading strength that maximises the pooled pixel F1 of the faded region (true
+  strength >= ``VISIBLE_FADE``) over all cases. Pooled, not a mean per image: most cases have no fading at all,
+  and a per-image mean (F1 = 1 for an image where nothing is faded and nothing reported) chose a threshold that
+  reported fading nowhere; pooled, a false-positive pixel on an unfaded image costs precision in proportion. When
+  no threshold reaches a pooled F1 of ``MIN_FADE_F1`` the fade output is switched off (threshold 1): a map that
+  finds no fading would only mark unfaded paint.
 - The type weights rescale the crack, scratch and loss probabilities so that the weighted argmax has the best
   balanced accuracy (mean per-type recall) on truly damaged pixels: a prior correction for classes the network
   under-predicts.
@@ -27,10 +31,11 @@ from ..damage import DamageSimulator, DamageType, derive_seed
 from ..data import PaintingCollection, center_square, split_collection
 from ..data.craquelure_pairs import crack_pairs, load_pair
 from ..io import load_image
-from ..metrics import f1_curve
+from ..metrics import confusion_curve, f1_curve, f1_from_counts
 from .detector import DamageDetector
 
 VISIBLE_FADE = 0.1  # true fading strengths from here on count as faded when the fade threshold is tuned
+MIN_FADE_F1 = 0.05  # below this best pooled F1 the fade output is switched off (fade threshold 1)
 TUNING_KINDS = ("crack", "scratch", "small_loss", "large_loss", "fading", "mixed")
 PIXELS_PER_CASE = 4000  # damaged pixels sampled per tuning case for the type weights
 # damage-type code -> class index of the type weights (crack 0, scratch 1, loss 2; others -1)
@@ -52,6 +57,23 @@ def choose_threshold(curves: torch.Tensor, thresholds: torch.Tensor) -> tuple[fl
     mean = curves.mean(0)  # (n,)
     best = int(mean.argmax())
     return float(thresholds[best]), float(mean[best])
+
+
+def choose_pooled_threshold(counts: torch.Tensor, thresholds: torch.Tensor) -> tuple[float, float]:
+    """The threshold with the best F1 of the pixel counts pooled over all images.
+
+    Args:
+        counts: (b, n, 3) per-image tp/fp/fn at each threshold (see :func:`~artrestore.metrics.confusion_curve`).
+        thresholds: (n,) the thresholds.
+
+    Returns:
+        The best threshold and its pooled F1 (the lowest such threshold on ties).
+    """
+    if counts.ndim != 3 or counts.shape[1] != thresholds.numel() or counts.shape[2] != 3 or counts.shape[0] == 0:
+        raise ValueError(f"counts: expected (b >= 1, {thresholds.numel()}, 3), got {tuple(counts.shape)}")
+    pooled = f1_from_counts(counts.sum(0))  # (n,)
+    best = int(pooled.argmax())
+    return float(thresholds[best]), float(pooled[best])
 
 
 def choose_type_weights(
@@ -146,10 +168,14 @@ def calibrate_detector(config: DetectorCalibrationConfig) -> dict:
         damage_curves.append(f1_curve(p_damage, torch.from_numpy(mask)[None], grid))
         if fade is not None:
             visible = torch.from_numpy(fade >= VISIBLE_FADE)[None]  # (1, h, w)
-            fade_curves.append(f1_curve(torch.from_numpy(fade_pred)[None], visible, grid))
+            fade_curves.append(confusion_curve(torch.from_numpy(fade_pred)[None], visible, grid))  # (1, n, 3)
         names.append(name)
     damage_threshold, damage_f1 = choose_threshold(torch.cat(damage_curves), grid)
-    fade_threshold, fade_f1 = choose_threshold(torch.cat(fade_curves), grid) if fade_curves else (0.08, float("nan"))
+    fade_threshold, fade_f1 = (
+        choose_pooled_threshold(torch.cat(fade_curves), grid) if fade_curves else (0.08, float("nan"))
+    )
+    if fade_f1 < MIN_FADE_F1:
+        fade_threshold = 1.0  # the fade output finds no fading: report none
     labels = torch.from_numpy(np.concatenate(type_labels))
     keep = labels >= 0  # damage pixels of a binary type (fading never overlaps them in the simulator)
     type_weights, type_accuracy = choose_type_weights(
@@ -176,7 +202,7 @@ def calibrate_detector(config: DetectorCalibrationConfig) -> dict:
         "cases": len(names),
         "grid": grid.tolist(),
         "damage_f1_curve": torch.cat(damage_curves).mean(0).tolist(),
-        "fade_f1_curve": torch.cat(fade_curves).mean(0).tolist() if fade_curves else [],
+        "fade_f1_curve": f1_from_counts(torch.cat(fade_curves).sum(0)).tolist() if fade_curves else [],
     }
     report = Path(config.report)
     report.mkdir(parents=True, exist_ok=True)
@@ -192,13 +218,14 @@ def _plot(result: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
-    ax.plot(result["grid"], result["damage_f1_curve"], label="damage mask (probability of any damage)")
+    damage_label = "damage mask (probability of any damage; mean F1 per image)"
+    ax.plot(result["grid"], result["damage_f1_curve"], label=damage_label)
     if result["fade_f1_curve"]:
-        ax.plot(result["grid"], result["fade_f1_curve"], label="faded region (fading strength)")
+        ax.plot(result["grid"], result["fade_f1_curve"], label="faded region (fading strength; pooled F1)")
     for key, colour in (("damage_threshold", "C0"), ("fade_threshold", "C1")):
         ax.axvline(result[key], color=colour, ls="--", lw=1)
     ax.set_xlabel("threshold")
-    ax.set_ylabel("mean per-image F1")
+    ax.set_ylabel("F1")
     ax.set_title(f"Detector thresholds tuned on {result['cases']} held-out training cases")
     ax.legend(fontsize=8)
     fig.tight_layout()

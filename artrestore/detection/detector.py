@@ -31,7 +31,7 @@ class DamageDetector(ModelMixin, ConfigMixin):
     Args:
         channels: widths at full, 1/2, 1/4, ... resolution (any number of levels >= 2).
         damage_threshold: probability of any damage needed to mark a pixel.
-        fade_threshold: weakest fading strength that is reported (weaker becomes 0).
+        fade_threshold: weakest fading strength that is reported (weaker becomes 0; 1 reports no fading).
         type_weights: weights of the crack, scratch and loss probabilities when a damaged pixel's type is chosen.
     """
 
@@ -47,9 +47,9 @@ class DamageDetector(ModelMixin, ConfigMixin):
         channels = tuple(channels)
         if len(channels) < 2:
             raise ValueError(f"channels: expected at least 2 levels, got {channels}")
-        if not 0 < damage_threshold < 1 or not 0 <= fade_threshold < 1:
+        if not 0 < damage_threshold < 1 or not 0 <= fade_threshold <= 1:
             raise ValueError(
-                f"damage_threshold, fade_threshold: expected (0, 1) and [0, 1), got {damage_threshold}, "
+                f"damage_threshold, fade_threshold: expected (0, 1) and [0, 1], got {damage_threshold}, "
                 f"{fade_threshold}"
             )
         if len(type_weights) != 3 or min(type_weights) <= 0:

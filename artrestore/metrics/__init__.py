@@ -5,7 +5,7 @@ from .dists import dists
 from .lpips import lpips, lpips_map
 from .pixel import masked_psnr, masked_ssim, ssim_map
 from .seam import boundary_ring, seam_error
-from .segmentation import boundary_f1, f1, f1_curve, iou
+from .segmentation import boundary_f1, confusion_curve, f1, f1_curve, f1_from_counts, iou
 from .untouched import untouched_changed
 
 __all__ = [
@@ -14,7 +14,9 @@ __all__ = [
     "delta_e2000",
     "dists",
     "f1",
+    "confusion_curve",
     "f1_curve",
+    "f1_from_counts",
     "iou",
     "lpips",
     "lpips_map",

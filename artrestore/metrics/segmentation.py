@@ -38,8 +38,9 @@ def f1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return torch.where(denom > 0, 2 * tp / denom.clamp_min(1), torch.ones_like(tp)).float()
 
 
-def f1_curve(score: torch.Tensor, target: torch.Tensor, thresholds: torch.Tensor) -> torch.Tensor:
-    """Pixel F1 per image for every decision threshold on a score map (``score >= threshold`` is predicted).
+def confusion_curve(score: torch.Tensor, target: torch.Tensor, thresholds: torch.Tensor) -> torch.Tensor:
+    """Pixel counts of true positives, false positives and false negatives per image for every threshold on a score
+    map (``score >= threshold`` is predicted).
 
     Args:
         score: (b, [1,] h, w) float scores (e.g. damage probabilities).
@@ -47,7 +48,7 @@ def f1_curve(score: torch.Tensor, target: torch.Tensor, thresholds: torch.Tensor
         thresholds: (n,) thresholds.
 
     Returns:
-        (b, n) F1; 1 where prediction and target are both empty.
+        (b, n, 3) float64 counts: tp, fp, fn.
     """
     if score.ndim == 4:
         score = score[:, 0]
@@ -65,9 +66,29 @@ def f1_curve(score: torch.Tensor, target: torch.Tensor, thresholds: torch.Tensor
         tp = (pred & pos).sum(0).double()
         fp = (pred & ~pos).sum(0).double()
         fn = (~pred & pos).sum(0).double()
-        denom = 2 * tp + fp + fn
-        rows.append(torch.where(denom > 0, 2 * tp / denom.clamp_min(1), torch.ones_like(tp)))
-    return torch.stack(rows).float()  # (b, n)
+        rows.append(torch.stack([tp, fp, fn], dim=-1))  # (n, 3)
+    return torch.stack(rows)  # (b, n, 3)
+
+
+def f1_from_counts(counts: torch.Tensor) -> torch.Tensor:
+    """F1 from (..., 3) tp/fp/fn counts; 1 where prediction and target are both empty."""
+    tp, fp, fn = counts.unbind(-1)
+    denom = 2 * tp + fp + fn
+    return torch.where(denom > 0, 2 * tp / denom.clamp_min(1), torch.ones_like(tp))
+
+
+def f1_curve(score: torch.Tensor, target: torch.Tensor, thresholds: torch.Tensor) -> torch.Tensor:
+    """Pixel F1 per image for every decision threshold on a score map (``score >= threshold`` is predicted).
+
+    Args:
+        score: (b, [1,] h, w) float scores (e.g. damage probabilities).
+        target: (b, [1,] h, w) true mask.
+        thresholds: (n,) thresholds.
+
+    Returns:
+        (b, n) F1; 1 where prediction and target are both empty.
+    """
+    return f1_from_counts(confusion_curve(score, target, thresholds)).float()
 
 
 def _boundary(mask: torch.Tensor) -> torch.Tensor:

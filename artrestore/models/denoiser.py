@@ -114,6 +114,9 @@ class ArtRestoreUNet(ModelMixin, ConfigMixin):
         style_tokens: number of cross-attention tokens made from the style vector.
         token_dim: width of every condition token.
         retrieval_dim: size of one retrieved memory-bank latent patch, flattened (0 disables retrieval tokens).
+        retrieval_cells: cells per side each retrieved patch is split into, one token per cell (1: one token per
+            patch). Cell tokens carry local content plus a learned cell-position embedding, so a latent pixel can
+            attend to the part of a patch that matches it.
         heads: attention heads.
         groups: GroupNorm groups.
     """
@@ -128,6 +131,7 @@ class ArtRestoreUNet(ModelMixin, ConfigMixin):
         style_tokens: int = 4,
         token_dim: int = 128,
         retrieval_dim: int = 4 * 4 * 4,
+        retrieval_cells: int = 1,
         heads: int = 4,
         groups: int = 16,
     ) -> None:
@@ -140,7 +144,16 @@ class ArtRestoreUNet(ModelMixin, ConfigMixin):
         self.style_mlp = nn.Sequential(nn.Linear(style_dim, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
         self.null_style = nn.Parameter(torch.zeros(style_dim))  # used when no style is given (and for dropout)
         self.style_to_tokens = nn.Linear(style_dim, style_tokens * token_dim)
-        self.retrieval_proj = nn.Linear(retrieval_dim, token_dim) if retrieval_dim > 0 else None
+        if retrieval_dim % (latent_channels * retrieval_cells**2):
+            raise ValueError(
+                f"retrieval_cells: {retrieval_cells}^2 cells of {latent_channels} channels must divide retrieval_dim "
+                f"({retrieval_dim})"
+            )
+        cell_dim = retrieval_dim // retrieval_cells**2
+        self.retrieval_proj = nn.Linear(cell_dim, token_dim) if retrieval_dim > 0 else None
+        self.cell_position = None  # (cells^2, token_dim) where each patch, in cells
+        if retrieval_cells > 1:
+            self.cell_position = nn.Parameter(0.02 * torch.randn(retrieval_cells**2, token_dim))
         self.token_type = nn.Parameter(torch.zeros(2, token_dim))  # style vs retrieved
         self.conv_in = nn.Conv2d(2 * latent_channels + 1, block_channels[0], 3, padding=1)
 
@@ -178,21 +191,46 @@ class ArtRestoreUNet(ModelMixin, ConfigMixin):
             retrieved_mask: (b, k) bool, False for padding slots, or None.
 
         Returns:
-            ``tokens`` (b, style_tokens + k, token_dim) and ``mask`` (b, style_tokens + k) bool.
+            ``tokens`` (b, style_tokens + k * cells^2, token_dim) and ``mask`` (b, style_tokens + k * cells^2) bool;
+            retrieved patch ``j`` owns the ``cells^2`` consecutive tokens from ``style_tokens + j * cells^2``.
         """
         b = style.shape[0]
         cfg = self.config
         tokens = self.style_to_tokens(style).reshape(b, cfg.style_tokens, cfg.token_dim) + self.token_type[0]
         mask = torch.ones(b, cfg.style_tokens, dtype=torch.bool, device=style.device)
         if retrieved is not None and self.retrieval_proj is not None and retrieved.shape[1] > 0:
-            tokens = torch.cat([tokens, self.retrieval_proj(retrieved) + self.token_type[1]], dim=1)
+            cells = self.retrieval_cells(retrieved)  # (b, k, n_cells, cell_dim)
+            r_tokens = self.retrieval_proj(cells) + self.token_type[1]  # (b, k, n_cells, token_dim)
+            if self.cell_position is not None:
+                r_tokens = r_tokens + self.cell_position
+            tokens = torch.cat([tokens, r_tokens.flatten(1, 2)], dim=1)
             r_mask = (
                 retrieved_mask
                 if retrieved_mask is not None
                 else torch.ones(retrieved.shape[:2], dtype=torch.bool, device=style.device)
             )
-            mask = torch.cat([mask, r_mask], dim=1)
+            mask = torch.cat([mask, r_mask.repeat_interleave(cells.shape[2], dim=1)], dim=1)
         return tokens, mask
+
+    def retrieval_cells(self, retrieved: torch.Tensor) -> torch.Tensor:
+        """Split flattened patches into cell features, source-major (the token order of :meth:`condition_tokens`).
+
+        Args:
+            retrieved: (b, k, c * p * p) flattened (c, p, p) latent patches.
+
+        Returns:
+            (b, k, cells^2, c * (p / cells)^2).
+        """
+        b, k, d = retrieved.shape
+        c, n = self.config.latent_channels, self.config.retrieval_cells
+        if n == 1:
+            return retrieved[:, :, None]
+        p = math.isqrt(d // c)
+        if c * p * p != d or p % n:
+            raise ValueError(f"retrieved: patches of {d} values do not split into {n}x{n} cells of {c} channels")
+        s = p // n
+        x = retrieved.reshape(b, k, c, n, s, n, s).permute(0, 1, 3, 5, 2, 4, 6)  # (b, k, n, n, c, s, s)
+        return x.reshape(b, k, n * n, c * s * s)
 
     @staticmethod
     def _film(h: torch.Tensor, film: list[tuple[torch.Tensor, torch.Tensor]] | None, level: int) -> torch.Tensor:

@@ -91,30 +91,43 @@ class DetectorSamples(Dataset):
         }
 
 
+FADE_LOSSES = ("bce", "l1")
+
+
 def detector_loss(
     model: torch.nn.Module,
     batch: dict[str, torch.Tensor],
-    class_weights: tuple[float, ...] = (1.0, 2.0, 2.0, 1.5),
+    class_weights: tuple[float, ...],
+    fade_loss: str,
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """Weighted cross-entropy + soft Dice on 'any damage' + L1 on fading (where fading is known).
+    """Weighted cross-entropy + soft Dice on 'any damage' + a fading term (where fading is known).
 
     Args:
         model: the detector.
         batch: a collated :class:`DetectorSamples` batch.
         class_weights: cross-entropy weights of none, crack, scratch, loss. Large weights on the thin classes buy
             recall with false positives, and every false positive is a pixel the restorer repaints needlessly.
+        fade_loss: ``"bce"`` (binary cross-entropy against the fading strength: its minimiser is the expected
+            strength) or ``"l1"`` (its minimiser is the median strength, which is 0 wherever fading is uncertain,
+            since most training pixels are unfaded: an L1-trained head learnt to predict no fading at all).
     """
+    if fade_loss not in FADE_LOSSES:
+        raise ValueError(f"fade_loss: expected one of {FADE_LOSSES}, got {fade_loss!r}")
     logits = model(batch["image"])  # (b, 5, s, s)
     weights = torch.tensor(class_weights, device=logits.device)
     ce = F.cross_entropy(logits[:, :4], batch["classes"], weight=weights)
     p_damage = 1 - logits[:, :4].softmax(1)[:, 0]  # (b, s, s)
     target = (batch["classes"] > 0).float()
     dice = 1 - (2 * (p_damage * target).sum((1, 2)) + 1) / (p_damage.sum((1, 2)) + target.sum((1, 2)) + 1)
-    fade_err = (logits[:, 4:].sigmoid() - batch["fade"]).abs().mean((1, 2, 3))  # (b,)
+    if fade_loss == "bce":
+        fade_err = F.binary_cross_entropy_with_logits(logits[:, 4:], batch["fade"], reduction="none")
+        fade_err = fade_err.mean((1, 2, 3))  # (b,)
+    else:
+        fade_err = (logits[:, 4:].sigmoid() - batch["fade"]).abs().mean((1, 2, 3))  # (b,)
     w = batch["fade_weight"]
-    fade_l1 = (fade_err * w).sum() / w.sum().clamp_min(1)
-    loss = ce + dice.mean() + 2 * fade_l1
-    return loss, {"ce": ce.item(), "dice": dice.mean().item(), "fade_l1": fade_l1.item()}
+    fade_term = (fade_err * w).sum() / w.sum().clamp_min(1)
+    loss = ce + dice.mean() + 2 * fade_term
+    return loss, {"ce": ce.item(), "dice": dice.mean().item(), "fade": fade_term.item()}
 
 
 def train_detector(config: DetectorTrainConfig) -> dict:
@@ -144,4 +157,10 @@ def train_detector(config: DetectorTrainConfig) -> dict:
         raise ValueError(
             f"class_weights: expected 4 positive numbers (none,crack,scratch,loss), got {config.class_weights}"
         )
-    return train(model, dataset, functools.partial(detector_loss, class_weights=weights), config, title="detector")
+    return train(
+        model,
+        dataset,
+        functools.partial(detector_loss, class_weights=weights, fade_loss=config.fade_loss),
+        config,
+        title="detector",
+    )

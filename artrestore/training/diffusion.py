@@ -21,7 +21,7 @@ from torch import nn
 from pipelines.masked_fill import pushpull_fill
 
 from ..config import DiffusionTrainConfig
-from ..damage import derive_seed
+from ..damage import DamageType, derive_seed
 from ..data import DamagedCropDataset, multiscale_random_crop
 from ..data.sources import training_sources
 from ..models import ArtRestoreUNet, FiLMMaskEncoder, StyleEncoder
@@ -89,10 +89,29 @@ class RestorationModel(nn.Module):
         return self.unet(noisy, t, masked_latents, latent_mask, style, film, retrieved, retrieved_valid).sample
 
     @classmethod
-    def from_pretrained(cls, folder: str | Path) -> RestorationModel:
+    def from_pretrained(cls, folder: str | Path, retrieval_cells: int | None = None) -> RestorationModel:
+        """Load the three parts from ``folder``.
+
+        Args:
+            folder: a run's ``final/`` (or a checkpoint with the same layout).
+            retrieval_cells: re-shape the denoiser's retrieval tokens to this many cells per side (its retrieval
+                projection and cell positions then start fresh); None keeps the saved layout.
+        """
         folder = Path(folder)
+        unet_path = str(folder / "unet")
+        saved_cells = ArtRestoreUNet.load_config(unet_path).get("retrieval_cells", 1)
+        if retrieval_cells is None or retrieval_cells == saved_cells:
+            unet = ArtRestoreUNet.from_pretrained(unet_path)
+        else:
+            unet = ArtRestoreUNet.from_pretrained(
+                unet_path, retrieval_cells=retrieval_cells, low_cpu_mem_usage=False, ignore_mismatched_sizes=True
+            )
+            # the re-shaped parts are left uninitialised by the loader: give them a fresh start
+            unet.retrieval_proj.reset_parameters()
+            if unet.cell_position is not None:
+                nn.init.normal_(unet.cell_position, std=0.02)
         return cls(
-            ArtRestoreUNet.from_pretrained(str(folder / "unet")),
+            unet,
             FiLMMaskEncoder.from_pretrained(str(folder / "mask_encoder")),
             StyleEncoder.from_pretrained(str(folder / "style_encoder")),
         )
@@ -110,6 +129,32 @@ def quadrant_tokens(latents: torch.Tensor) -> torch.Tensor:
     quads = latents.reshape(n, c, 2, h // 2, 2, w // 2).permute(0, 2, 4, 1, 3, 5).reshape(n * 4, c, h // 2, w // 2)
     pooled = F.adaptive_avg_pool2d(quads, BANK_PATCH_LATENT)  # (4n, c, p, p)
     return pooled.reshape(n, 4, -1)
+
+
+def large_hole_masks(b: int, size: int, generator: torch.Generator, share: tuple[float, float] = (0.3, 0.6)):
+    """Random axis-aligned rectangles covering ``share`` of a ``size`` x ``size`` crop.
+
+    Args:
+        b: number of masks.
+        size: crop side in pixels.
+        generator: torch random generator.
+        share: smallest and largest covered area share.
+
+    Returns:
+        (b, 1, size, size) float masks (1 = hole).
+    """
+    u = torch.rand(b, 4, generator=generator)  # (b, 4): area, aspect, y, x
+    area = share[0] + (share[1] - share[0]) * u[:, 0]
+    aspect = torch.exp((u[:, 1] - 0.5) * 1.2)  # h / w in about [0.55, 1.8]
+    h = (size * (area * aspect).sqrt()).clamp(4, size).long()
+    w = (size * (area / aspect).sqrt()).clamp(4, size).long()
+    y0 = ((size - h) * u[:, 2]).long()
+    x0 = ((size - w) * u[:, 3]).long()
+    ys = torch.arange(size)[None, :, None]  # (1, size, 1)
+    xs = torch.arange(size)[None, None, :]  # (1, 1, size)
+    inside = (ys >= y0[:, None, None]) & (ys < (y0 + h)[:, None, None])
+    inside = inside & (xs >= x0[:, None, None]) & (xs < (x0 + w)[:, None, None])  # (b, size, size)
+    return inside[:, None].float()
 
 
 def with_oracle_tokens(retrieved: torch.Tensor, own: torch.Tensor, p: float) -> torch.Tensor:
@@ -152,7 +197,15 @@ def diffusion_loss(vae: nn.Module, scheduler, config: DiffusionTrainConfig):
 
     def loss_fn(model: RestorationModel, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
         clean, damaged, mask, fade = batch["clean"], batch["damaged"], batch["mask"], batch["fade"]
+        types = batch["types"]
         b = clean.shape[0]
+        if config.large_holes > 0:  # holes the context cannot explain make the style and retrieved tokens worth using
+            use = (torch.rand(b) < config.large_holes)[:, None, None, None]  # (b, 1, 1, 1)
+            hole = large_hole_masks(b, clean.shape[-1], torch.Generator().manual_seed(int(torch.randint(2**31, ()))))
+            hole = hole * use  # (b, 1, H, W)
+            mask = torch.maximum(mask, hole)
+            fade = fade * (1 - hole)
+            types = torch.where(hole[:, 0] > 0, torch.full_like(types, int(DamageType.LOSS)), types)
         region = torch.maximum(mask, fade)  # (b, 1, H, W) what may change
         filled = pushpull_fill(damaged, mask)  # (b, 3, H, W)
         z0 = encode(vae, clean)  # (b, c, h, w)
@@ -172,7 +225,7 @@ def diffusion_loss(vae: nn.Module, scheduler, config: DiffusionTrainConfig):
         noise = torch.randn_like(z0)
         t = torch.randint(0, scheduler.config.num_train_timesteps, (b,), device=z0.device)
         zt = scheduler.add_noise(z0, noise, t)
-        pred = model(zt, t, zm, latent_mask, mask, fade, batch["types"], context[:, 0], drop_style, retrieved, valid)
+        pred = model(zt, t, zm, latent_mask, mask, fade, types, context[:, 0], drop_style, retrieved, valid)
         target = scheduler.get_velocity(z0, noise, t) if config.prediction_type == "v_prediction" else noise
         weight = 0.1 + F.avg_pool2d(region, stride)  # (b, 1, h, w): the damaged latents matter most
         err = ((pred - target) ** 2 * weight).mean() / weight.mean()
@@ -192,6 +245,7 @@ def build_model(config: DiffusionTrainConfig, vae: nn.Module) -> RestorationMode
         attention_levels=(False,) + (True,) * (len(channels) - 1),
         style_dim=config.style_dim,
         retrieval_dim=c * BANK_PATCH_LATENT * BANK_PATCH_LATENT if config.retrieved > 0 else 0,
+        retrieval_cells=config.retrieval_cells or 1,
     )
     return RestorationModel(
         unet, FiLMMaskEncoder(latent_stride(vae), 16, channels), StyleEncoder(style_dim=config.style_dim)
@@ -238,7 +292,10 @@ def train_diffusion(config: DiffusionTrainConfig) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     scale_file.write_text(json.dumps({"scaling_factor": scale}))
     vae.register_to_config(scaling_factor=scale)
-    model = RestorationModel.from_pretrained(config.init) if config.init else build_model(config, vae)
+    if config.init:
+        model = RestorationModel.from_pretrained(config.init, retrieval_cells=config.retrieval_cells)
+    else:
+        model = build_model(config, vae)
     if config.freeze_style:
         model.style_encoder.requires_grad_(False)
     scheduler = make_scheduler(config.prediction_type)

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from diffusers import DiffusionPipeline
 from diffusers.utils import BaseOutput
 
-from .attribution import AttributionRecorder
+from .attribution import WEIGHTINGS, AttributionRecorder
 from .crop_plan import Tile, TileBlender, plan_tiles
 from .damage_detection import DetectedDamage, decide, decision_settings, predict_tiled
 from .masked_fill import edit_mask, pushpull_fill
@@ -86,6 +86,8 @@ class ArtRestorePipeline(DiffusionPipeline):
         boundary_correction: add the decoder's colour error measured on the undamaged border of each hole, filled
             smoothly into the hole, so restored regions meet the original without a seam.
         attribution_block: side in pixels of the blocks of the attribution maps.
+        attribution_weighting: ``"attention"`` (plain attention mass) or ``"value"`` (attention weighted by what
+            each token adds to the output); see :class:`AttributionRecorder`.
     """
 
     model_cpu_offload_seq = "style_encoder->mask_encoder->unet->vae"
@@ -109,8 +111,11 @@ class ArtRestorePipeline(DiffusionPipeline):
         thin_damage_px: int = 0,
         boundary_correction: bool = True,
         attribution_block: int = 16,
+        attribution_weighting: str = "attention",
     ) -> None:
         super().__init__()
+        if attribution_weighting not in WEIGHTINGS:
+            raise ValueError(f"attribution_weighting: expected one of {WEIGHTINGS}, got {attribution_weighting!r}")
         self.register_modules(
             vae=vae,
             unet=unet,
@@ -129,6 +134,7 @@ class ArtRestorePipeline(DiffusionPipeline):
             thin_damage_px=thin_damage_px,
             boundary_correction=boundary_correction,
             attribution_block=attribution_block,
+            attribution_weighting=attribution_weighting,
         )
         self.latent_stride = 2 ** (len(vae.config.block_out_channels) - 1)
 
@@ -568,7 +574,9 @@ class ArtRestorePipeline(DiffusionPipeline):
             used: list[int] = []
             recorder = None
             if attribution and top_k > 0 and self.unet.config.retrieval_dim > 0 and tiles:
-                recorder = AttributionRecorder(self.unet, arr.shape[:2], self.config.attribution_block).attach()
+                recorder = AttributionRecorder(
+                    self.unet, arr.shape[:2], self.config.attribution_block, self.config.attribution_weighting
+                ).attach()
             try:
                 for n, tile in enumerate(self.progress_bar(tiles)):
                     sl = tile.slices

@@ -9,7 +9,12 @@ import torch
 
 from artrestore.cli import main
 from artrestore.detection import DamageDetector
-from artrestore.detection.calibration import choose_threshold, choose_type_weights
+from artrestore.detection.calibration import (
+    MIN_FADE_F1,
+    choose_pooled_threshold,
+    choose_threshold,
+    choose_type_weights,
+)
 
 
 def test_choose_threshold_takes_the_best_mean_f1():
@@ -18,6 +23,23 @@ def test_choose_threshold_takes_the_best_mean_f1():
     assert choose_threshold(curves, grid) == pytest.approx((0.4, 0.6))
     with pytest.raises(ValueError, match="curves"):
         choose_threshold(torch.zeros(2, 2), grid)
+
+
+def test_pooled_threshold_is_not_won_by_images_without_the_damage():
+    """Three images without fading and one faded one: a per-image mean favours reporting nothing anywhere (three
+    F1s of 1), pooled counts favour the threshold that finds the fading at a small false-positive cost."""
+    grid = torch.tensor([0.2, 0.8])
+    clean = torch.tensor([[[0.0, 2.0, 0.0], [0.0, 0.0, 0.0]]] * 3)  # at 0.2: 2 false positives each; at 0.8: none
+    faded = torch.tensor([[[90.0, 4.0, 10.0], [0.0, 0.0, 100.0]]])  # at 0.2: 90 of 100 found; at 0.8: nothing
+    counts = torch.cat([clean, faded]).double()  # (4, 2, 3) tp / fp / fn
+    per_image = (2 * counts[..., 0] / (2 * counts[..., 0] + counts[..., 1] + counts[..., 2]).clamp_min(1)).where(
+        counts.sum(-1) > 0, torch.ones(()).double()
+    )
+    assert choose_threshold(per_image.float(), grid)[0] == pytest.approx(0.8)
+    threshold, pooled = choose_pooled_threshold(counts, grid)
+    assert threshold == pytest.approx(0.2) and pooled == pytest.approx(180 / (180 + 10 + 10))
+    with pytest.raises(ValueError, match="counts"):
+        choose_pooled_threshold(torch.zeros(2, 3, 3), grid)
 
 
 def test_type_weights_correct_an_under_predicted_class():
@@ -51,6 +73,12 @@ def test_calibration_writes_thresholds_into_the_detector(shared_data, tmp_path):
     curve = report["damage_f1_curve"]
     assert max(curve) == pytest.approx(report["damage_f1"])
     assert report["grid"][curve.index(max(curve))] == pytest.approx(report["damage_threshold"])
+    fade_curve = report["fade_f1_curve"]
+    assert max(fade_curve) == pytest.approx(report["fade_f1"])
+    if report["fade_f1"] >= MIN_FADE_F1:
+        assert report["grid"][fade_curve.index(max(fade_curve))] == pytest.approx(report["fade_threshold"])
+    else:  # a fade output that finds no fading is switched off
+        assert report["fade_threshold"] == 1.0
     loaded = DamageDetector.from_pretrained(tmp_path / "cal")
     assert loaded.config.damage_threshold == pytest.approx(report["damage_threshold"], abs=1e-4)
     assert loaded.config.fade_threshold == pytest.approx(report["fade_threshold"], abs=1e-4)

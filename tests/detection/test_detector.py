@@ -101,6 +101,11 @@ def test_decide_thresholds_and_formats():
         decide(probs, fade, type_weights=(1.0, 0.0, 1.0))
     with pytest.raises(ValueError, match="name"):
         d.class_mask("mould")
+    fade[0, 3] = 1.0
+    off = decide(probs, fade, fade_threshold=1.0)  # 1 = fading switched off, even at full strength
+    assert not off.fade.any() and not (off.types == DamageType.FADE).any() and np.array_equal(off.mask, d.mask)
+    with pytest.raises(ValueError, match="fade_threshold"):
+        decide(probs, fade, fade_threshold=1.5)
 
 
 def test_detect_command_writes_pipeline_masks(tiny, tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from artrestore.metrics import boundary_f1, f1, f1_curve, iou
+from artrestore.metrics import boundary_f1, confusion_curve, f1, f1_curve, f1_from_counts, iou
 
 
 def _square(y0: int, x0: int, size: int = 10, side: int = 32) -> torch.Tensor:
@@ -48,6 +48,21 @@ def test_f1_curve_matches_f1_of_each_thresholded_mask():
         assert torch.allclose(curve[:, j], f1(score >= t, target))
     empty = f1_curve(torch.zeros(1, 4, 4), torch.zeros(1, 4, 4, dtype=torch.bool), thresholds)
     assert torch.equal(empty, torch.ones(1, 4))  # nothing predicted, nothing there
+
+
+def test_confusion_curve_counts_every_pixel_once():
+    g = torch.Generator().manual_seed(1)
+    score = torch.rand(2, 8, 8, generator=g)
+    target = torch.rand(2, 8, 8, generator=g) > 0.5
+    thresholds = torch.tensor([0.0, 0.3, 0.7, 1.1])
+    counts = confusion_curve(score, target, thresholds)  # (2, 4, 3)
+    assert counts.shape == (2, 4, 3)
+    tn = 64 - counts.sum(-1)
+    assert torch.equal(counts[..., 0] + counts[..., 2], target.flatten(1).sum(1, keepdim=True).double().expand(2, 4))
+    assert (tn >= 0).all() and torch.equal(counts[:, 0, 2], torch.zeros(2, dtype=torch.float64))  # all predicted
+    pred = score[1] >= 0.3
+    assert counts[1, 1].tolist() == [(pred & target[1]).sum(), (pred & ~target[1]).sum(), (~pred & target[1]).sum()]
+    assert torch.allclose(f1_from_counts(counts).float(), f1_curve(score, target, thresholds))
 
 
 def test_f1_curve_rejects_mismatched_inputs():

@@ -80,6 +80,40 @@ def test_attention_probabilities_can_be_kept(unet):
     assert unet(x, 5, ml, lm, retrieved=torch.randn(2, 3, 8)).sample.shape == kept.shape
 
 
+def test_cell_tokens_split_each_patch_in_source_major_order():
+    """retrieval_cells=2: a (4, 4, 4) patch becomes 4 tokens of its 2x2 latent cells, patch j owning tokens
+    style_tokens + 4j .. 4j + 3, and the validity of a slot covers all of its cells."""
+    torch.manual_seed(0)
+    unet = ArtRestoreUNet(**{**TINY_UNET, "retrieval_dim": 64, "retrieval_cells": 2}).eval()
+    _perturb(unet)
+    patches = torch.arange(2 * 3 * 64, dtype=torch.float32).reshape(2, 3, 64)  # (b, k, c*p*p)
+    cells = unet.retrieval_cells(patches)  # (b, k, 4, c*2*2)
+    assert cells.shape == (2, 3, 4, 16)
+    grid = patches.reshape(2, 3, 4, 4, 4)  # (b, k, c, p, p)
+    assert torch.equal(cells[1, 2, 1].reshape(4, 2, 2), grid[1, 2, :, 0:2, 2:4])  # cell (0, 1): top right
+    assert torch.equal(cells[0, 1, 2].reshape(4, 2, 2), grid[0, 1, :, 2:4, 0:2])  # cell (1, 0): bottom left
+    valid = torch.tensor([[True, False, True], [True, True, True]])
+    tokens, mask = unet.condition_tokens(torch.randn(2, 16), patches, valid)
+    assert tokens.shape == (2, 2 + 3 * 4, 32)
+    assert mask[0].tolist() == [True] * 2 + [True] * 4 + [False] * 4 + [True] * 4
+    x, ml, lm = _inputs()
+    r = torch.randn(2, 3, 64)
+    base = unet(x, 5, ml, lm).sample
+    assert unet(x, 5, ml, lm, retrieved=r, retrieved_mask=torch.zeros(2, 3, dtype=torch.bool)).sample.allclose(
+        base, atol=1e-5
+    )
+    swapped = r.reshape(2, 3, 4, 4, 4).flip(-1).reshape(2, 3, 64)  # the same content at other cell positions
+    assert not unet(x, 5, ml, lm, retrieved=swapped).sample.allclose(unet(x, 5, ml, lm, retrieved=r).sample)
+
+
+def test_cells_must_divide_the_patch():
+    with pytest.raises(ValueError, match="retrieval_cells"):
+        ArtRestoreUNet(**{**TINY_UNET, "retrieval_dim": 64, "retrieval_cells": 3})
+    unet = ArtRestoreUNet(**{**TINY_UNET, "retrieval_dim": 64, "retrieval_cells": 2})
+    with pytest.raises(ValueError, match="retrieved"):
+        unet.retrieval_cells(torch.randn(1, 2, 48))
+
+
 def test_film_encoder_levels_and_zero_start():
     enc = FiLMMaskEncoder(latent_stride=4, base_channels=8, unet_channels=(32, 64))
     mask = (torch.rand(2, 1, 32, 32) > 0.8).float()

@@ -42,7 +42,12 @@ def build_tiny_certifier(seed: int = 0) -> StyleCertifier:
 
 
 def build_tiny_pipeline(
-    tile_size: int = 128, context: int = 16, seed: int = 0, certifier: bool = False, detector: bool = False
+    tile_size: int = 128,
+    context: int = 16,
+    seed: int = 0,
+    certifier: bool = False,
+    detector: bool = False,
+    retrieval_cells: int = 1,
 ) -> ArtRestorePipeline:
     torch.manual_seed(seed)
     vae = build_autoencoder((32, 32), latent_channels=4).eval()  # stride 2
@@ -54,6 +59,7 @@ def build_tiny_pipeline(
         style_tokens=2,
         token_dim=32,
         retrieval_dim=4 * 8 * 8,
+        retrieval_cells=retrieval_cells,
         heads=2,
         groups=8,
     ).eval()

@@ -11,7 +11,7 @@ import torch
 
 from pipelines.attribution import AttributionRecorder, BlockAttribution
 
-from .conftest import ARTISTS
+from .conftest import ARTISTS, build_tiny_pipeline
 
 
 def _case(size=(96, 80), box=(20, 60, 10, 50)):
@@ -59,17 +59,42 @@ def test_overlay_tints_only_the_restored_region(tiny_pipe):
     np.testing.assert_allclose(overlay[~region], np.round(restored[~region] * 0.6), atol=1)  # dimmed, not tinted
 
 
-def test_attribution_is_the_recorded_attention(tiny_pipe):
-    """Per source, the attributed mass is the retrieved-token attention of every layer, head and step, summed over
-    the restored pixels (recomputed here from the attention probabilities themselves)."""
+def _token_contributions(module, tokens):
+    """(heads, n) size of each token's per-head output, computed token by token."""
+    c = module.out.weight.shape[0]
+    d = c // module.heads
+    v = module.kv(tokens)[:, c:]  # (n, c)
+    rows = []
+    for h in range(module.heads):
+        w = module.out.weight[:, h * d : (h + 1) * d]  # (c, d)
+        rows.append(torch.stack([(w @ v[j, h * d : (h + 1) * d]).norm() for j in range(v.shape[0])]))
+    return torch.stack(rows)
+
+
+@pytest.mark.parametrize(("cells", "weighting"), [(1, "attention"), (1, "value"), (4, "value")])
+def test_attribution_is_the_recorded_attention(tiny_pipe, cells, weighting):
+    """Per source, the attributed mass is the retrieved-token attention of every layer, head and step (weighted by
+    the size of each token's output through the head, or not), summed over the restored pixels and over the
+    source's cell tokens (recomputed here from the attention probabilities)."""
+    if cells > 1 or weighting != tiny_pipe.config.attribution_weighting:
+        tiny_pipe = build_tiny_pipeline(retrieval_cells=cells)
+        tiny_pipe.register_to_config(attribution_weighting=weighting)
+        tiny_pipe.set_progress_bar_config(disable=True)
     img, mask, region = _case(size=(64, 64), box=(16, 48, 16, 48))  # one 64 px tile at (0, 0)
     seen = []
-    hooks = [
-        m.register_forward_hook(lambda mod, i, o: seen.append(mod.last_probs[0].mean(0).clone()))
-        for m in tiny_pipe.unet.attention_modules()
-    ]
+
+    def keep(mod, inputs, output):
+        probs = mod.last_probs[0].clone()  # (heads, hw, n)
+        if weighting == "value":
+            probs = (probs * _token_contributions(mod, inputs[1][0])[:, None, :]).sum(0)
+        else:
+            probs = probs.mean(0)
+        seen.append(probs)
+
+    hooks = [m.register_forward_hook(keep) for m in tiny_pipe.unet.attention_modules()]
     try:
-        out = tiny_pipe(img, mask, artist=ARTISTS[1], generator=torch.Generator().manual_seed(1))
+        with torch.no_grad():
+            out = tiny_pipe(img, mask, artist=ARTISTS[1], generator=torch.Generator().manual_seed(1))
     finally:
         for h in hooks:
             h.remove()
@@ -80,7 +105,8 @@ def test_attribution_is_the_recorded_attention(tiny_pipe):
     for probs in seen:  # (hw, n)
         hw = probs.shape[0]
         grid = int(round(hw**0.5))
-        maps = probs[:, k_style:].T.reshape(1, -1, grid, grid)  # (1, k, g, g)
+        per_source = probs[:, k_style:].reshape(hw, -1, cells * cells).sum(-1)  # (hw, k)
+        maps = per_source.T.reshape(1, -1, grid, grid)  # (1, k, g, g)
         maps = torch.nn.functional.interpolate(maps, size=(side, side), mode="bilinear", align_corners=False)
         expected = expected + maps[0]
     px = torch.nn.functional.interpolate(expected[None], size=(64, 64), mode="bilinear", align_corners=False)[0]
@@ -90,6 +116,11 @@ def test_attribution_is_the_recorded_attention(tiny_pipe):
     assert len(att.rows) == n_valid
     largest = sorted(per_token, reverse=True)[:n_valid]  # empty token slots receive no attention
     np.testing.assert_allclose(sorted(att.region_mass, reverse=True), largest, rtol=2e-3)  # resampling order
+
+
+def test_unknown_weighting_is_refused(tiny_pipe):
+    with pytest.raises(ValueError, match="weighting"):
+        AttributionRecorder(tiny_pipe.unet, (64, 64), weighting="gradient")
 
 
 def test_excluded_rows_are_never_retrieved_nor_attributed(tiny_pipe):

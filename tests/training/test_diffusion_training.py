@@ -19,6 +19,7 @@ from artrestore.training.diffusion import (
     RestorationModel,
     build_model,
     diffusion_loss,
+    large_hole_masks,
     make_scheduler,
     quadrant_tokens,
     train_diffusion,
@@ -81,6 +82,65 @@ def test_oracle_tokens_are_the_own_quadrants_in_shuffled_slots():
     positions = [j for i in range(64) if has_own[i] for j in range(8) if torch.equal(mixed[i, j], own[i, 0])]
     assert len(set(positions)) > 3  # shuffled: the own quadrant is not always in the same slot
     assert torch.equal(with_oracle_tokens(ctx, own, 0.0).sort(1).values, ctx.sort(1).values)
+
+
+def test_large_holes_cover_their_share_as_one_rectangle():
+    holes = large_hole_masks(200, 64, torch.Generator().manual_seed(0))
+    assert holes.shape == (200, 1, 64, 64)
+    share = holes.mean((1, 2, 3))
+    assert share.min() >= 0.25 and share.max() <= 0.65  # 30-60 % up to rounding and clamping at the border
+    rows, cols = holes[:, 0].amax(2), holes[:, 0].amax(1)  # (n, 64) each: the rows and columns it spans
+    assert torch.equal(rows.sum(1) * cols.sum(1), holes.sum((1, 2, 3)))  # a filled rectangle
+    assert not torch.equal(holes[0], holes[1])
+
+
+def test_loss_with_large_holes_and_cell_tokens(painting_folder, tmp_path, tiny_vae):
+    from diffusers import AutoencoderKL
+
+    cfg = _config(
+        tmp_path,
+        painting_folder,
+        tiny_vae,
+        large_holes=1.0,
+        retrieval_cells=2,
+        oracle_retrieval=1.0,
+        retrieval_dropout=0.0,
+    )
+    vae = AutoencoderKL.from_pretrained(tiny_vae).requires_grad_(False)
+    model = build_model(cfg, vae)
+    assert model.unet.config.retrieval_cells == 2
+    with torch.no_grad():  # zero-initialised attention outputs would block the gradient to the tokens at step 0
+        for m in model.unet.attention_modules():
+            m.out.weight.normal_(0, 0.05)
+    ds = DiffusionSamples(PaintingCollection.scan(painting_folder), 32, length=2)
+    batch = torch.utils.data.default_collate([ds[0], ds[1]])
+    loss, _ = diffusion_loss(vae, make_scheduler("v_prediction"), cfg)(model, batch)
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert model.unet.cell_position.grad is not None and model.unet.cell_position.grad.abs().sum() > 0
+
+
+def test_init_can_reshape_the_retrieval_tokens(painting_folder, tmp_path, tiny_vae):
+    """A later stage may switch an init to cell tokens: the re-shaped projection starts fresh (finite), everything
+    else is the init's; with no setting the saved layout is kept."""
+    train_diffusion(_config(tmp_path, painting_folder, tiny_vae, out=str(tmp_path / "first")))
+    first = tmp_path / "first" / "final"
+    before = RestorationModel.from_pretrained(first)
+    reshaped = RestorationModel.from_pretrained(first, retrieval_cells=2)
+    assert reshaped.unet.config.retrieval_cells == 2 and before.unet.config.retrieval_cells == 1
+    assert all(torch.isfinite(p).all() for p in reshaped.unet.parameters())
+    assert reshaped.unet.retrieval_proj.weight.abs().max() < 1.0
+    old = before.unet.state_dict()
+    for name, value in reshaped.unet.state_dict().items():
+        if not name.startswith(("retrieval_proj", "cell_position")):
+            assert torch.equal(value, old[name]), name
+    summary = train_diffusion(_config(tmp_path, painting_folder, tiny_vae, init=str(first), retrieval_cells=2))
+    assert summary["steps"] == 2
+    assert RestorationModel.from_pretrained(tmp_path / "run" / "final").unet.config.retrieval_cells == 2
+    train_diffusion(
+        _config(tmp_path, painting_folder, tiny_vae, init=str(tmp_path / "run" / "final"), out=str(tmp_path / "3"))
+    )
+    assert RestorationModel.from_pretrained(tmp_path / "3" / "final").unet.config.retrieval_cells == 2
 
 
 def test_frozen_style_encoder_is_not_trained(painting_folder, tmp_path, tiny_vae):
