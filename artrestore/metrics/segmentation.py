@@ -33,9 +33,7 @@ def iou(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 def f1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Pixel F1 (Dice) per image -> (b,); 1 when both are empty."""
-    tp, fp, fn = _counts(pred, target)
-    denom = 2 * tp + fp + fn
-    return torch.where(denom > 0, 2 * tp / denom.clamp_min(1), torch.ones_like(tp)).float()
+    return f1_from_counts(torch.stack(_counts(pred, target), dim=-1)).float()
 
 
 def confusion_curve(score: torch.Tensor, target: torch.Tensor, thresholds: torch.Tensor) -> torch.Tensor:

@@ -99,10 +99,8 @@ class RestorationModel(nn.Module):
         """
         folder = Path(folder)
         unet_path = str(folder / "unet")
-        saved_cells = ArtRestoreUNet.load_config(unet_path).get("retrieval_cells", 1)
-        if retrieval_cells is None or retrieval_cells == saved_cells:
-            unet = ArtRestoreUNet.from_pretrained(unet_path)
-        else:
+        unet = ArtRestoreUNet.from_pretrained(unet_path)
+        if retrieval_cells is not None and retrieval_cells != unet.config.retrieval_cells:  # a one-off re-shape
             unet = ArtRestoreUNet.from_pretrained(
                 unet_path, retrieval_cells=retrieval_cells, low_cpu_mem_usage=False, ignore_mismatched_sizes=True
             )
@@ -131,13 +129,15 @@ def quadrant_tokens(latents: torch.Tensor) -> torch.Tensor:
     return pooled.reshape(n, 4, -1)
 
 
-def large_hole_masks(b: int, size: int, generator: torch.Generator, share: tuple[float, float] = (0.3, 0.6)):
+def large_hole_masks(
+    b: int, size: int, generator: torch.Generator | None = None, share: tuple[float, float] = (0.3, 0.6)
+) -> torch.Tensor:
     """Random axis-aligned rectangles covering ``share`` of a ``size`` x ``size`` crop.
 
     Args:
         b: number of masks.
         size: crop side in pixels.
-        generator: torch random generator.
+        generator: torch random generator (None: the global one).
         share: smallest and largest covered area share.
 
     Returns:
@@ -201,8 +201,7 @@ def diffusion_loss(vae: nn.Module, scheduler, config: DiffusionTrainConfig):
         b = clean.shape[0]
         if config.large_holes > 0:  # holes the context cannot explain make the style and retrieved tokens worth using
             use = (torch.rand(b) < config.large_holes)[:, None, None, None]  # (b, 1, 1, 1)
-            hole = large_hole_masks(b, clean.shape[-1], torch.Generator().manual_seed(int(torch.randint(2**31, ()))))
-            hole = hole * use  # (b, 1, H, W)
+            hole = large_hole_masks(b, clean.shape[-1]) * use  # (b, 1, H, W)
             mask = torch.maximum(mask, hole)
             fade = fade * (1 - hole)
             types = torch.where(hole[:, 0] > 0, torch.full_like(types, int(DamageType.LOSS)), types)

@@ -151,7 +151,7 @@ class ArtRestoreUNet(ModelMixin, ConfigMixin):
             )
         cell_dim = retrieval_dim // retrieval_cells**2
         self.retrieval_proj = nn.Linear(cell_dim, token_dim) if retrieval_dim > 0 else None
-        self.cell_position = None  # (cells^2, token_dim) where each patch, in cells
+        self.cell_position = None  # (cells^2, token_dim): where a cell sits in its patch
         if retrieval_cells > 1:
             self.cell_position = nn.Parameter(0.02 * torch.randn(retrieval_cells**2, token_dim))
         self.token_type = nn.Parameter(torch.zeros(2, token_dim))  # style vs retrieved
