@@ -27,6 +27,7 @@ from .config import (
     PushConfig,
     RestoreConfig,
     VaeBenchConfig,
+    VarnishTrainConfig,
     add_dataclass_arguments,
     dataclass_from_args,
 )
@@ -116,6 +117,13 @@ def cmd_train_detector(config: DetectorTrainConfig) -> int:
     return 0
 
 
+def cmd_train_varnish(config: VarnishTrainConfig) -> int:
+    from .training.varnish import train_varnish
+
+    print(json.dumps(train_varnish(config)))
+    return 0
+
+
 def cmd_train_vae(config: AutoencoderTrainConfig) -> int:
     from .training.autoencoder import train_autoencoder
 
@@ -152,6 +160,7 @@ def cmd_export(config: ExportConfig) -> int:
         config.bank_side,
         config.certifier,
         config.detector,
+        config.varnish,
     )
     print(f"wrote {out} ({folder_size(out) / 2**20:.1f} MB)")
     return 0
@@ -233,6 +242,7 @@ COMMANDS: dict[str, tuple[type, Callable, str]] = {
     "damage-grid": (DamageGridConfig, cmd_damage_grid, "render every damage kind on one painting"),
     "train-vae": (AutoencoderTrainConfig, cmd_train_vae, "train the latent autoencoder (resumable)"),
     "train-detector": (DetectorTrainConfig, cmd_train_detector, "train the damage detector (resumable)"),
+    "train-varnish": (VarnishTrainConfig, cmd_train_varnish, "train the varnish estimator that restores fading"),
     "calibrate-detector": (
         DetectorCalibrationConfig,
         cmd_calibrate_detector,

@@ -209,9 +209,26 @@ class DetectorTrainConfig(LoopSettings):
     class_weights: str = opt("1,2,2,1.5", "cross-entropy weights of none,crack,scratch,loss")
     fade_loss: str = opt("bce", "fading term: bce (learns the expected strength) or l1 (the median; collapses to 0)")
     init: str | None = opt(None, "start from these detector weights (a save_pretrained folder)")
+    fade_channels: str = opt("", "widths of a separate 1/4-resolution fading branch (empty: the main head's output)")
+    fade_only: bool = opt(False, "train only the fading branch; the damage classes stay bit-identical to --init")
     steps: int = opt(3000, "optimiser steps in total")
     batch_size: int = opt(8, "batch size per process")
     lr: float = opt(2e-3, "peak AdamW learning rate (linear warm-up, cosine decay)")
+
+
+@dataclass
+class VarnishTrainConfig(LoopSettings):
+    """Settings of ``artrestore train-varnish``: the ageing-transform estimator that restores faded colour."""
+
+    out: str = opt("runs/varnish", "run folder (an existing run there is resumed)")
+    data: str = opt(lambda: str(Path(_default_data_root()) / "paintings"), "folder of <Artist>/*.jpg paintings")
+    crop: int = opt(192, "training crop side in pixels")
+    size: int = opt(160, "longest side the estimator resizes a painting to")
+    channels: str = opt("32,64,96,128", "widths of the estimator's strided stages")
+    mixed_share: float = opt(0.3, "share of samples with mixed damage (fading under cracks and losses)")
+    steps: int = opt(3000, "optimiser steps in total")
+    batch_size: int = opt(16, "batch size per process")
+    lr: float = opt(1e-3, "peak AdamW learning rate (linear warm-up, cosine decay)")
 
 
 @dataclass
@@ -289,6 +306,7 @@ class RestoreConfig:
     retrieval: str = opt("filter", "memory-bank retrieval: filter (artist only), boost or none")
     init: str = opt("none", "first fill of the holes before denoising: none or a classical method (e.g. patchmatch)")
     strength: float = opt(1.0, "share of the noise schedule when starting from the init fill, in (0, 1]")
+    fading: str | None = opt(None, "faded areas: invert (varnish inversion) or diffuse (default: invert if possible)")
     model: str = opt(_default_model, "model folder or Hub id (env ARTRESTORE_MODEL overrides the bundled one)")
     threads: int = opt(2, "CPU threads")
 
@@ -305,6 +323,7 @@ class ExportConfig:
     bank_side: int = opt(512, "longer side of the paintings when cutting memory-bank patches")
     certifier: str | None = opt("runs/certifier/final", "style certifier folder (`artrestore train-certifier`)")
     detector: str | None = opt("runs/detector/final", "damage detector folder (`artrestore train-detector`)")
+    varnish: str | None = opt("runs/varnish/final", "varnish estimator folder (`artrestore train-varnish`)")
     model_card: str = opt(lambda: str(Path(__file__).resolve().parent.parent / "model_card.md"), "model card text")
 
 

@@ -32,6 +32,7 @@ CUSTOM_COMPONENTS = {
     "memory_bank": ("memory_bank", "StyleMemoryBank"),
     "style_certifier": ("style_certifier", "StyleCertifier"),
     "damage_detector": ("detector", "DamageDetector"),
+    "varnish_estimator": ("varnish", "VarnishEstimator"),
 }
 COMPONENT_SOURCES = {"damage_detector": "detection"}  # package folder of the component's file (default: models)
 PIPELINE_FILES = ("pipeline_artrestore.py", "attribution.py", "crop_plan.py", "damage_detection.py", "masked_fill.py")
@@ -169,6 +170,7 @@ def export_run(
     bank_side: int = 512,
     certifier: str | Path | None = None,
     detector: str | Path | None = None,
+    varnish: str | Path | None = None,
 ) -> Path:
     """Build the pipeline from a ``artrestore train`` run folder and write it with :func:`write_hub_folder`.
 
@@ -182,12 +184,13 @@ def export_run(
         bank_side: longer side of the paintings when cutting bank patches.
         certifier: a saved :class:`StyleCertifier` folder (``artrestore train-certifier``), or None.
         detector: a saved :class:`DamageDetector` folder (``artrestore train-detector``), or None.
+        varnish: a saved :class:`VarnishEstimator` folder (``artrestore train-varnish``), or None.
     """
     from diffusers import AutoencoderKL, DDPMScheduler
 
     from pipelines.pipeline_artrestore import ArtRestorePipeline
 
-    from .models import ArtRestoreUNet, DamageDetector, FiLMMaskEncoder, StyleCertifier
+    from .models import ArtRestoreUNet, DamageDetector, FiLMMaskEncoder, StyleCertifier, VarnishEstimator
 
     run = Path(run)
     for part in ("final/unet", "final/mask_encoder", "final/style_encoder", "vae", "scheduler"):
@@ -206,6 +209,7 @@ def export_run(
         scheduler=make_sampler(sampler, DDPMScheduler.load_config(str(run / "scheduler"))),
         style_certifier=StyleCertifier.from_pretrained(str(certifier)).eval() if certifier else None,
         damage_detector=DamageDetector.from_pretrained(str(detector)).eval() if detector else None,
+        varnish_estimator=VarnishEstimator.from_pretrained(str(varnish)).eval() if varnish else None,
         default_steps=default_steps,
     )
     return write_hub_folder(pipe, out, model_card)

@@ -43,6 +43,7 @@ def restore_artwork(
     strength: float = 1.0,
     top_k: int | None = None,
     detect: bool = False,
+    fading: str | None = None,
 ) -> tuple[Artwork, object]:
     """Restore one loaded painting.
 
@@ -60,6 +61,7 @@ def restore_artwork(
         top_k: retrieved memory-bank patches per tile (None: the model's default; 0: no retrieval).
         detect: find the damage with the model's detector (``mask`` and ``fade`` must be None); the maps used are
             in ``out.damage[0]["mask_image"]`` / ``["fade_map"]``.
+        fading: ``"invert"``, ``"diffuse"`` or None (the pipeline's choice); see the pipeline's ``fading``.
 
     Returns:
         The restored :class:`Artwork` (same bit depth, alpha and ICC profile) and the pipeline output.
@@ -89,6 +91,7 @@ def restore_artwork(
         retrieval=retrieval,
         top_k=top_k,
         detect=detect,
+        fading=fading,
     )
     restored = np.asarray(out.images[0])  # (h, w, 3) uint8
     if detect:
@@ -164,7 +167,18 @@ def restore_files(config: RestoreConfig, pipe=None) -> list[Path]:
         mask = load_mask(mask_path, art.size) if mask_path else None
         fade = load_fade_map(fade_path, art.size) if fade_path else None
         restored, result = restore_artwork(
-            pipe, art, mask, fade, config.artist, config.steps, config.seed, config.retrieval, detect=config.auto
+            pipe,
+            art,
+            mask,
+            fade,
+            config.artist,
+            config.steps,
+            config.seed,
+            config.retrieval,
+            init=config.init,
+            strength=config.strength,
+            detect=config.auto,
+            fading=config.fading,
         )
         protect = [p for p in (image, mask_path, fade_path) if p is not None]
         written.append(save_artwork(out, restored, protect=protect))

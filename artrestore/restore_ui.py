@@ -332,6 +332,7 @@ def run_summary(results: list[dict], mask: np.ndarray, fade: np.ndarray | None, 
     record = {
         "damaged_pixels": int(mask.sum()),
         "faded_pixels": int((fade > 0).sum()) if fade is not None else 0,
+        "fading_restored_by": first.get("fading"),
         "artist": artist or "inferred from the image",
         "steps": first.get("steps"),
         "tiles": first.get("tiles"),

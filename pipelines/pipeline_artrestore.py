@@ -37,8 +37,10 @@ COMPONENT_CLASSES = {  # component -> class in the ``artrestore.models`` package
     "memory_bank": "StyleMemoryBank",
     "style_certifier": "StyleCertifier",
     "damage_detector": "DamageDetector",
+    "varnish_estimator": "VarnishEstimator",
 }
 RETRIEVAL_MODES = ("filter", "boost", "none")
+FADING_METHODS = ("invert", "diffuse")
 
 
 @dataclass
@@ -51,7 +53,8 @@ class ArtRestorePipelineOutput(BaseOutput):
         certificates: per image, the style certificate (None unless a certifier is attached).
         damage: per image, which damage was restored: ``{"mask": "given" | "detected" | None, "fade": ...,
             "mask_image": the L mask used (or None), "fade_map": the L fade map used (or None), "artist": ...,
-            "style": "artist" | "inferred", "tiles": n, "retrieved": [bank rows]}``.
+            "style": "artist" | "inferred", "fading": "invert" | "diffuse" | None, "tiles": n,
+            "retrieved": [bank rows]}``.
     """
 
     images: list[PIL.Image.Image] | np.ndarray
@@ -77,6 +80,8 @@ class ArtRestorePipeline(DiffusionPipeline):
         style_certifier: :class:`StyleCertifier` (generator-independent style embedding, artist centroids and
             calibrated thresholds) that fills ``out.certificates``, or None.
         damage_detector: :class:`DamageDetector` behind :meth:`detect_damage` and ``detect=True``, or None.
+        varnish_estimator: :class:`VarnishEstimator` that restores faded colour by inverting the painting's ageing
+            transform under the fade map (``fading="invert"``), or None (faded areas are then denoised).
         default_steps: denoising steps when ``num_inference_steps`` is None.
         tile_size: largest tile side in pixels; smaller images run as one crop around the damage.
         context: context margin in pixels around the damage (and tile overlap).
@@ -92,7 +97,7 @@ class ArtRestorePipeline(DiffusionPipeline):
 
     model_cpu_offload_seq = "style_encoder->mask_encoder->unet->vae"
     _callback_tensor_inputs = ["latents"]
-    _optional_components = ["style_certifier", "damage_detector"]
+    _optional_components = ["style_certifier", "damage_detector", "varnish_estimator"]
 
     def __init__(
         self,
@@ -104,8 +109,9 @@ class ArtRestorePipeline(DiffusionPipeline):
         scheduler,
         style_certifier=None,
         damage_detector=None,
+        varnish_estimator=None,
         default_steps: int = 10,
-        tile_size: int = 512,
+        tile_size: int = 768,
         context: int = 48,
         top_k: int = 8,
         thin_damage_px: int = 0,
@@ -125,6 +131,7 @@ class ArtRestorePipeline(DiffusionPipeline):
             scheduler=scheduler,
             style_certifier=style_certifier,
             damage_detector=damage_detector,
+            varnish_estimator=varnish_estimator,
         )
         self.register_to_config(
             default_steps=default_steps,
@@ -137,6 +144,8 @@ class ArtRestorePipeline(DiffusionPipeline):
             attribution_weighting=attribution_weighting,
         )
         self.latent_stride = 2 ** (len(vae.config.block_out_channels) - 1)
+        for module in (vae, unet):  # channels-last convolutions: ~25 % faster VAE decoding on CPU, same numbers
+            module.to(memory_format=torch.channels_last)
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs: Any) -> ArtRestorePipeline:
@@ -205,6 +214,7 @@ class ArtRestorePipeline(DiffusionPipeline):
         output_type: str,
         retrieval: str,
         callback_on_step_end_tensor_inputs: list[str] | None,
+        fading: str | None = None,
     ) -> None:
         """Raise ``ValueError`` naming the argument for any input the pipeline cannot use as given."""
         if not images or not all(isinstance(im, PIL.Image.Image) and im.mode == "RGB" for im in images):
@@ -236,6 +246,12 @@ class ArtRestorePipeline(DiffusionPipeline):
             raise ValueError(f"output_type: expected 'pil' or 'np', got {output_type!r}")
         if retrieval not in RETRIEVAL_MODES:
             raise ValueError(f"retrieval: expected one of {RETRIEVAL_MODES}, got {retrieval!r}")
+        if fading is not None and fading not in FADING_METHODS:
+            raise ValueError(f"fading: expected one of {FADING_METHODS} or None, got {fading!r}")
+        if fading == "invert" and self.varnish_estimator is None:
+            raise ValueError(
+                "fading: 'invert' needs a varnish_estimator component, which this model lacks; use 'diffuse' or None"
+            )
         if callback_on_step_end_tensor_inputs is not None and not set(callback_on_step_end_tensor_inputs) <= set(
             self._callback_tensor_inputs
         ):
@@ -299,11 +315,13 @@ class ArtRestorePipeline(DiffusionPipeline):
 
     def encode_image(self, images: torch.Tensor) -> torch.Tensor:
         """(b, 3, H, W) in [0, 1] -> (b, c, H/stride, W/stride) scaled latents."""
-        return self.vae.encode(images * 2 - 1).latent_dist.mean * self.vae.config.scaling_factor
+        x = (images * 2 - 1).contiguous(memory_format=torch.channels_last)
+        return self.vae.encode(x).latent_dist.mean * self.vae.config.scaling_factor
 
     def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
         """(b, c, h, w) scaled latents -> (b, 3, H, W) in [0, 1]."""
-        return ((self.vae.decode(latents / self.vae.config.scaling_factor).sample + 1) / 2).clamp(0, 1)
+        z = (latents / self.vae.config.scaling_factor).contiguous(memory_format=torch.channels_last)
+        return ((self.vae.decode(z).sample + 1) / 2).clamp(0, 1)
 
     def retrieve(
         self, crop: torch.Tensor, region: torch.Tensor, artist: str | None, mode: str, k: int
@@ -493,6 +511,7 @@ class ArtRestorePipeline(DiffusionPipeline):
         attribution: bool = True,
         certify: bool = True,
         detect: bool = False,
+        fading: str | None = None,
         callback_on_step_end: Callable | None = None,
         callback_on_step_end_tensor_inputs: list[str] | None = None,
     ) -> ArtRestorePipelineOutput | tuple:
@@ -521,6 +540,10 @@ class ArtRestorePipeline(DiffusionPipeline):
                 pipeline has no ``style_certifier``.
             detect: find the damage with :meth:`detect_damage` (``mask_image`` and ``fade_map`` must then be None);
                 ``out.damage[i]["mask"]`` says ``"detected"``.
+            fading: how faded areas are restored: ``"invert"`` (the ``varnish_estimator`` estimates the painting's
+                ageing transform and inverts it pixel by pixel: colour comes back, every brush stroke stays) or
+                ``"diffuse"`` (differential denoising: a latent of strength s changes during the last s share of
+                the steps). None: ``"invert"`` when the model has a varnish estimator, else ``"diffuse"``.
             callback_on_step_end: called as ``fn(pipe, step, timestep, {"latents", "tile_index"})`` after each step;
                 may return ``{"latents": ...}`` to replace them.
             callback_on_step_end_tensor_inputs: tensors passed to the callback (only ``"latents"``).
@@ -543,7 +566,9 @@ class ArtRestorePipeline(DiffusionPipeline):
         top_k = self.config.top_k if top_k is None else top_k
         tensor_inputs = callback_on_step_end_tensor_inputs or ["latents"]
         inits = _as_list(init_image) if init_image is not None else [None] * len(images)
-        self.check_inputs(images, masks, fades, artist, steps, output_type, retrieval, tensor_inputs)
+        self.check_inputs(images, masks, fades, artist, steps, output_type, retrieval, tensor_inputs, fading)
+        if fading is None:
+            fading = "invert" if self.varnish_estimator is not None else "diffuse"
         if len(inits) != len(images) or any(
             i is not None and (not isinstance(i, PIL.Image.Image) or i.mode != "RGB" or i.size != im.size)
             for i, im in zip(inits, images)
@@ -560,7 +585,12 @@ class ArtRestorePipeline(DiffusionPipeline):
             fade = np.where(mask, 0.0, fade).astype(np.float32)
             thin = split_thin_damage(mask, self.config.thin_damage_px)  # (H, W) bool, filled in pixel space
             mask = mask & ~thin
-            region = mask | (fade > 0)
+            changed = mask | thin | (fade > 0)  # every pixel this call may change
+            if fading == "invert" and (fade > 0).any():  # faded colour restored in pixel space; not denoised
+                colour = self.varnish_estimator.restore(arr.astype(np.float32) / 255.0, fade, mask | thin)
+                arr = np.where(fade[..., None] > 0, np.round(colour * 255.0), arr).astype(np.uint8)
+                fade = np.zeros_like(fade)
+            region = mask | (fade > 0)  # denoised
             style, style_from = self.encode_style(arr, region | thin, artist)
             tiles, side = self._tile_geometry(region) if region.any() else ([], 0)
             pad_h, pad_w = max(0, side - arr.shape[0]), max(0, side - arr.shape[1])
@@ -612,7 +642,7 @@ class ArtRestorePipeline(DiffusionPipeline):
             attributions.append(
                 recorder.result(restored, region, self.memory_bank, self.decode_latents) if recorder else None
             )
-            certificates.append(self.certify(restored, region | thin, artist) if certify else None)
+            certificates.append(self.certify(restored, changed, artist) if certify else None)
             damage.append(
                 {
                     "mask": source if mk is not None else None,
@@ -622,6 +652,7 @@ class ArtRestorePipeline(DiffusionPipeline):
                     "init": f"given, strength {float(strength):g}" if init is not None else None,
                     "artist": artist,
                     "style": style_from,
+                    "fading": fading if fd is not None and np.asarray(fd).max() > 0 else None,
                     "tiles": len(tiles),
                     "thin_pixels_filled": int(thin.sum()),
                     "steps": steps,

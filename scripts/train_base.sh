@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The recipe that produced checkpoints/artrestore-base on 2 CPU threads (each stage resumes if interrupted).
-# Usage: scripts/train_base.sh   (logs go to the run folders; expect about 5 h 10 min on 2 cores)
+# Usage: scripts/train_base.sh   (logs go to the run folders; expect about 5 h 50 min on 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -39,6 +39,15 @@ $PY -m artrestore.cli train-detector --init runs/detector_v2_real2/final --out r
     --warmup 50 --lr 2e-4 --crop 256 --real-share 0.7 --seed 1 --checkpoint-every 250 --fade-loss l1
 $PY -m artrestore.cli calibrate-detector --detector runs/detector_v2_real3/final \
     --report runs/detector_v2_real3/calibration
-# 7. export the Hub-style folder (memory bank from the training split, the certifier and detector as components)
+# 6b. a separate fading branch (1/4 resolution) trained alone with the BCE fading term on simulated damage; the rest
+#     of the detector is frozen, so its damage classes stay bit-identical; then recalibrate (the fade threshold)
+$PY -m artrestore.cli train-detector --init runs/detector_v2_real3/final --out runs/detector_fade \
+    --fade-channels 16,32,48,64 --fade-only --real-share 0 --fade-loss bce --crop 256 --steps 1500 --warmup 50 \
+    --lr 1e-3 --checkpoint-every 250
+$PY -m artrestore.cli calibrate-detector --detector runs/detector_fade/final --report runs/detector_fade/calibration
+# 6c. the varnish estimator: predicts each painting's ageing transform, inverted pixel by pixel under the fade map
+$PY -m artrestore.cli train-varnish --out runs/varnish --checkpoint-every 500
+# 7. export the Hub-style folder (memory bank from the training split; certifier, detector and varnish estimator
+#    as components)
 $PY -m artrestore.cli export --run runs/diffusion_cells --certifier runs/certifier/final \
-    --detector runs/detector_v2_real3/final --out checkpoints/artrestore-base
+    --detector runs/detector_fade/final --varnish runs/varnish/final --out checkpoints/artrestore-base

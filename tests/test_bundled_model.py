@@ -21,7 +21,17 @@ BUNDLED = ROOT / "checkpoints" / "artrestore-base"
 def test_folder_is_complete_and_within_budget():
     index = json.loads((BUNDLED / "model_index.json").read_text())
     assert index["_class_name"] == ["pipeline_artrestore", "ArtRestorePipeline"]
-    for name in ("vae", "unet", "mask_encoder", "style_encoder", "memory_bank", "scheduler", "style_certifier"):
+    for name in (
+        "vae",
+        "unet",
+        "mask_encoder",
+        "style_encoder",
+        "memory_bank",
+        "scheduler",
+        "style_certifier",
+        "damage_detector",
+        "varnish_estimator",
+    ):
         assert (BUNDLED / name).is_dir(), name
     for f in (
         "README.md",
@@ -79,5 +89,6 @@ def test_trust_remote_code_load_without_artrestore(tmp_path):
     m = np.zeros((96, 128), np.uint8)
     m[30:60, 40:90] = 255
     PIL.Image.fromarray(m).save(tmp_path / "m.png")
-    out, _ = load_without_artrestore(BUNDLED, tmp_path / "i.png", tmp_path / "m.png", tmp_path)
+    out, stdout = load_without_artrestore(BUNDLED, tmp_path / "i.png", tmp_path / "m.png", tmp_path)
     assert np.array_equal(out[m == 0], img[m == 0]) and (out[m > 0] != img[m > 0]).any()
+    assert "fading invert" in stdout

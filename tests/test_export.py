@@ -49,6 +49,9 @@ print("attribution", type(res.attributions[0]).__name__)
 print("certificate", type(res.certificates[0]).__name__)
 if getattr(pipe, "damage_detector", None) is not None:
     print("detected", pipe.detect_damage(PIL.Image.open(image).convert("RGB"))[0].mask.shape)
+if getattr(pipe, "varnish_estimator", None) is not None:
+    faded = pipe(image=PIL.Image.open(image).convert("RGB"), fade_map=PIL.Image.open(mask), output_type="np")
+    print("fading", faded.damage[0]["fading"])
 """
 
 
@@ -71,7 +74,7 @@ def load_without_artrestore(folder: Path, image: Path, mask: Path, tmp_path: Pat
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory) -> tuple[Path, ArtRestorePipeline]:
-    pipe = build_tiny_pipeline(certifier=True, detector=True)
+    pipe = build_tiny_pipeline(certifier=True, detector=True, varnish=True)
     pipe.set_progress_bar_config(disable=True)
     folder = write_hub_folder(pipe, tmp_path_factory.mktemp("hub") / "artrestore-tiny", "# tiny\n")
     return folder, pipe
@@ -105,8 +108,11 @@ def test_folder_layout(exported):
         "damage_detection.py",
         "style_certifier/style_certifier.py",
         "damage_detector/detector.py",
+        "varnish_estimator/varnish.py",
+        "varnish_estimator/config.json",
     ):
         assert (folder / f).is_file(), f
+    assert index["varnish_estimator"] == ["varnish", "VarnishEstimator"]
     assert not [p for p in folder.rglob("*") if p.suffix in (".bin", ".pt", ".pkl")]
     assert folder_size(folder) < 120 * 2**20
 
@@ -131,6 +137,7 @@ def test_trust_remote_code_without_artrestore(exported, tmp_path):
     assert "artrestore" not in stdout  # the UNet class came from the folder's denoiser.py
     assert "attribution BlockAttribution" in stdout and "certificate StyleCertificate" in stdout
     assert "detected (90, 120)" in stdout
+    assert "fading invert" in stdout  # the varnish estimator came from the folder's varnish.py
     expected = pipe(
         image=PIL.Image.open(image).convert("RGB"),
         mask_image=PIL.Image.open(mask),

@@ -68,11 +68,22 @@ def test_restore_folder_mode(tiny_model, tmp_path):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "b.png"]
 
 
+def test_restore_passes_init_and_strength_through(tiny_model, tmp_path):
+    """--init/--strength reach the pipeline: the restored pixels change, the others do not."""
+    image, mask_path, mask = _damage(tmp_path)
+    base = ["restore", str(image), "--mask", str(mask_path), "--model", str(tiny_model)]
+    assert main([*base, "--out", str(tmp_path / "plain.png")]) == 0
+    assert main([*base, "--out", str(tmp_path / "init.png"), "--init", "patchmatch", "--strength", "0.5"]) == 0
+    plain, init = load_image(tmp_path / "plain.png").pixels, load_image(tmp_path / "init.png").pixels
+    assert not np.array_equal(plain[mask], init[mask]) and np.array_equal(plain[~mask], init[~mask])
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
         (["--out", "x.jpg"], "out: restorations are written as lossless PNG"),
         (["--artist", "Nobody"], "artist: 'Nobody' is unknown"),
+        (["--fading", "invert"], "fading: 'invert' needs a varnish_estimator"),
         (["--mask", "MISSING"], "does not exist"),
         (["--mask", None], "mask: give --mask and/or --fade"),
     ],

@@ -27,7 +27,7 @@ class Ablation:
         name: short name (used in bench method names: ``artrestore!<name>``).
         removes: what is switched off, in words.
         apply: ``apply(pipe)`` -> context manager; None when the variant is only a call override.
-        call: keyword overrides of the restore call (``top_k``, ``retrieval``, ``steps``, ``artist``).
+        call: keyword overrides of the restore call (``top_k``, ``retrieval``, ``steps``, ``artist``, ``fading``).
         damage: ``fn(mask, fade) -> (mask, fade)`` changing how the damage is handed to the pipeline, or None.
     """
 
@@ -133,6 +133,11 @@ ABLATIONS: dict[str, Ablation] = {
         Ablation("full", "nothing (the shipped model at default settings)"),
         Ablation("no_film", "FiLM damage modulation (mask only through input concatenation)", _no_film),
         Ablation("no_continuous", "the continuous fade path (fading treated as binary damage)", damage=_binary_fading),
+        Ablation(
+            "no_varnish_inversion",
+            "the varnish inversion (faded areas denoised with per-pixel strength instead)",
+            call={"fading": "diffuse"},
+        ),
         Ablation("no_adaln", "style AdaLN (style no longer shifts/scales the norms)", _no_adaln),
         Ablation("no_style_xattn", "style cross-attention tokens (null-style tokens instead)", _no_style_xattn),
         Ablation("no_style", "style everywhere (null style for AdaLN and tokens)", _no_style),

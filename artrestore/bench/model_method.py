@@ -151,6 +151,7 @@ def _ablation_fn(pipe, ablation: str, scheduler, steps, init, strength, restore_
                 init=init,
                 strength=strength,
                 top_k=call.get("top_k"),
+                fading=call.get("fading"),
             )
         return np.asarray(out.images[0])  # the pipeline's own output (no re-compositing here)
 

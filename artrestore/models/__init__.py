@@ -6,6 +6,7 @@ from .mask_encoder import FiLMMaskEncoder, damage_planes
 from .memory_bank import Provenance, Retrieved, StyleMemoryBank
 from .style_certifier import CertificateBlock, StyleCertificate, StyleCertifier
 from .style_encoder import StyleEncoder
+from .varnish import VarnishEstimator, remove_varnish
 
 __all__ = [
     "DamageDetector",
@@ -19,5 +20,7 @@ __all__ = [
     "StyleCertifier",
     "StyleEncoder",
     "StyleMemoryBank",
+    "VarnishEstimator",
     "damage_planes",
+    "remove_varnish",
 ]

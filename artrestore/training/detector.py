@@ -130,6 +130,31 @@ def detector_loss(
     return loss, {"ce": ce.item(), "dice": dice.mean().item(), "fade": fade_term.item()}
 
 
+def detector_to_train(init: str | None, channels: tuple[int, ...], fade_channels: tuple[int, ...]) -> DamageDetector:
+    """A new detector, or the one saved in ``init``; a fading branch requested on top of ``init`` is added (new
+    weights) while every saved weight is kept.
+
+    Args:
+        init: a saved detector folder, or None.
+        channels: trunk widths of a new detector.
+        fade_channels: fading-branch widths (empty: none, or whatever ``init`` has).
+    """
+    if init is None:
+        return DamageDetector(channels=channels, fade_channels=fade_channels)
+    base = DamageDetector.from_pretrained(init)
+    if not fade_channels or tuple(base.config.fade_channels) == fade_channels:
+        return base
+    if base.config.fade_channels:
+        raise ValueError(f"fade_channels: {init} already has a fading branch {tuple(base.config.fade_channels)}")
+    # only the constructor arguments: diffusers' private "_use_default_values" would reset fade_channels to ()
+    init_args = {k: v for k, v in base.config.items() if not k.startswith("_")}
+    model = DamageDetector.from_config({**init_args, "fade_channels": fade_channels})
+    missing, unexpected = model.load_state_dict(base.state_dict(), strict=False)
+    if unexpected or any(not k.startswith("fade_") for k in missing):
+        raise ValueError(f"init: {init} does not fit the detector layout (missing {missing}, unexpected {unexpected})")
+    return model
+
+
 def train_detector(config: DetectorTrainConfig) -> dict:
     """Train :class:`DamageDetector` and save the EMA weights to ``<out>/final``.
 
@@ -151,7 +176,10 @@ def train_detector(config: DetectorTrainConfig) -> dict:
         config.seed,
         DamageSimulator(DamageConfig()),
     )
-    model = DamageDetector.from_pretrained(config.init) if config.init else DamageDetector(channels=channels)
+    fade_channels = tuple(int(c) for c in config.fade_channels.split(",") if c.strip())
+    model = detector_to_train(config.init, channels, fade_channels)
+    if config.fade_only:
+        model.freeze_all_but_fading()
     weights = tuple(float(w) for w in config.class_weights.split(","))
     if len(weights) != 4 or min(weights) <= 0:
         raise ValueError(

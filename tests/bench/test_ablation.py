@@ -13,7 +13,7 @@ from tests.pipelines.conftest import ARTISTS, build_tiny_pipeline
 
 @pytest.fixture(scope="module")
 def pipe():
-    p = build_tiny_pipeline()
+    p = build_tiny_pipeline(varnish=True)
     p.set_progress_bar_config(disable=True)
     return p
 

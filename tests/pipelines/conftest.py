@@ -14,6 +14,7 @@ from artrestore.models import (
     StyleCertifier,
     StyleEncoder,
     StyleMemoryBank,
+    VarnishEstimator,
 )
 from artrestore.models.autoencoder import build_autoencoder
 from artrestore.training.diffusion import make_scheduler
@@ -48,6 +49,7 @@ def build_tiny_pipeline(
     certifier: bool = False,
     detector: bool = False,
     retrieval_cells: int = 1,
+    varnish: bool = False,
 ) -> ArtRestorePipeline:
     torch.manual_seed(seed)
     vae = build_autoencoder((32, 32), latent_channels=4).eval()  # stride 2
@@ -85,6 +87,7 @@ def build_tiny_pipeline(
         scheduler=make_sampler("DPMSolverMultistepScheduler", make_scheduler("v_prediction").config),
         style_certifier=build_tiny_certifier(seed) if certifier else None,
         damage_detector=DamageDetector(channels=(4, 8)).eval() if detector else None,
+        varnish_estimator=VarnishEstimator(channels=(8, 8), size=64).eval() if varnish else None,
         default_steps=2,
         tile_size=tile_size,
         context=context,

@@ -7,7 +7,9 @@ import PIL.Image
 import pytest
 import torch
 
-from .conftest import ARTISTS
+from artrestore.models import remove_varnish
+
+from .conftest import ARTISTS, build_tiny_pipeline
 
 
 def _painting(w: int, h: int, seed: int = 0) -> PIL.Image.Image:
@@ -56,6 +58,38 @@ def test_fade_map_changes_only_faded_pixels(tiny_pipe):
     assert np.array_equal(res[fade == 0], src[fade == 0])
     assert (res[fade > 0] != src[fade > 0]).any()
     assert out.damage[0]["fade"] == "given" and out.damage[0]["mask"] is None
+    assert out.damage[0]["fading"] == "diffuse"  # this model has no varnish estimator
+
+
+def test_fading_by_varnish_inversion_keeps_structure_and_untouched_pixels():
+    """With a varnish estimator, faded areas are restored by the per-pixel inversion (no tile is denoised when
+    there is no binary damage); ``fading="diffuse"`` still denoises them; holes are denoised either way."""
+    pipe = build_tiny_pipeline(varnish=True)
+    pipe.set_progress_bar_config(disable=True)
+    image = _painting(200, 150)
+    fade = np.zeros((150, 200), np.uint8)
+    fade[40:90, 60:140] = 180
+    fade_im = PIL.Image.fromarray(fade)
+    out = pipe(image=image, fade_map=fade_im, generator=_gen(), output_type="np")
+    res, src = out.images[0], np.asarray(image)
+    assert np.array_equal(res[fade == 0], src[fade == 0])
+    assert (res[fade > 0] != src[fade > 0]).any()
+    assert out.damage[0]["fading"] == "invert" and out.damage[0]["tiles"] == 0
+    x = torch.from_numpy(src / 255.0).permute(2, 0, 1)[None].float()  # (1, 3, h, w)
+    f = torch.from_numpy(fade / 255.0)[None, None].float()  # (1, 1, h, w)
+    with torch.no_grad():
+        expected = remove_varnish(x, f, pipe.varnish_estimator(x, f))
+    expected = np.round(expected[0].permute(1, 2, 0).numpy() * 255)
+    assert np.abs(res[fade > 0].astype(float) - expected[fade > 0]).max() <= 1
+    diffused = pipe(image=image, fade_map=fade_im, generator=_gen(), output_type="np", fading="diffuse")
+    assert diffused.damage[0]["fading"] == "diffuse" and diffused.damage[0]["tiles"] == 1
+    assert not np.array_equal(diffused.images[0], res)
+    mask = _mask(200, 150, [(10, 10, 30, 30)])
+    both = pipe(image=image, mask_image=mask, fade_map=fade_im, generator=_gen(), output_type="np")
+    m = np.asarray(mask) >= 128
+    assert both.damage[0]["tiles"] == 1 and (both.images[0][m] != src[m]).any()
+    assert (both.images[0][(fade > 0) & ~m] != src[(fade > 0) & ~m]).any()
+    assert np.array_equal(both.images[0][~m & (fade == 0)], src[~m & (fade == 0)])
 
 
 def test_same_seed_same_result_and_tuple_output(tiny_pipe):
@@ -131,6 +165,8 @@ def test_callback_on_step_end_sees_every_step(tiny_pipe):
         (dict(output_type="latent"), "output_type"),
         (dict(retrieval="random"), "retrieval"),
         (dict(fade_map=[None, None]), "fade_map: expected one per image"),
+        (dict(fading="erase"), "fading: expected one of"),
+        (dict(fading="invert"), "fading: 'invert' needs a varnish_estimator"),
     ],
 )
 def test_bad_inputs_raise_value_errors(tiny_pipe, kwargs, match):
