@@ -137,8 +137,8 @@ class VarnishEstimator(ModelMixin, ConfigMixin):
         f = torch.from_numpy(np.ascontiguousarray(fade))[None, None].to(device, dtype)  # (1, 1, h, w)
         m = None if damage is None else torch.from_numpy(damage.astype(np.float32))[None, None].to(device, dtype)
         params = self(x, f, m)  # (1, 5)
-        out = image.astype(np.float32).copy()
+        out = np.empty(image.shape, np.float32)
         for y0 in range(0, image.shape[0], rows):  # in bands of rows: bounded memory on full-resolution scans
             band = remove_varnish(x[:, :, y0 : y0 + rows], f[:, :, y0 : y0 + rows], params)  # (1, 3, r, w)
-            out[y0 : y0 + rows] = band[0].permute(1, 2, 0).float().cpu().numpy()
-        return np.where(fade[..., None] > 0, out, image).astype(np.float32)
+            out[y0 : y0 + rows] = band[0].permute(1, 2, 0).float().cpu().numpy()  # unfaded pixels come back as given
+        return out

@@ -53,8 +53,8 @@ class ArtRestorePipelineOutput(BaseOutput):
         certificates: per image, the style certificate (None unless a certifier is attached).
         damage: per image, which damage was restored: ``{"mask": "given" | "detected" | None, "fade": ...,
             "mask_image": the L mask used (or None), "fade_map": the L fade map used (or None), "artist": ...,
-            "style": "artist" | "inferred", "fading": "invert" | "diffuse" | None, "tiles": n,
-            "retrieved": [bank rows]}``.
+            "style": "artist" | "inferred" | None (nothing denoised), "fading": "invert" | "diffuse" | None,
+            "tiles": n, "retrieved": [bank rows]}``.
     """
 
     images: list[PIL.Image.Image] | np.ndarray
@@ -591,8 +591,8 @@ class ArtRestorePipeline(DiffusionPipeline):
                 arr = np.where(fade[..., None] > 0, np.round(colour * 255.0), arr).astype(np.uint8)
                 fade = np.zeros_like(fade)
             region = mask | (fade > 0)  # denoised
-            style, style_from = self.encode_style(arr, region | thin, artist)
             tiles, side = self._tile_geometry(region) if region.any() else ([], 0)
+            style, style_from = self.encode_style(arr, region | thin, artist) if tiles else (None, None)
             pad_h, pad_w = max(0, side - arr.shape[0]), max(0, side - arr.shape[1])
             padded = np.pad(arr, ((0, pad_h), (0, pad_w), (0, 0)), mode="reflect") if pad_h or pad_w else arr
             init_p = None

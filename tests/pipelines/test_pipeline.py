@@ -75,6 +75,7 @@ def test_fading_by_varnish_inversion_keeps_structure_and_untouched_pixels():
     assert np.array_equal(res[fade == 0], src[fade == 0])
     assert (res[fade > 0] != src[fade > 0]).any()
     assert out.damage[0]["fading"] == "invert" and out.damage[0]["tiles"] == 0
+    assert out.damage[0]["style"] is None  # nothing was denoised, so no style was encoded
     x = torch.from_numpy(src / 255.0).permute(2, 0, 1)[None].float()  # (1, 3, h, w)
     f = torch.from_numpy(fade / 255.0)[None, None].float()  # (1, 1, h, w)
     with torch.no_grad():
