@@ -103,7 +103,9 @@ def cmd_calibrate_detector(config: DetectorCalibrationConfig) -> int:
         f"damage threshold {result['damage_threshold']:.2f} (mean F1 {result['damage_f1']:.3f}), fade threshold "
         f"{result['fade_threshold']:.2f} (pooled F1 {result['fade_f1']:.3f}), type weights crack/scratch/loss "
         f"{'/'.join(f'{w:g}' for w in result['type_weights'])} (balanced accuracy "
-        f"{result['type_balanced_accuracy']:.3f}) on {result['cases']} held-out training cases; saved "
+        f"{result['type_balanced_accuracy']:.3f}), type vote {result['type_vote']} px (mean type IoU "
+        f"{result['type_vote_mean_iou'][str(result['type_vote'])]:.3f}, {result['type_vote_mean_iou']['0']:.3f} "
+        f"without) on {result['cases']} held-out training cases; saved "
         f"{result['detector']}, report in {config.report}"
     )
     return 0
@@ -161,6 +163,7 @@ def cmd_export(config: ExportConfig) -> int:
         config.certifier,
         config.detector,
         config.varnish,
+        config.retrieval_routing,
     )
     print(f"wrote {out} ({folder_size(out) / 2**20:.1f} MB)")
     return 0

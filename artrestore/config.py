@@ -324,6 +324,7 @@ class ExportConfig:
     certifier: str | None = opt("runs/certifier/final", "style certifier folder (`artrestore train-certifier`)")
     detector: str | None = opt("runs/detector/final", "damage detector folder (`artrestore train-detector`)")
     varnish: str | None = opt("runs/varnish/final", "varnish estimator folder (`artrestore train-varnish`)")
+    retrieval_routing: int = opt(1, "retrieved patches each latent pixel reads (0: all; 1: the attributed one)")
     model_card: str = opt(lambda: str(Path(__file__).resolve().parent.parent / "model_card.md"), "model card text")
 
 
@@ -402,7 +403,7 @@ class AblateConfig:
 
     variants: str = opt(
         "full,no_film,no_continuous,no_adaln,no_style_xattn,no_style,no_retrieval,random_retrieval,"
-        "no_artist_filter,one_step,no_compositing,no_boundary_correction,wrong_artist",
+        "no_artist_filter,one_step,no_compositing,no_boundary_correction,wrong_artist,no_varnish_inversion",
         "comma-separated variants of artrestore.bench.ablation.ABLATIONS",
     )
     baselines: str = opt("patchmatch", "classical methods run alongside, for scale")

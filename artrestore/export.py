@@ -171,6 +171,7 @@ def export_run(
     certifier: str | Path | None = None,
     detector: str | Path | None = None,
     varnish: str | Path | None = None,
+    retrieval_routing: int = 0,
 ) -> Path:
     """Build the pipeline from a ``artrestore train`` run folder and write it with :func:`write_hub_folder`.
 
@@ -185,6 +186,7 @@ def export_run(
         certifier: a saved :class:`StyleCertifier` folder (``artrestore train-certifier``), or None.
         detector: a saved :class:`DamageDetector` folder (``artrestore train-detector``), or None.
         varnish: a saved :class:`VarnishEstimator` folder (``artrestore train-varnish``), or None.
+        retrieval_routing: retrieved patches each latent pixel reads (0: all; see :class:`ArtRestoreUNet`).
     """
     from diffusers import AutoencoderKL, DDPMScheduler
 
@@ -202,7 +204,7 @@ def export_run(
     bank = build_memory_bank(vae, style_encoder, train_paintings, bank_side=bank_side)
     pipe = ArtRestorePipeline(
         vae=vae,
-        unet=ArtRestoreUNet.from_pretrained(str(run / "final" / "unet")).eval(),
+        unet=ArtRestoreUNet.from_pretrained(str(run / "final" / "unet"), retrieval_routing=retrieval_routing).eval(),
         mask_encoder=FiLMMaskEncoder.from_pretrained(str(run / "final" / "mask_encoder")).eval(),
         style_encoder=style_encoder,
         memory_bank=bank,

@@ -14,6 +14,7 @@ from enum import IntEnum
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 
@@ -135,6 +136,34 @@ class DetectedDamage:
         return self.types == codes[name]
 
 
+def vote_types(types: np.ndarray, damaged: np.ndarray, window: int) -> np.ndarray:
+    """Majority type over compact damage: each pixel of the 3x3-opened ``damaged`` mask takes the type most
+    frequent among the opened pixels in a ``window`` px square around it. Thin lines (opened away) keep their own
+    type, so a crack running into a loss stays a crack while the loss's pixels agree on one type.
+
+    Args:
+        types: (h, w) uint8 damage-type codes.
+        damaged: (h, w) bool binary damage.
+        window: vote window side in px (made odd).
+
+    Returns:
+        (h, w) uint8 codes; only the types of opened pixels can change, never the mask.
+    """
+    m = torch.from_numpy(damaged)[None, None].float()  # (1, 1, h, w)
+    eroded = -F.max_pool2d(-F.pad(m, (1, 1, 1, 1), value=1.0), 3, 1)
+    compact = (F.max_pool2d(F.pad(eroded, (1, 1, 1, 1)), 3, 1)[0, 0] > 0.5) & torch.from_numpy(damaged)  # (h, w)
+    if not bool(compact.any()):
+        return types
+    codes = torch.from_numpy(_CLASS_TO_TYPE[1:].astype(np.int64))  # crack, scratch, loss codes
+    t = torch.from_numpy(types.astype(np.int64))
+    votes = torch.stack([((t == c) & compact).float() for c in codes])[None]  # (1, 3, h, w)
+    half = window // 2  # separable box sums (the argmax needs no normalisation): O(window) per pixel
+    counts = F.avg_pool2d(votes, (1, 2 * half + 1), 1, (0, half))
+    counts = F.avg_pool2d(counts, (2 * half + 1, 1), 1, (half, 0))[0]  # (3, h, w)
+    voted = codes[counts.argmax(0)]  # (h, w)
+    return torch.where(compact, voted, t).numpy().astype(np.uint8)
+
+
 def decision_settings(
     model: torch.nn.Module, damage_threshold: float | None = None, fade_threshold: float | None = None
 ) -> dict:
@@ -150,6 +179,7 @@ def decision_settings(
         "damage_threshold": cfg.damage_threshold if damage_threshold is None else damage_threshold,
         "fade_threshold": cfg.fade_threshold if fade_threshold is None else fade_threshold,
         "type_weights": tuple(cfg.type_weights),
+        "type_vote": int(cfg.type_vote),
     }
 
 
@@ -159,12 +189,16 @@ def decide(
     damage_threshold: float = 0.5,
     fade_threshold: float = 0.08,
     type_weights: tuple[float, float, float] = (1.0, 1.0, 1.0),
+    type_vote: int = 0,
 ) -> DetectedDamage:
     """Threshold detector outputs.
 
     A pixel is damaged when the probability of "none" falls below ``1 - damage_threshold``; its type is the damage
-    class of largest weighted probability. Fading strengths below ``fade_threshold`` become exactly 0; a threshold of
-    1 reports no fading at all (what calibration chooses when the fade output finds no fading on the tuning cases).
+    class of largest weighted probability. With ``type_vote`` > 0 the pixels of compact damage (what survives an
+    opening with a 3x3 square: flakes and losses, not hair-thin lines) take the majority type of the compact damage
+    in a ``type_vote`` px window (:func:`vote_types`). Fading strengths below ``fade_threshold`` become exactly 0; a
+    threshold of 1 reports no fading at all (what calibration chooses when the fade output finds no fading on the
+    tuning cases).
 
     Args:
         probs: (h, w, 4) class probabilities.
@@ -182,9 +216,13 @@ def decide(
     weights = np.asarray(type_weights, np.float32)
     if weights.shape != (3,) or not (weights > 0).all():
         raise ValueError(f"type_weights: expected 3 positive weights (crack, scratch, loss), got {type_weights}")
+    if not isinstance(type_vote, int) or type_vote < 0:
+        raise ValueError(f"type_vote: expected a window side >= 0 in px (0 = off), got {type_vote!r}")
     damaged = probs[..., 0] < 1 - damage_threshold  # (h, w)
     cls = (probs[..., 1:] * weights).argmax(-1) + 1  # (h, w) in 1..3
     types = np.where(damaged, _CLASS_TO_TYPE[cls], DamageType.NONE).astype(np.uint8)
+    if type_vote > 0:
+        types = vote_types(types, damaged, type_vote)
     report = (fade >= fade_threshold) if fade_threshold < 1 else np.zeros(fade.shape, bool)  # (h, w)
     f = np.where(report, np.round(np.clip(fade, 0, 1) * 255) / 255, 0).astype(np.float32)
     types[(types == DamageType.NONE) & (f > 0)] = DamageType.FADE

@@ -63,8 +63,8 @@ def _markdown(rows: list[dict], speed: dict, settings: dict) -> str:
         f"Fading: IoU / F1 / boundary F1 of the reported faded region against true strength >= {VISIBLE_FADE}. "
         f"Decisions: damage threshold {settings['damage_threshold']:g}, "
         f"fade threshold {settings['fade_threshold']:g}, "
-        f"type weights crack/scratch/loss {'/'.join(f'{w:g}' for w in settings['type_weights'])} (the detector's "
-        "calibrated settings)."
+        f"type weights crack/scratch/loss {'/'.join(f'{w:g}' for w in settings['type_weights'])}, "
+        f"type vote {settings['type_vote']} px (the detector's calibrated settings)."
     )
     lines.append("")
     lines.append(

@@ -7,6 +7,9 @@
   reported fading nowhere; pooled, a false-positive pixel on an unfaded image costs precision in proportion. When
   no threshold reaches a pooled F1 of ``MIN_FADE_F1`` the fade output is switched off (threshold 1): a map that
   finds no fading would only mark unfaded paint.
+- The type vote window (majority type over compact damage, see :func:`~pipelines.damage_detection.vote_types`)
+  is the one of ``VOTE_WINDOWS`` with the best mean per-type IoU, measured in a second pass with the chosen
+  threshold and type weights.
 - The type weights rescale the crack, scratch and loss probabilities so that the weighted argmax has the best
   balanced accuracy (mean per-type recall) on truly damaged pixels: a prior correction for classes the network
   under-predicts.
@@ -24,7 +27,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from pipelines.damage_detection import predict_tiled
+from pipelines.damage_detection import decide, predict_tiled
 
 from ..config import DetectorCalibrationConfig
 from ..damage import DamageSimulator, DamageType, derive_seed
@@ -37,6 +40,7 @@ from .detector import DamageDetector
 VISIBLE_FADE = 0.1  # true fading strengths from here on count as faded when the fade threshold is tuned
 MIN_FADE_F1 = 0.05  # below this best pooled F1 the fade output is switched off (fade threshold 1)
 TUNING_KINDS = ("crack", "scratch", "small_loss", "large_loss", "fading", "mixed")
+VOTE_WINDOWS = (0, 15, 31, 63)  # candidate windows of the majority type vote (0 = off)
 PIXELS_PER_CASE = 4000  # damaged pixels sampled per tuning case for the type weights
 # damage-type code -> class index of the type weights (crack 0, scratch 1, loss 2; others -1)
 _TYPE_TO_INDEX = np.array([-1, 0, 1, 2, -1], np.int64)
@@ -129,6 +133,42 @@ def tuning_cases(
         yield f"{pair.school}/{pair.image.stem}", image, crack, types, None
 
 
+def type_ious(predicted: np.ndarray, true: np.ndarray) -> list[float]:
+    """IoU of each binary damage type (crack, scratch, loss) present in ``true``; (h, w) uint8 type maps."""
+    out = []
+    for code in (DamageType.CRACK, DamageType.SCRATCH, DamageType.LOSS):
+        t = true == code
+        if t.any():
+            p = predicted == code
+            out.append(float((p & t).sum() / (p | t).sum()))
+    return out
+
+
+def choose_type_vote(
+    model: DamageDetector, config: DetectorCalibrationConfig, settings: dict, windows: tuple[int, ...] = VOTE_WINDOWS
+) -> tuple[int, dict[int, float]]:
+    """The vote window with the best mean per-type IoU over the tuning cases (the smallest on ties).
+
+    Args:
+        model: the detector.
+        config: the calibration settings (which tuning cases).
+        settings: the other decisions (``damage_threshold``, ``fade_threshold``, ``type_weights``).
+        windows: candidate windows (0 = no vote).
+
+    Returns:
+        The window and the mean IoU of every candidate.
+    """
+    scores: dict[int, list[float]] = {w: [] for w in windows}
+    cases = config.paintings * len(TUNING_KINDS) + config.real
+    for _, image, _, types, _ in tqdm(tuning_cases(config), total=cases, desc="calibrate type vote"):
+        probs, fade_pred = predict_tiled(model, image)
+        for w in windows:
+            scores[w] += type_ious(decide(probs, fade_pred, **settings, type_vote=w).types, types)
+    means = {w: float(np.mean(v)) if v else 0.0 for w, v in scores.items()}
+    best = max(windows, key=lambda w: (round(means[w], 6), -w))
+    return best, means
+
+
 def _group_ids(source: str, labels: np.ndarray) -> np.ndarray:
     """Group index of (damage source, true class) for each pixel: each kind's pixels of each class form a group."""
     sources = ("real", *TUNING_KINDS)
@@ -143,8 +183,8 @@ def calibrate_detector(config: DetectorCalibrationConfig) -> dict:
 
     Returns:
         ``{"detector", "damage_threshold", "damage_f1", "fade_threshold", "fade_f1", "type_weights",
-        "type_balanced_accuracy", "cases", "grid", "damage_f1_curve", "fade_f1_curve"}``; also written to
-        ``<report>/calibration.json`` with a plot of F1 against each threshold.
+        "type_balanced_accuracy", "type_vote", "type_vote_mean_iou", "cases", "grid", "damage_f1_curve",
+        "fade_f1_curve"}``; also written to ``<report>/calibration.json`` with a plot of F1 against each threshold.
     """
     if not Path(config.detector, "config.json").exists():
         raise ValueError(f"detector: no saved DamageDetector in {config.detector}")
@@ -184,11 +224,13 @@ def calibrate_detector(config: DetectorCalibrationConfig) -> dict:
         torch.logspace(-2, 4, 25, base=2),
         torch.from_numpy(np.concatenate(type_groups))[keep],
     )
-    model.register_to_config(
-        damage_threshold=round(damage_threshold, 4),
-        fade_threshold=round(fade_threshold, 4),
-        type_weights=[round(w, 4) for w in type_weights],
-    )
+    settings = {
+        "damage_threshold": round(damage_threshold, 4),
+        "fade_threshold": round(fade_threshold, 4),
+        "type_weights": tuple(round(w, 4) for w in type_weights),
+    }
+    type_vote, vote_ious = choose_type_vote(model, config, settings)
+    model.register_to_config(**{**settings, "type_weights": list(settings["type_weights"])}, type_vote=type_vote)
     out = Path(config.out or config.detector)
     model.save_pretrained(out)
     result = {
@@ -199,6 +241,8 @@ def calibrate_detector(config: DetectorCalibrationConfig) -> dict:
         "fade_f1": fade_f1,
         "type_weights": list(type_weights),
         "type_balanced_accuracy": type_accuracy,
+        "type_vote": type_vote,
+        "type_vote_mean_iou": {str(w): v for w, v in vote_ious.items()},
         "cases": len(names),
         "grid": grid.tolist(),
         "damage_f1_curve": torch.cat(damage_curves).mean(0).tolist(),

@@ -51,12 +51,36 @@ class AdaResBlock(nn.Module):
 class TokenCrossAttention(nn.Module):
     """Cross-attention from latent pixels to condition tokens (style tokens and retrieved patches).
 
+    With ``route_sources`` = r > 0, every latent pixel reads the retrieved tokens of only the r retrieved patches
+    that receive most of its attention (summed over each patch's ``cells`` tokens and the heads); the other
+    patches' weights are set to 0 and the rest renormalised (the first ``lead_tokens`` style tokens always stay).
+    A block's restoration then depends on the patch it is attributed to, and on no other.
+
     The last attention probabilities are kept in ``last_probs`` when ``keep_probs`` is set (for attribution).
+
+    Args:
+        channels: feature channels.
+        token_dim: width of the condition tokens.
+        heads: attention heads.
+        groups: GroupNorm groups.
+        lead_tokens: tokens before the retrieved ones (the style tokens), never routed away.
+        cells: consecutive tokens per retrieved patch.
+        route_sources: retrieved patches each pixel may read (0: all).
     """
 
-    def __init__(self, channels: int, token_dim: int, heads: int, groups: int) -> None:
+    def __init__(
+        self,
+        channels: int,
+        token_dim: int,
+        heads: int,
+        groups: int,
+        lead_tokens: int = 0,
+        cells: int = 1,
+        route_sources: int = 0,
+    ) -> None:
         super().__init__()
         self.heads = heads
+        self.lead_tokens, self.cells, self.route_sources = lead_tokens, cells, route_sources
         self.norm = nn.GroupNorm(min(groups, channels), channels)
         self.q = nn.Linear(channels, channels, bias=False)
         self.kv = nn.Linear(token_dim, 2 * channels, bias=False)
@@ -65,6 +89,20 @@ class TokenCrossAttention(nn.Module):
         nn.init.zeros_(self.out.bias)
         self.keep_probs = False
         self.last_probs: torch.Tensor | None = None
+
+    def route(self, probs: torch.Tensor) -> torch.Tensor:
+        """Keep each pixel's top ``route_sources`` retrieved patches: (b, heads, hw, n) -> same, renormalised."""
+        b, heads, hw, n = probs.shape
+        lead = self.lead_tokens
+        sources = (n - lead) // self.cells
+        if self.route_sources <= 0 or sources <= self.route_sources:
+            return probs
+        per_source = probs[..., lead:].reshape(b, heads, hw, sources, self.cells).sum((1, 4))  # (b, hw, sources)
+        top = per_source.topk(self.route_sources, dim=-1).indices  # (b, hw, r)
+        keep = torch.zeros_like(per_source, dtype=torch.bool).scatter_(-1, top, True)  # (b, hw, sources)
+        keep = torch.cat([keep.new_ones(b, hw, lead), keep.repeat_interleave(self.cells, -1)], -1)  # (b, hw, n)
+        routed = probs * keep[:, None]
+        return routed / routed.sum(-1, keepdim=True).clamp_min(1e-12)
 
     def forward(self, x: torch.Tensor, tokens: torch.Tensor, token_mask: torch.Tensor | None) -> torch.Tensor:
         b, c, h, w = x.shape
@@ -79,10 +117,11 @@ class TokenCrossAttention(nn.Module):
         if token_mask is not None:  # (b, n) True = usable
             bias = torch.zeros(token_mask.shape, device=x.device, dtype=q.dtype)
             bias = bias.masked_fill(~token_mask, float("-inf"))[:, None, None, :]  # (b, 1, 1, n)
-        if self.keep_probs:
+        if self.keep_probs or self.route_sources > 0:
             logits = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])  # (b, heads, hw, n)
-            probs = (logits + bias if bias is not None else logits).softmax(-1)
-            self.last_probs = probs.detach()
+            probs = self.route((logits + bias if bias is not None else logits).softmax(-1))
+            if self.keep_probs:
+                self.last_probs = probs.detach()
             attn = probs @ v
         else:
             attn = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
@@ -117,6 +156,9 @@ class ArtRestoreUNet(ModelMixin, ConfigMixin):
         retrieval_cells: cells per side each retrieved patch is split into, one token per cell (1: one token per
             patch). Cell tokens carry local content plus a learned cell-position embedding, so a latent pixel can
             attend to the part of a patch that matches it.
+        retrieval_routing: retrieved patches each latent pixel reads in every cross-attention (its most attended
+            ones; 0: all). An inference-time sparsification: with 1, each block follows one patch, which is what
+            the attribution names.
         heads: attention heads.
         groups: GroupNorm groups.
     """
@@ -134,11 +176,17 @@ class ArtRestoreUNet(ModelMixin, ConfigMixin):
         retrieval_cells: int = 1,
         heads: int = 4,
         groups: int = 16,
+        retrieval_routing: int = 0,
     ) -> None:
         super().__init__()
         block_channels, attention_levels = tuple(block_channels), tuple(attention_levels)
         if len(attention_levels) != len(block_channels):
             raise ValueError("attention_levels: need one flag per entry of block_channels")
+        if not isinstance(retrieval_routing, int) or retrieval_routing < 0:
+            raise ValueError(
+                f"retrieval_routing: expected patches per pixel >= 0 (0 = all), got {retrieval_routing!r}"
+            )
+        route = {"lead_tokens": style_tokens, "cells": retrieval_cells**2, "route_sources": retrieval_routing}
         emb_dim = 4 * block_channels[0]
         self.time_mlp = nn.Sequential(nn.Linear(block_channels[0], emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
         self.style_mlp = nn.Sequential(nn.Linear(style_dim, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
@@ -162,19 +210,19 @@ class ArtRestoreUNet(ModelMixin, ConfigMixin):
         skip_channels = [c_prev]
         for i, (c, attn) in enumerate(zip(block_channels, attention_levels)):
             self.down_res.append(AdaResBlock(c_prev, c, emb_dim, groups))
-            self.down_attn.append(TokenCrossAttention(c, token_dim, heads, groups) if attn else nn.Identity())
+            self.down_attn.append(TokenCrossAttention(c, token_dim, heads, groups, **route) if attn else nn.Identity())
             skip_channels.append(c)
             last = i == len(block_channels) - 1
             self.downsamplers.append(nn.Identity() if last else nn.Conv2d(c, c, 3, stride=2, padding=1))
             c_prev = c
         self.mid_res1 = AdaResBlock(c_prev, c_prev, emb_dim, groups)
-        self.mid_attn = TokenCrossAttention(c_prev, token_dim, heads, groups)
+        self.mid_attn = TokenCrossAttention(c_prev, token_dim, heads, groups, **route)
         self.mid_res2 = AdaResBlock(c_prev, c_prev, emb_dim, groups)
 
         self.up_res, self.up_attn, self.upsamplers = nn.ModuleList(), nn.ModuleList(), nn.ModuleList()
         for i, (c, attn) in reversed(list(enumerate(zip(block_channels, attention_levels)))):
             self.up_res.append(AdaResBlock(c_prev + skip_channels.pop(), c, emb_dim, groups))
-            self.up_attn.append(TokenCrossAttention(c, token_dim, heads, groups) if attn else nn.Identity())
+            self.up_attn.append(TokenCrossAttention(c, token_dim, heads, groups, **route) if attn else nn.Identity())
             self.upsamplers.append(nn.Identity() if i == 0 else nn.Conv2d(c, c, 3, padding=1))
             c_prev = c
         self.norm_out = nn.GroupNorm(min(groups, c_prev), c_prev)

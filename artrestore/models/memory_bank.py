@@ -77,6 +77,7 @@ class StyleMemoryBank(ModelMixin, ConfigMixin):
         self.patch_artists: set[str] = set()  # artists with patches in the bank (kept in step with provenance)
         self.artist_vectors: dict[str, torch.Tensor] = {}
         self.excluded: set[int] = set()  # rows withdrawn from every search (see :meth:`excluding`)
+        self._rows_by_artist: dict[str, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.provenance)
@@ -133,6 +134,7 @@ class StyleMemoryBank(ModelMixin, ConfigMixin):
         self.latents = torch.cat([self.latents, latents.detach().float().to(self.latents.device)], dim=0)
         self.provenance.extend(provenance)
         self.patch_artists.update(p.artist for p in provenance)
+        self._rows_by_artist = None
 
     def search(
         self,
@@ -165,19 +167,23 @@ class StyleMemoryBank(ModelMixin, ConfigMixin):
         indices = np.full((b, k), -1, np.int64)
         scores = np.full((b, k), -np.inf, np.float32)
         if len(self) and k > 0:
-            pool = min(len(self), max(k * 8, 64) + len(exclude) if (artist or exclude) else k)
             q = torch.nn.functional.normalize(queries.float(), dim=1).numpy().astype(np.float32)
-            s, idx = self.index.search(q, pool)  # (b, pool)
+            own = self._artist_rows(artist) if artist is not None and mode != "none" else None
+            found = []  # (scores (b, k), rows (b, k)) of exact searches over the allowed rows
+            if own is None or mode == "boost":
+                found.append(self._search(q, k, None, exclude))
+            if own is not None:
+                s, idx = self._search(q, k, own, exclude)
+                found.append((s + boost if mode == "boost" else s, idx))
+            s = np.concatenate([f[0] for f in found], 1)  # (b, m)
+            idx = np.concatenate([f[1] for f in found], 1)
             for row in range(b):
-                cand = [(float(sc), int(i)) for sc, i in zip(s[row], idx[row]) if i >= 0]
-                if exclude:
-                    cand = [(sc, i) for sc, i in cand if i not in exclude]
-                if artist is not None and mode == "filter":
-                    cand = [(sc, i) for sc, i in cand if self.provenance[i].artist == artist]
-                elif artist is not None and mode == "boost":
-                    cand = [(sc + boost * (self.provenance[i].artist == artist), i) for sc, i in cand]
-                cand.sort(key=lambda t: -t[0])
-                for j, (sc, i) in enumerate(cand[:k]):
+                best: dict[int, float] = {}
+                for sc, i in zip(s[row], idx[row]):
+                    if i >= 0:
+                        best[int(i)] = max(best.get(int(i), -np.inf), float(sc))  # boost: an artist row twice
+                ranked = sorted(best.items(), key=lambda t: -t[1])[:k]
+                for j, (i, sc) in enumerate(ranked):
                     indices[row, j], scores[row, j] = i, sc
         valid = torch.from_numpy(indices >= 0)
         latents = torch.zeros(b, k, *self.latent_shape, device=self.latents.device)
@@ -186,6 +192,31 @@ class StyleMemoryBank(ModelMixin, ConfigMixin):
                 torch.from_numpy(indices[indices >= 0]).to(latents.device)
             ]
         return Retrieved(indices, scores, latents, valid)
+
+    def _artist_rows(self, artist: str) -> np.ndarray:
+        """Bank rows of ``artist``'s patches (cached; :meth:`add` resets the cache)."""
+        if self._rows_by_artist is None:
+            by: dict[str, list[int]] = {}
+            for i, p in enumerate(self.provenance):
+                by.setdefault(p.artist, []).append(i)
+            self._rows_by_artist = {a: np.array(r, np.int64) for a, r in by.items()}
+        return self._rows_by_artist.get(artist, np.zeros(0, np.int64))
+
+    def _search(
+        self, q: np.ndarray, k: int, allowed: np.ndarray | None, exclude: set[int]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Exact top-k over the allowed rows (all when None) minus ``exclude``: (b, k) scores and rows (-1 = none)."""
+        selector = None
+        if allowed is not None:
+            keep = allowed[~np.isin(allowed, list(exclude))] if exclude else allowed
+            if len(keep) == 0:
+                return np.full((len(q), k), -np.inf, np.float32), np.full((len(q), k), -1, np.int64)
+            selector = faiss.IDSelectorBatch(keep)
+        elif exclude:
+            selector = faiss.IDSelectorNot(faiss.IDSelectorBatch(np.array(sorted(exclude), np.int64)))
+        if selector is None:
+            return self.index.search(q, k)
+        return self.index.search(q, k, params=faiss.SearchParameters(sel=selector))
 
     def save_pretrained(self, save_directory: str | Path, **kwargs: object) -> None:
         """Write the bank to a folder (``config.json``, faiss index, latents, artist vectors, provenance)."""
@@ -215,6 +246,7 @@ class StyleMemoryBank(ModelMixin, ConfigMixin):
         meta = json.loads((folder / "provenance.json").read_text())
         bank.provenance = [Provenance(p["artist"], p["painting"], tuple(p["box"])) for p in meta["patches"]]
         bank.patch_artists = {p.artist for p in bank.provenance}
+        bank._rows_by_artist = None
         vectors = load_file(str(folder / "artists.safetensors"))["vectors"]
         bank.artist_vectors = {n: vectors[i] for i, n in enumerate(meta["artists"])}
         if bank.index.ntotal != len(bank.provenance) or len(bank.latents) != len(bank.provenance):

@@ -84,6 +84,8 @@ def test_calibration_writes_thresholds_into_the_detector(shared_data, tmp_path):
     assert loaded.config.fade_threshold == pytest.approx(report["fade_threshold"], abs=1e-4)
     assert list(loaded.config.type_weights) == pytest.approx(report["type_weights"], abs=1e-4)
     assert 0 <= report["type_balanced_accuracy"] <= 1
+    votes = {int(w): v for w, v in report["type_vote_mean_iou"].items()}
+    assert loaded.config.type_vote == report["type_vote"] == max(votes, key=lambda w: (round(votes[w], 6), -w))
     assert json.loads((tmp_path / "det" / "config.json").read_text())["damage_threshold"] == 0.5  # input untouched
 
 

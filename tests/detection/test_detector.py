@@ -108,6 +108,26 @@ def test_decide_thresholds_and_formats():
         decide(probs, fade, fade_threshold=1.5)
 
 
+def test_type_vote_unifies_compact_damage_and_leaves_thin_lines():
+    probs = np.zeros((40, 40, 4), np.float32)
+    probs[..., 0] = 1
+    probs[5:15, 5:15] = [0.0, 0.0, 0.0, 1.0]  # a 10x10 loss ...
+    probs[6:9, 6:9] = [0.0, 0.6, 0.0, 0.4]  # ... with a corner the network calls crack
+    probs[30, 2:38] = [0.0, 1.0, 0.0, 0.0]  # a 1 px crack line
+    probs[20:24, 30:34] = [0.0, 0.0, 0.7, 0.3]  # a 4x4 flake called scratch: its own window majority
+    fade = np.zeros((40, 40), np.float32)
+    plain = decide(probs, fade)
+    assert (plain.types[6:9, 6:9] == DamageType.CRACK).all()
+    voted = decide(probs, fade, type_vote=15)
+    assert (voted.types[5:15, 5:15] == DamageType.LOSS).all()  # the corner takes the blob's type
+    assert (voted.types[30, 2:38] == DamageType.CRACK).all()  # thin lines are opened away: unchanged
+    assert (voted.types[20:24, 30:34] == DamageType.SCRATCH).all()
+    assert np.array_equal(voted.mask, plain.mask)  # the vote changes types, never the mask
+    assert np.array_equal(voted.types[plain.types != voted.types], np.full(9, DamageType.LOSS, np.uint8))
+    with pytest.raises(ValueError, match="type_vote"):
+        decide(probs, fade, type_vote=-1)
+
+
 def test_detect_command_writes_pipeline_masks(tiny, tmp_path):
     import cv2
     from PIL import Image

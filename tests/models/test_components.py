@@ -106,6 +106,38 @@ def test_cell_tokens_split_each_patch_in_source_major_order():
     assert not unet(x, 5, ml, lm, retrieved=swapped).sample.allclose(unet(x, 5, ml, lm, retrieved=r).sample)
 
 
+def test_routing_lets_each_pixel_read_one_patch():
+    """retrieval_routing=1: every pixel's retrieved-token attention lies on the cells of one patch; the style
+    tokens keep theirs; with routing 0 the same weights give the plain attention."""
+    torch.manual_seed(0)
+    config = {**TINY_UNET, "retrieval_dim": 64, "retrieval_cells": 2}
+    plain = ArtRestoreUNet(**config).eval()
+    _perturb(plain)
+    routed = ArtRestoreUNet(**config, retrieval_routing=1).eval()
+    routed.load_state_dict(plain.state_dict())
+    x, ml, lm = _inputs()
+    r = torch.randn(2, 3, 64)
+    for m in (*plain.attention_modules(), *routed.attention_modules()):
+        m.keep_probs = True
+    out_plain = plain(x, 5, ml, lm, retrieved=r).sample
+    out_routed = routed(x, 5, ml, lm, retrieved=r).sample
+    assert not out_routed.allclose(out_plain)
+    for i, (mp, mr) in enumerate(zip(plain.attention_modules(), routed.attention_modules())):
+        p, q = mp.last_probs, mr.last_probs  # (b, heads, hw, 2 + 3 * 4)
+        assert torch.allclose(q.sum(-1), torch.ones(()), atol=1e-5)
+        per_patch = q[..., 2:].reshape(*q.shape[:3], 3, 4).sum((1, 4))  # (b, hw, 3)
+        assert ((per_patch > 0).sum(-1) == 1).all(), "each pixel must read exactly one patch"
+        if i == 0:  # the first attention sees the same features in both models (later ones follow the routing)
+            top = p[..., 2:].reshape(*p.shape[:3], 3, 4).sum((1, 4)).argmax(-1)  # the plain attention's top patch
+            assert torch.equal(per_patch.argmax(-1), top)
+            assert (q[..., :2] >= p[..., :2] - 1e-6).all()  # the style tokens stay (renormalised upwards)
+    for m in plain.attention_modules():  # the fused (SDPA) path of the unrouted model is the same function
+        m.keep_probs = False
+    assert plain(x, 5, ml, lm, retrieved=r).sample.allclose(out_plain, atol=1e-5)
+    with pytest.raises(ValueError, match="retrieval_routing"):
+        ArtRestoreUNet(**config, retrieval_routing=-1)
+
+
 def test_cells_must_divide_the_patch():
     with pytest.raises(ValueError, match="retrieval_cells"):
         ArtRestoreUNet(**{**TINY_UNET, "retrieval_dim": 64, "retrieval_cells": 3})

@@ -55,3 +55,34 @@ def test_save_load_roundtrip(bank, tmp_path):
 def test_inconsistent_inputs_raise(bank):
     with pytest.raises(ValueError, match="same number"):
         bank.add(torch.randn(2, 8), torch.randn(3, 4, 2, 2), [])
+
+
+def _brute_force(emb, query, rows, k):
+    """Reference top-k by inner product of unit vectors over ``rows``."""
+    e = torch.nn.functional.normalize(emb, dim=1)
+    s = (e[rows] @ torch.nn.functional.normalize(query, dim=1)[0]).tolist()
+    return [r for _, r in sorted(zip(s, rows), key=lambda t: -t[0])[:k]]
+
+
+def test_filter_is_exact_when_the_artist_is_far_from_the_query():
+    # 300 "Monet" patches near the query and 5 "Degas" patches far from it: a search that filters a global
+    # top-m pool would find no Degas patch; the filter must return Degas's own top-k.
+    torch.manual_seed(0)
+    near = torch.nn.functional.normalize(torch.randn(300, 16) * 0.1 + torch.eye(16)[0], dim=1)
+    far = torch.nn.functional.normalize(torch.randn(5, 16) * 0.1 - torch.eye(16)[0], dim=1)
+    emb = torch.cat([near, far])
+    bank = StyleMemoryBank(dim=16, latent_shape=(4, 2, 2))
+    prov = [Provenance("Monet" if i < 300 else "Degas", f"p{i}.jpg", (0, 0, 8, 8)) for i in range(305)]
+    bank.add(emb, torch.randn(305, 4, 2, 2), prov)
+    q = torch.eye(16)[[0]]
+    r = bank.search(q, k=4, artist="Degas", mode="filter")
+    assert r.valid.all()
+    assert r.indices[0].tolist() == _brute_force(emb, q, list(range(300, 305)), 4)
+    with bank.excluding([r.indices[0, 0]]):  # withdrawing a row brings in the next of the same artist
+        r2 = bank.search(q, k=4, artist="Degas", mode="filter")
+    assert r2.indices[0].tolist() == _brute_force(emb, q, [i for i in range(300, 305) if i != r.indices[0, 0]], 4)
+    boosted = bank.search(q, k=6, artist="Degas", mode="boost", boost=10.0)  # a huge boost puts all 5 first
+    assert sorted(boosted.indices[0, :5].tolist()) == list(range(300, 305))
+    assert bank.provenance[int(boosted.indices[0, 5])].artist == "Monet"
+    plain = bank.search(q, k=6, artist="Degas", mode="boost", boost=0.0)  # no boost = the global ranking
+    assert plain.indices[0].tolist() == _brute_force(emb, q, list(range(305)), 6)

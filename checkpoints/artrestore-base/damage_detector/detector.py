@@ -59,6 +59,8 @@ class DamageDetector(ModelMixin, ConfigMixin):
         fade_channels: widths of a separate fading branch (a light U-Net at 1/4 resolution) that replaces the fade
             output of the main head; empty: the main head's fade channel is used. The branch can be trained with
             the rest frozen (:meth:`freeze_all_but_fading`), so adding it leaves the damage classes bit-identical.
+        type_vote: window side in px of the majority type vote on compact damage (0: off; see
+            ``decide``).
     """
 
     @register_to_config
@@ -69,6 +71,7 @@ class DamageDetector(ModelMixin, ConfigMixin):
         fade_threshold: float = 0.08,
         type_weights: tuple[float, float, float] = (1.0, 1.0, 1.0),
         fade_channels: tuple[int, ...] = (),
+        type_vote: int = 0,
     ) -> None:
         super().__init__()
         channels = tuple(channels)
@@ -81,6 +84,8 @@ class DamageDetector(ModelMixin, ConfigMixin):
             )
         if len(type_weights) != 3 or min(type_weights) <= 0:
             raise ValueError(f"type_weights: expected 3 positive weights (crack, scratch, loss), got {type_weights}")
+        if not isinstance(type_vote, int) or type_vote < 0:
+            raise ValueError(f"type_vote: expected a window side >= 0 in px (0 = off), got {type_vote!r}")
         self.stem = _conv(3, channels[0])
         self.down, self.up = _unet_levels(channels)
         self.head = nn.Conv2d(channels[0], len(CLASSES) + 1, 1)
