@@ -246,7 +246,6 @@ class StyleMemoryBank(ModelMixin, ConfigMixin):
         meta = json.loads((folder / "provenance.json").read_text())
         bank.provenance = [Provenance(p["artist"], p["painting"], tuple(p["box"])) for p in meta["patches"]]
         bank.patch_artists = {p.artist for p in bank.provenance}
-        bank._rows_by_artist = None
         vectors = load_file(str(folder / "artists.safetensors"))["vectors"]
         bank.artist_vectors = {n: vectors[i] for i, n in enumerate(meta["artists"])}
         if bank.index.ntotal != len(bank.provenance) or len(bank.latents) != len(bank.provenance):

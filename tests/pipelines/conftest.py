@@ -50,6 +50,7 @@ def build_tiny_pipeline(
     detector: bool = False,
     retrieval_cells: int = 1,
     varnish: bool = False,
+    retrieval_routing: int = 0,
 ) -> ArtRestorePipeline:
     torch.manual_seed(seed)
     vae = build_autoencoder((32, 32), latent_channels=4).eval()  # stride 2
@@ -64,6 +65,7 @@ def build_tiny_pipeline(
         retrieval_cells=retrieval_cells,
         heads=2,
         groups=8,
+        retrieval_routing=retrieval_routing,
     ).eval()
     film = FiLMMaskEncoder(latent_stride=2, base_channels=8, unet_channels=channels).eval()
     style = StyleEncoder(channels=(8, 16), style_dim=16).eval()
