@@ -136,6 +136,16 @@ class DetectedDamage:
         return self.types == codes[name]
 
 
+def binary_opening(mask: np.ndarray, width: int) -> np.ndarray:
+    """Morphological opening of an (h, w) bool mask with a ``width`` px square: what remains of the mask where a
+    ``width`` x ``width`` square fits inside it (outside the image counts as inside the mask)."""
+    m = torch.from_numpy(mask)[None, None].float()  # (1, 1, h, w)
+    pad = width // 2
+    eroded = -F.max_pool2d(-F.pad(m, (pad, width - 1 - pad, pad, width - 1 - pad), value=1.0), width, 1)
+    opened = F.max_pool2d(F.pad(eroded, (width - 1 - pad, pad, width - 1 - pad, pad)), width, 1)
+    return opened[0, 0].numpy() > 0.5
+
+
 def vote_types(types: np.ndarray, damaged: np.ndarray, window: int) -> np.ndarray:
     """Majority type over compact damage: each pixel of the 3x3-opened ``damaged`` mask takes the type most
     frequent among the opened pixels in a ``window`` px square around it. Thin lines (opened away) keep their own
@@ -149,9 +159,7 @@ def vote_types(types: np.ndarray, damaged: np.ndarray, window: int) -> np.ndarra
     Returns:
         (h, w) uint8 codes; only the types of opened pixels can change, never the mask.
     """
-    m = torch.from_numpy(damaged)[None, None].float()  # (1, 1, h, w)
-    eroded = -F.max_pool2d(-F.pad(m, (1, 1, 1, 1), value=1.0), 3, 1)
-    compact = (F.max_pool2d(F.pad(eroded, (1, 1, 1, 1)), 3, 1)[0, 0] > 0.5) & torch.from_numpy(damaged)  # (h, w)
+    compact = torch.from_numpy(binary_opening(damaged, 3))  # (h, w)
     if not bool(compact.any()):
         return types
     codes = torch.from_numpy(_CLASS_TO_TYPE[1:].astype(np.int64))  # crack, scratch, loss codes

@@ -227,10 +227,10 @@ def calibrate_detector(config: DetectorCalibrationConfig) -> dict:
     settings = {
         "damage_threshold": round(damage_threshold, 4),
         "fade_threshold": round(fade_threshold, 4),
-        "type_weights": tuple(round(w, 4) for w in type_weights),
+        "type_weights": [round(w, 4) for w in type_weights],
     }
     type_vote, vote_ious = choose_type_vote(model, config, settings)
-    model.register_to_config(**{**settings, "type_weights": list(settings["type_weights"])}, type_vote=type_vote)
+    model.register_to_config(**settings, type_vote=type_vote)
     out = Path(config.out or config.detector)
     model.save_pretrained(out)
     result = {

@@ -27,7 +27,7 @@ from diffusers.utils import BaseOutput
 
 from .attribution import WEIGHTINGS, AttributionRecorder
 from .crop_plan import Tile, TileBlender, plan_tiles
-from .damage_detection import DetectedDamage, decide, decision_settings, predict_tiled
+from .damage_detection import DetectedDamage, binary_opening, decide, decision_settings, predict_tiled
 from .masked_fill import edit_mask, pushpull_fill
 
 COMPONENT_CLASSES = {  # component -> class in the ``artrestore.models`` package (for loading without remote code)
@@ -585,8 +585,9 @@ class ArtRestorePipeline(DiffusionPipeline):
             fade = np.where(mask, 0.0, fade).astype(np.float32)
             thin = split_thin_damage(mask, self.config.thin_damage_px)  # (H, W) bool, filled in pixel space
             mask = mask & ~thin
+            faded = bool((fade > 0).any())
             changed = mask | thin | (fade > 0)  # every pixel this call may change
-            if fading == "invert" and (fade > 0).any():  # faded colour restored in pixel space; not denoised
+            if fading == "invert" and faded:  # faded colour restored in pixel space; not denoised
                 colour = self.varnish_estimator.restore(arr.astype(np.float32) / 255.0, fade, mask | thin)
                 arr = np.where(fade[..., None] > 0, np.round(colour * 255.0), arr).astype(np.uint8)
                 fade = np.zeros_like(fade)
@@ -652,7 +653,7 @@ class ArtRestorePipeline(DiffusionPipeline):
                     "init": f"given, strength {float(strength):g}" if init is not None else None,
                     "artist": artist,
                     "style": style_from,
-                    "fading": fading if fd is not None and np.asarray(fd).max() > 0 else None,
+                    "fading": fading if faded else None,
                     "tiles": len(tiles),
                     "thin_pixels_filled": int(thin.sum()),
                     "steps": steps,
@@ -681,11 +682,7 @@ def split_thin_damage(mask: np.ndarray, width: int) -> np.ndarray:
     """
     if width <= 1 or not mask.any():
         return np.zeros_like(mask)
-    m = torch.from_numpy(mask)[None, None].float()  # (1, 1, H, W)
-    pad = width // 2
-    eroded = -F.max_pool2d(-F.pad(m, (pad, width - 1 - pad, pad, width - 1 - pad), value=1.0), width, 1)
-    opened = F.max_pool2d(F.pad(eroded, (width - 1 - pad, pad, width - 1 - pad, pad)), width, 1)
-    return mask & ~(opened[0, 0].numpy() > 0.5)
+    return mask & ~binary_opening(mask, width)
 
 
 def fill_thin_damage(image: np.ndarray, thin: np.ndarray) -> np.ndarray:
