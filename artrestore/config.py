@@ -307,6 +307,7 @@ class RestoreConfig:
     init: str = opt("none", "first fill of the holes before denoising: none or a classical method (e.g. patchmatch)")
     strength: float = opt(1.0, "share of the noise schedule when starting from the init fill, in (0, 1]")
     fading: str | None = opt(None, "faded areas: invert (varnish inversion) or diffuse (default: invert if possible)")
+    guidance_scale: float | None = opt(None, "style and retrieval guidance (1: off; default: the model's)")
     model: str = opt(_default_model, "model folder or Hub id (env ARTRESTORE_MODEL overrides the bundled one)")
     threads: int = opt(2, "CPU threads")
 
@@ -414,6 +415,7 @@ class AblateConfig:
     size: int = opt(512, "paintings are resized (short side) and centre-cropped to size x size")
     limit: int | None = opt(4, "use at most this many validation paintings")
     min_works: int = opt(0, "only paintings of artists with at least this many works (15: the ten main artists)")
+    guidance_scale: float | None = opt(None, "guidance on style and retrieval for every variant (default: model's)")
     threads: int = opt(2, "CPU threads")
     examples: int = opt(1, "save visual comparisons for this many paintings")
 

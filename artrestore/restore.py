@@ -44,6 +44,7 @@ def restore_artwork(
     top_k: int | None = None,
     detect: bool = False,
     fading: str | None = None,
+    guidance_scale: float | None = None,
 ) -> tuple[Artwork, object]:
     """Restore one loaded painting.
 
@@ -62,6 +63,7 @@ def restore_artwork(
         detect: find the damage with the model's detector (``mask`` and ``fade`` must be None); the maps used are
             in ``out.damage[0]["mask_image"]`` / ``["fade_map"]``.
         fading: ``"invert"``, ``"diffuse"`` or None (the pipeline's choice); see the pipeline's ``fading``.
+        guidance_scale: classifier-free guidance on style and retrieval (None: the model's; 1: off).
 
     Returns:
         The restored :class:`Artwork` (same bit depth, alpha and ICC profile) and the pipeline output.
@@ -92,6 +94,7 @@ def restore_artwork(
         top_k=top_k,
         detect=detect,
         fading=fading,
+        guidance_scale=guidance_scale,
     )
     restored = np.asarray(out.images[0])  # (h, w, 3) uint8
     if detect:
@@ -179,6 +182,7 @@ def restore_files(config: RestoreConfig, pipe=None) -> list[Path]:
             strength=config.strength,
             detect=config.auto,
             fading=config.fading,
+            guidance_scale=config.guidance_scale,
         )
         protect = [p for p in (image, mask_path, fade_path) if p is not None]
         written.append(save_artwork(out, restored, protect=protect))

@@ -25,6 +25,9 @@ class Method:
         description: one line for tables and the UI.
         restores_fading: whether the method acts on the fade map at all.
         takes_artist: whether ``fn`` also accepts ``artist=`` (the painting's artist; the bench passes it).
+        conditioning: maps the painting's artist to the artist the method conditions on when that differs (a
+            deliberately wrong artist), else returns None; the bench then also certifies against that artist, as
+            the pipeline's own certificate does. None: the method conditions on the painting's artist or on none.
     """
 
     name: str
@@ -32,20 +35,25 @@ class Method:
     description: str
     restores_fading: bool = False
     takes_artist: bool = False
+    conditioning: Callable[[str], str | None] | None = None
 
 
 _REGISTRY: dict[str, Method] = {}
 
 
 def register_method(
-    name: str, description: str, restores_fading: bool = False, takes_artist: bool = False
+    name: str,
+    description: str,
+    restores_fading: bool = False,
+    takes_artist: bool = False,
+    conditioning: Callable[[str], str | None] | None = None,
 ) -> Callable[[RestoreFn], RestoreFn]:
-    """Decorator adding a restoration function to the registry under ``name``."""
+    """Decorator adding a restoration function to the registry under ``name`` (arguments: :class:`Method`)."""
 
     def wrap(fn: RestoreFn) -> RestoreFn:
         if name in _REGISTRY and _REGISTRY[name].fn is not fn:
             raise ValueError(f"name: a method called {name!r} is already registered")
-        _REGISTRY[name] = Method(name, fn, description, restores_fading, takes_artist)
+        _REGISTRY[name] = Method(name, fn, description, restores_fading, takes_artist, conditioning)
         return fn
 
     return wrap

@@ -93,20 +93,43 @@ def bench_certifier(model: str):
         return None
 
 
-def certify_outputs(certifier, sample: DamageSample, outputs: list[np.ndarray], artist: str) -> list[dict]:
+def certify_outputs(
+    certifier, sample: DamageSample, outputs: list[np.ndarray], artist: str, issued: list[str | None] | None = None
+) -> list[dict]:
     """Certificate violation rate and mean block distance of each restoration, against the painting's artist.
 
     NaN when there is no certifier or the artist has no certificate centroid (so every method, classical or
     not, is certified the same way).
+
+    Args:
+        certifier: the model's :class:`~artrestore.models.StyleCertifier`, or None.
+        sample: the damage (its mask and fade map are the certified region).
+        outputs: (h, w, 3) uint8 restorations.
+        artist: the painting's artist.
+        issued: per output, the artist it was conditioned on when that was not the painting's (None otherwise).
+            ``issued_violation`` / ``issued_distance`` then hold the certificate against that artist, which is
+            the one the pipeline issues with such a restoration; otherwise they equal the painting's.
     """
-    nan = {"violation": float("nan"), "style_distance": float("nan")}
-    if certifier is None or artist not in certifier.artist_names:
-        return [dict(nan) for _ in outputs]
     region = sample.mask | (sample.fade > 0)
+
+    def scores(img: np.ndarray, who: str) -> tuple[float, float]:
+        if certifier is None or who not in certifier.artist_names:
+            return float("nan"), float("nan")
+        cert = certifier.certify(img, region, who)
+        return cert.violation_rate, float(np.mean(cert.distances))
+
     out = []
-    for img in outputs:
-        cert = certifier.certify(img, region, artist)
-        out.append({"violation": cert.violation_rate, "style_distance": float(np.mean(cert.distances))})
+    for img, other in zip(outputs, issued or [None] * len(outputs)):
+        violation, distance = scores(img, artist)
+        issued_violation, issued_distance = scores(img, other) if other else (violation, distance)
+        out.append(
+            {
+                "violation": violation,
+                "style_distance": distance,
+                "issued_violation": issued_violation,
+                "issued_style_distance": issued_distance,
+            }
+        )
     return out
 
 
@@ -275,7 +298,8 @@ def run_bench(config: BenchConfig) -> dict:
                 outputs[name] = result
                 timing[name] = (seconds, mem.extra_mb)
             scores = score_outputs(clean, sample, list(outputs.values()))
-            certs = certify_outputs(certifier, sample, list(outputs.values()), painting.artist)
+            issued = [fns[n].conditioning(painting.artist) if fns[n].conditioning else None for n in outputs]
+            certs = certify_outputs(certifier, sample, list(outputs.values()), painting.artist, issued)
             for name, score, cert in zip(outputs, scores, certs):
                 records.append(
                     {

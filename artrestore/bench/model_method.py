@@ -2,9 +2,10 @@
 
 Names: ``artrestore`` runs the defaults of ``artrestore restore``; suffixes override them:
 ``+<init>`` (a classical first fill, e.g. ``+patchmatch``, or ``+none``), ``@<sampler><steps>`` (another stock
-diffusers sampler built from the model's scheduler config, e.g. ``@ddim8``), ``~<strength>`` (e.g. ``~0.6``) and
-``!<ablation>`` (a variant of :mod:`artrestore.bench.ablation`; these condition on the painting's artist when the
-memory bank knows it, so that style and the artist filter are in play). Example: ``artrestore+patchmatch@dpm8~0.5``.
+diffusers sampler built from the model's scheduler config, e.g. ``@ddim8``), ``~<strength>`` (e.g. ``~0.6``),
+``^<guidance>`` (classifier-free guidance on style and retrieval, e.g. ``^3``) and ``!<ablation>`` (a variant of
+:mod:`artrestore.bench.ablation`; these condition on the painting's artist when the memory bank knows it, so that
+style and the artist filter are in play). Examples: ``artrestore+patchmatch@dpm8~0.5``, ``artrestore^3!wrong_artist``.
 ``artrestore-auto`` ignores the given damage maps and restores what the model's detector finds (end to end).
 """
 
@@ -26,14 +27,14 @@ SAMPLER_CODES = {
 }
 _NAME = re.compile(
     r"^artrestore(?:\+(?P<init>[a-z]+))?(?:@(?P<sampler>[a-z]+)(?P<steps>\d+))?(?:~(?P<strength>[0-9.]+))?"
-    r"(?:!(?P<ablation>[a-z_]+))?$"
+    r"(?:\^(?P<guidance>[0-9.]+))?(?:!(?P<ablation>[a-z_]+))?$"
 )
 
 
 def is_model_method(name: str) -> bool:
     """Whether ``name`` asks for the ArtRestore model (``artrestore`` or ``artrestore@...``)."""
     return name in ("artrestore", "artrestore-auto") or name.startswith(
-        ("artrestore@", "artrestore+", "artrestore~", "artrestore!")
+        ("artrestore@", "artrestore+", "artrestore~", "artrestore^", "artrestore!")
     )
 
 
@@ -73,7 +74,8 @@ def register_model_methods(names: list[str], model: str) -> None:
         m = _NAME.match(name)
         if m is None or (m["sampler"] and m["sampler"] not in SAMPLER_CODES):
             raise ValueError(
-                f"methods: {name!r} is not artrestore[+<init>][@<sampler><steps>][~<strength>][!<ablation>] with "
+                f"methods: {name!r} is not artrestore[+<init>][@<sampler><steps>][~<strength>][^<guidance>]"
+                f"[!<ablation>] with "
                 f"sampler in {', '.join(SAMPLER_CODES)}"
             )
         if m["ablation"] and m["ablation"] not in ABLATIONS:
@@ -84,10 +86,20 @@ def register_model_methods(names: list[str], model: str) -> None:
             make_sampler(SAMPLER_CODES[m["sampler"]], default_scheduler.config) if m["sampler"] else default_scheduler
         )
         steps = int(m["steps"]) if m["steps"] else None
+        guidance = float(m["guidance"]) if m["guidance"] else None
         _REGISTRY.pop(name, None)
         if m["ablation"]:
-            fn = _ablation_fn(pipe, m["ablation"], scheduler, steps, init, strength, restore_artwork, ablated)
-            register_method(name, f"ArtRestore-Diffusion without {ABLATIONS[m['ablation']].removes}", True, True)(fn)
+            fn = _ablation_fn(
+                pipe, m["ablation"], scheduler, steps, init, strength, guidance, restore_artwork, ablated
+            )
+            conditioning = None
+            if ABLATIONS[m["ablation"]].call.get("artist") == "wrong":
+
+                def conditioning(artist: str) -> str | None:
+                    return wrong_artist(pipe, artist) if artist in pipe.memory_bank.artist_vectors else None
+
+            description = f"ArtRestore-Diffusion without {ABLATIONS[m['ablation']].removes}"
+            register_method(name, description, True, True, conditioning)(fn)
             continue
 
         def fn(
@@ -98,6 +110,7 @@ def register_model_methods(names: list[str], model: str) -> None:
             steps=steps,
             init=init,
             strength=strength,
+            guidance=guidance,
         ) -> np.ndarray:
             pipe.scheduler = scheduler
             restored, _ = restore_artwork(
@@ -109,6 +122,7 @@ def register_model_methods(names: list[str], model: str) -> None:
                 seed=0,
                 init=init,
                 strength=strength,
+                guidance_scale=guidance,
             )
             return restored.pixels
 
@@ -130,7 +144,7 @@ def wrong_artist(pipe, artist: str, min_patches: int = 100) -> str:
     return min(sorted(others), key=lambda a: float(bank.artist_vectors[a] @ ref))
 
 
-def _ablation_fn(pipe, ablation: str, scheduler, steps, init, strength, restore_artwork, ablated):
+def _ablation_fn(pipe, ablation: str, scheduler, steps, init, strength, guidance, restore_artwork, ablated):
     def fn(image: np.ndarray, mask: np.ndarray, fade: np.ndarray, artist: str | None = None) -> np.ndarray:
         pipe.scheduler = scheduler
         known = artist if artist in pipe.memory_bank.artist_vectors else None
@@ -152,6 +166,7 @@ def _ablation_fn(pipe, ablation: str, scheduler, steps, init, strength, restore_
                 strength=strength,
                 top_k=call.get("top_k"),
                 fading=call.get("fading"),
+                guidance_scale=guidance,
             )
         return np.asarray(out.images[0])  # the pipeline's own output (no re-compositing here)
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from artrestore.bench.ablation import ABLATIONS, ablated
-from artrestore.bench.model_method import _ablation_fn, wrong_artist
+from artrestore.bench.ablation import ABLATIONS, ablated, wrong_artist_auc
+from artrestore.bench.harness import certify_outputs
+from artrestore.bench.model_method import _NAME, _ablation_fn, is_model_method, wrong_artist
 from artrestore.restore import restore_artwork
 from tests.pipelines.conftest import ARTISTS, build_tiny_pipeline
 
@@ -29,7 +30,7 @@ def _case():
 
 
 def _run(pipe, name):
-    fn = _ablation_fn(pipe, name, pipe.scheduler, None, "none", 1.0, restore_artwork, ablated)
+    fn = _ablation_fn(pipe, name, pipe.scheduler, None, "none", 1.0, None, restore_artwork, ablated)
     img, mask, fade = _case()
     return fn(img, mask, fade, artist=ARTISTS[0])
 
@@ -65,3 +66,69 @@ def test_unknown_variant_is_rejected(pipe):
     with pytest.raises(ValueError, match="ablation"):
         with ablated(pipe, "no_such_thing"):
             pass
+
+
+def test_guidance_suffix_in_method_names():
+    m = _NAME.match("artrestore^2.5!wrong_artist")
+    assert m and m["guidance"] == "2.5" and m["ablation"] == "wrong_artist" and is_model_method("artrestore^3")
+    assert _NAME.match("artrestore@dpm8~0.5^3")["guidance"] == "3"
+    assert _NAME.match("artrestore^x") is None
+
+
+def _records(field_values):
+    rows = []
+    for i, (right, wrong) in enumerate(field_values):
+        for method, (issued, true) in (("artrestore!full", right), ("artrestore!wrong_artist", wrong)):
+            rows.append(
+                {
+                    "painting": f"p{i}",
+                    "kind": "large_loss",
+                    "method": method,
+                    "issued_style_distance": issued,
+                    "style_distance": true,
+                }
+            )
+    return rows
+
+
+def test_wrong_artist_auc_pairs_by_painting_and_reads_the_chosen_certificate():
+    # issued certificates separate perfectly; against the true artist the wrong restorations are no farther
+    records = _records([((1.0, 1.0), (3.0, 1.0)), ((2.0, 2.0), (4.0, 1.5)), ((1.5, 1.5), (2.5, 1.4))])
+    assert wrong_artist_auc(records, "artrestore!", "issued_style_distance") == (1.0, 3)
+    auc, pairs = wrong_artist_auc(records, "artrestore!", "style_distance")
+    assert pairs == 3 and auc < 0.5
+    records.append(
+        {
+            "painting": "p9",
+            "kind": "large_loss",
+            "method": "artrestore!full",
+            "issued_style_distance": 9.0,
+            "style_distance": 9.0,
+        }
+    )  # unpaired: ignored
+    assert wrong_artist_auc(records, "artrestore!", "issued_style_distance") == (1.0, 3)
+    assert wrong_artist_auc([], "artrestore!", "style_distance") == (None, 0)
+
+
+class _Certificate:
+    def __init__(self, distance):
+        self.violation_rate, self.distances = float(distance > 1), [distance]
+
+
+class _Certifier:
+    artist_names = ["A", "B"]
+
+    def certify(self, image, region, artist):
+        return _Certificate({"A": 0.5, "B": 2.0}[artist] + float(image.mean()))
+
+
+def test_certify_outputs_adds_the_issued_certificate_of_a_deliberately_wrong_artist():
+    from artrestore.damage import DamageSimulator
+
+    img = np.zeros((32, 32, 3), np.uint8)
+    sample = DamageSimulator().simulate(img, "large_loss", 0)
+    right, wrong, unknown = certify_outputs(_Certifier(), sample, [img, img, img], "A", [None, "B", "Z"])
+    assert right["issued_style_distance"] == right["style_distance"] == 0.5
+    assert wrong["style_distance"] == 0.5 and wrong["issued_style_distance"] == 2.0 and wrong["issued_violation"] == 1
+    assert np.isnan(unknown["issued_style_distance"]) and unknown["style_distance"] == 0.5
+    assert all(np.isnan(r["style_distance"]) for r in certify_outputs(None, sample, [img], "A"))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
+from artrestore.bench.detect import restoration_bound
 from artrestore.cli import main
 from artrestore.detection import DamageDetector
 
@@ -42,3 +44,23 @@ def test_detect_bench_reports_every_section(shared_data, tmp_path):
     keys = {(r["set"], r["target"], r["method"]) for r in data["rows"]}
     assert ("real craquelure", "crack", "tophat") in keys and ("synthetic", "large_loss", "detector") in keys
     assert data["speed"]["seconds_per_megapixel"] > 0
+    bounds = {r["kind"] for r in data["records"] if r["target"] == "restoration bound"}
+    assert bounds == {"crack", "scratch", "small_loss", "large_loss", "fading", "mixed"}
+    assert "What detection leaves for restoration" in (tmp_path / "o" / "results.md").read_text()
+
+
+def test_restoration_bound_counts_only_detected_pixels():
+    rng = np.random.default_rng(0)
+    clean = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    true = np.zeros((64, 64), bool)
+    true[10:40, 10:40] = True
+    damaged = clean.copy()
+    damaged[true] = 0
+    perfect = restoration_bound(clean, damaged, true, true)
+    assert perfect["recall"] == 1 and perfect["lpips_bound"] < 1e-6 < perfect["lpips_input"]
+    none = restoration_bound(clean, damaged, np.zeros_like(true), true)
+    assert none["recall"] == 0 and none["lpips_bound"] == pytest.approx(none["lpips_input"])
+    half = true.copy()
+    half[25:] = False
+    partial = restoration_bound(clean, damaged, half, true)
+    assert partial["recall"] == 0.5 and 0 < partial["lpips_bound"] < none["lpips_bound"]

@@ -129,6 +129,48 @@ def test_artist_style_and_retrieval_are_used(tiny_pipe):
     )
 
 
+def test_guidance_contrasts_the_conditioning_with_null_style_and_no_patches(tiny_pipe, monkeypatch):
+    image, mask = _painting(96, 96), _mask(96, 96, [(30, 30, 70, 70)])
+    args = dict(image=image, mask_image=mask, artist=ARTISTS[0], output_type="np")
+    plain = tiny_pipe(**args, generator=_gen())
+    one = tiny_pipe(**args, generator=_gen(), guidance_scale=1.0)
+    assert np.array_equal(plain.images, one.images) and plain.damage[0]["guidance_scale"] == 1.0
+    calls = []
+    forward = tiny_pipe.unet.forward
+
+    def spy(sample, timestep, masked_latents, latent_mask, style, film, retrieved, retrieved_mask, **kw):
+        calls.append((sample.shape[0], style.detach().clone(), retrieved_mask.clone(), retrieved.detach().clone()))
+        return forward(sample, timestep, masked_latents, latent_mask, style, film, retrieved, retrieved_mask, **kw)
+
+    def final_latents(store):
+        def cb(pipe, step, timestep, kwargs):
+            store.append(kwargs["latents"].clone())
+            return {}
+
+        return cb
+
+    guided_latents, base_latents = [], []
+    monkeypatch.setattr(tiny_pipe.unet, "forward", spy)
+    guided = tiny_pipe(
+        **args,
+        generator=_gen(),
+        guidance_scale=3.0,
+        num_inference_steps=2,
+        callback_on_step_end=final_latents(guided_latents),
+    )
+    monkeypatch.undo()
+    assert len(calls) == 2 and all(c[0] == 2 for c in calls)  # one batched call per step
+    _, style, valid, tokens = calls[0]
+    assert torch.equal(style[1], tiny_pipe.unet.null_style.detach())
+    assert torch.equal(style[0], tiny_pipe.memory_bank.artist_vectors[ARTISTS[0]].to(style.dtype))
+    assert valid[0].any() and not valid[1].any() and torch.equal(tokens[0], tokens[1])
+    assert guided.damage[0]["guidance_scale"] == 3.0
+    tiny_pipe(**args, generator=_gen(), num_inference_steps=2, callback_on_step_end=final_latents(base_latents))
+    assert not torch.allclose(guided_latents[-1], base_latents[-1])
+    region = np.asarray(mask) >= 128
+    assert np.array_equal(guided.images[0][~region], np.asarray(image)[~region])  # untouched stays untouched
+
+
 def test_add_artist_from_references(tiny_pipe):
     refs = [_painting(64, 64, s) for s in range(3)]
     vec = tiny_pipe.add_artist("New Artist", refs)
@@ -168,6 +210,8 @@ def test_callback_on_step_end_sees_every_step(tiny_pipe):
         (dict(fade_map=[None, None]), "fade_map: expected one per image"),
         (dict(fading="erase"), "fading: expected one of"),
         (dict(fading="invert"), "fading: 'invert' needs a varnish_estimator"),
+        (dict(guidance_scale=-1.0), "guidance_scale: expected a number"),
+        (dict(guidance_scale="3"), "guidance_scale: expected a number"),
     ],
 )
 def test_bad_inputs_raise_value_errors(tiny_pipe, kwargs, match):
