@@ -326,6 +326,7 @@ class ExportConfig:
     detector: str | None = opt("runs/detector/final", "damage detector folder (`artrestore train-detector`)")
     varnish: str | None = opt("runs/varnish/final", "varnish estimator folder (`artrestore train-varnish`)")
     retrieval_routing: int = opt(1, "retrieved patches each latent pixel reads (0: all; 1: the attributed one)")
+    thin_damage_px: int = opt(9, "damage thinner than this everywhere (cracks, scratches) gets a biharmonic fill")
     model_card: str = opt(lambda: str(Path(__file__).resolve().parent.parent / "model_card.md"), "model card text")
 
 

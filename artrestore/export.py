@@ -172,6 +172,7 @@ def export_run(
     detector: str | Path | None = None,
     varnish: str | Path | None = None,
     retrieval_routing: int = 0,
+    thin_damage_px: int = 0,
 ) -> Path:
     """Build the pipeline from a ``artrestore train`` run folder and write it with :func:`write_hub_folder`.
 
@@ -187,6 +188,7 @@ def export_run(
         detector: a saved :class:`DamageDetector` folder (``artrestore train-detector``), or None.
         varnish: a saved :class:`VarnishEstimator` folder (``artrestore train-varnish``), or None.
         retrieval_routing: retrieved patches each latent pixel reads (0: all; see :class:`ArtRestoreUNet`).
+        thin_damage_px: damage thin everywhere below this width is filled in pixel space (the pipeline's setting).
     """
     from diffusers import AutoencoderKL, DDPMScheduler
 
@@ -213,6 +215,7 @@ def export_run(
         damage_detector=DamageDetector.from_pretrained(str(detector)).eval() if detector else None,
         varnish_estimator=VarnishEstimator.from_pretrained(str(varnish)).eval() if varnish else None,
         default_steps=default_steps,
+        thin_damage_px=thin_damage_px,
     )
     return write_hub_folder(pipe, out, model_card)
 

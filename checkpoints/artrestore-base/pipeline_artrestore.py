@@ -28,7 +28,7 @@ from diffusers.utils import BaseOutput
 from .attribution import WEIGHTINGS, AttributionRecorder
 from .crop_plan import Tile, TileBlender, plan_tiles
 from .damage_detection import DetectedDamage, binary_opening, decide, decision_settings, predict_tiled
-from .masked_fill import edit_mask, pushpull_fill
+from .masked_fill import biharmonic_fill, edit_mask, pushpull_fill
 
 COMPONENT_CLASSES = {  # component -> class in the ``artrestore.models`` package (for loading without remote code)
     "unet": "ArtRestoreUNet",
@@ -86,8 +86,9 @@ class ArtRestorePipeline(DiffusionPipeline):
         tile_size: largest tile side in pixels; smaller images run as one crop around the damage.
         context: context margin in pixels around the damage (and tile overlap).
         top_k: retrieved memory-bank patches per tile.
-        thin_damage_px: binary damage narrower than this many pixels (cracks, scratches) is filled in pixel space
-            by a push-pull fill from its immediate surroundings instead of being denoised (0 = denoise everything).
+        thin_damage_px: connected binary damage narrower than this many pixels everywhere (cracks, scratches) is
+            filled in pixel space by a biharmonic fill of its surroundings before denoising, instead of being
+            denoised (0 = denoise everything); see :func:`split_thin_damage`.
         boundary_correction: add the decoder's colour error measured on the undamaged border of each hole, filled
             smoothly into the hole, so restored regions meet the original without a seam.
         attribution_block: side in pixels of the blocks of the attribution maps.
@@ -626,6 +627,8 @@ class ArtRestorePipeline(DiffusionPipeline):
                 colour = self.varnish_estimator.restore(arr.astype(np.float32) / 255.0, fade, mask | thin)
                 arr = np.where(fade[..., None] > 0, np.round(colour * 255.0), arr).astype(np.uint8)
                 fade = np.zeros_like(fade)
+            if thin.any():  # before denoising, so that the denoiser sees them restored in its context
+                arr = fill_thin_damage(arr, thin)
             region = mask | (fade > 0)  # denoised
             tiles, side = self._tile_geometry(region) if region.any() else ([], 0)
             style, style_from = self.encode_style(arr, region | thin, artist) if tiles else (None, None)
@@ -673,8 +676,6 @@ class ArtRestorePipeline(DiffusionPipeline):
                 if recorder is not None:
                     recorder.detach()
             restored = blender.result()
-            if thin.any():
-                restored = fill_thin_damage(restored, thin)
             results.append(restored)
             attributions.append(
                 recorder.result(restored, region, self.memory_bank, self.decode_latents) if recorder else None
@@ -708,25 +709,64 @@ class ArtRestorePipeline(DiffusionPipeline):
 
 
 def split_thin_damage(mask: np.ndarray, width: int) -> np.ndarray:
-    """The part of ``mask`` narrower than ``width`` px: ``mask`` minus its morphological opening (square kernel).
+    """The connected parts of ``mask`` that are thin everywhere: no ``width`` x ``width`` square fits anywhere in
+    them (cracks, scratches). A part that holds a compact loss anywhere stays whole, thin branches included, so the
+    denoiser never sees half of a damaged area as context.
 
     Args:
         mask: (H, W) bool.
-        width: structuring-element side; 0 or 1 = nothing is thin.
+        width: square side in px; 0 or 1 = nothing is thin.
 
     Returns:
         (H, W) bool.
     """
     if width <= 1 or not mask.any():
         return np.zeros_like(mask)
-    return mask & ~binary_opening(mask, width)
+    core = binary_opening(mask, width)
+    if not core.any():
+        return mask.copy()
+    return mask & ~reconstruct(core, mask)
+
+
+def reconstruct(seed: np.ndarray, mask: np.ndarray, check_every: int = 16) -> np.ndarray:
+    """Morphological reconstruction: the connected parts (8-neighbourhood) of ``mask`` that contain a ``seed``
+    pixel. (H, W) bool arrays.
+
+    SciPy's component labelling is used when it is installed; otherwise the seed is dilated inside the mask until
+    nothing changes (the same result, but slow when long thin branches hang off the seed).
+    """
+    try:
+        from scipy import ndimage
+    except ImportError:
+        pass
+    else:
+        labels, _ = ndimage.label(mask, structure=np.ones((3, 3), bool))
+        keep = np.unique(labels[seed & mask])
+        return np.isin(labels, keep[keep > 0])
+    inside = torch.from_numpy(mask)[None, None].float()  # (1, 1, H, W)
+    grown = torch.from_numpy(seed & mask)[None, None].float()
+    while True:
+        before = grown
+        for _ in range(check_every):
+            grown = F.max_pool2d(grown, 3, 1, 1) * inside
+        if torch.equal(grown, before):
+            return grown[0, 0].numpy() > 0.5
 
 
 def fill_thin_damage(image: np.ndarray, thin: np.ndarray) -> np.ndarray:
-    """Fill the ``thin`` pixels of an (H, W, 3) uint8 image by push-pull from their surroundings (only they change)."""
-    x = torch.from_numpy(np.array(image, copy=True)).permute(2, 0, 1)[None].float()  # (1, 3, H, W)
-    hole = torch.from_numpy(thin)[None, None].float()
-    filled = pushpull_fill(x, hole)[0].permute(1, 2, 0).numpy()
+    """Fill the ``thin`` pixels of an (H, W, 3) uint8 image with the biharmonic fill of their surroundings (only
+    they change): colour lines that cross a crack continue through it.
+
+    scikit-image's direct solver is used when it is installed; otherwise the same equation is solved by conjugate
+    gradients in torch (``masked_fill.biharmonic_fill``; equal to within a grey level, but slower).
+    """
+    try:
+        from skimage.restoration import inpaint_biharmonic
+    except ImportError:
+        x = torch.from_numpy(np.array(image, copy=True)).permute(2, 0, 1)[None].float() / 255.0  # (1, 3, H, W)
+        filled = biharmonic_fill(x, torch.from_numpy(thin)[None, None].float())[0].permute(1, 2, 0).numpy() * 255.0
+    else:
+        filled = inpaint_biharmonic(image, thin, split_into_regions=True, channel_axis=-1) * 255.0
     out = image.copy()
     out[thin] = np.clip(np.round(filled[thin]), 0, 255).astype(np.uint8)
     return out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import PIL.Image
 import pytest
@@ -230,6 +232,9 @@ def test_thin_damage_is_filled_in_pixel_space(tiny_pipe):
     mask[10:40, 10:40] = 255  # a 30 px loss
     thin = split_thin_damage(mask >= 128, 5)
     assert thin[50].sum() == 100 and not thin[10:40, 10:40].any()
+    attached = mask.copy()
+    attached[40:50, 20] = 255  # a crack from the loss down to the scratch joins them into one part
+    assert not split_thin_damage(attached >= 128, 5).any()  # a part with a compact loss stays whole
     tiny_pipe.register_to_config(thin_damage_px=5)
     try:
         out = tiny_pipe(image=image, mask_image=PIL.Image.fromarray(mask), generator=_gen(), output_type="np")
@@ -258,3 +263,41 @@ def test_init_image_and_strength(tiny_pipe):
         tiny_pipe(image=image, mask_image=mask, init_image=init_img, strength=0.0)
     with pytest.raises(ValueError, match="init_image"):
         tiny_pipe(image=image, mask_image=mask, init_image=init_img.resize((90, 96)))
+
+
+def test_thin_split_keeps_whole_parts_and_fill_is_biharmonic(monkeypatch):
+    from skimage.restoration import inpaint_biharmonic
+
+    import pipelines.pipeline_artrestore as module
+    from pipelines.masked_fill import biharmonic_fill
+
+    mask = np.zeros((60, 80), bool)
+    mask[5:50, 10:13] = True  # 3 px wide line
+    mask[30:45, 40:60] = True  # loss ...
+    mask[44, 60:78] = True  # ... with a thin tail
+    assert module.split_thin_damage(mask, 4).sum() == 45 * 3  # the line, not the tail of the loss
+    assert module.split_thin_damage(mask, 0).sum() == 0
+    assert module.split_thin_damage(mask, 25).sum() == mask.sum()  # nothing holds a 25 px square
+    seed = np.zeros_like(mask)
+    seed[35, 50] = True
+    assert (module.reconstruct(seed, mask) == (mask & (np.arange(80)[None] >= 40))).all()
+    rng = np.random.default_rng(0)
+    blobs = rng.random((60, 80)) > 0.55
+    seeds = rng.random((60, 80)) > 0.98
+    labelled = module.reconstruct(seeds, blobs)
+    monkeypatch.setitem(sys.modules, "scipy", None)  # without SciPy: geodesic dilation, the same parts
+    assert np.array_equal(module.reconstruct(seeds, blobs), labelled) and labelled.any() and not labelled.all()
+    monkeypatch.undo()
+
+    y, x = np.mgrid[0:60, 0:80]
+    image = np.stack([128 + 60 * np.sin(x / 9.0), 100 + x, 50 + y * 2], -1).clip(0, 255).astype(np.uint8)
+    image[mask] = 0
+    thin = module.split_thin_damage(mask, 4)
+    filled = module.fill_thin_damage(image, thin)
+    assert np.array_equal(filled[~thin], image[~thin])
+    reference = np.clip(np.round(inpaint_biharmonic(image, thin, channel_axis=-1) * 255), 0, 255)
+    assert np.abs(filled[thin].astype(float) - reference[thin]).max() <= 1
+    t = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255  # the torch solver, used without scikit-image
+    ours = biharmonic_fill(t, torch.from_numpy(thin)[None, None].float(), tolerance=1e-6)[0].permute(1, 2, 0)
+    assert np.abs(ours.numpy()[thin] * 255 - reference[thin]).max() <= 1.5
+    assert torch.equal(biharmonic_fill(t, torch.zeros(1, 1, 60, 80)), t)
