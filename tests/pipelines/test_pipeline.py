@@ -301,3 +301,7 @@ def test_thin_split_keeps_whole_parts_and_fill_is_biharmonic(monkeypatch):
     ours = biharmonic_fill(t, torch.from_numpy(thin)[None, None].float(), tolerance=1e-6)[0].permute(1, 2, 0)
     assert np.abs(ours.numpy()[thin] * 255 - reference[thin]).max() <= 1.5
     assert torch.equal(biharmonic_fill(t, torch.zeros(1, 1, 60, 80)), t)
+    monkeypatch.setitem(sys.modules, "skimage", None)  # a model loaded without scikit-image: the torch solver
+    fallback = module.fill_thin_damage(image, thin)
+    assert np.array_equal(fallback[~thin], image[~thin])
+    assert np.abs(fallback[thin].astype(float) - reference[thin]).max() <= 2
