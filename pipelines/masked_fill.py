@@ -62,8 +62,9 @@ def biharmonic_fill(
     Laplacian (discrete biharmonic equation inside the holes), solved by conjugate gradients from a push-pull start.
 
     Made for thin damage (cracks, scratches): every hole pixel is close to known ones, so a few tens of iterations
-    converge, and lines of colour that cross a crack continue through it. Image borders are free (no value is
-    assumed outside the image). Only the bounding box of the holes, with a 2 px margin, is computed.
+    converge, and lines of colour that cross a crack continue through it. Beyond the image border the border
+    pixels are repeated (holes there repeat as holes). Only the bounding box of the holes, with a 2 px margin, is
+    computed.
 
     Args:
         image: (b, c, H, W).
@@ -83,7 +84,7 @@ def biharmonic_fill(
     x0, x1 = max(0, int(cols[0]) - 2), min(image.shape[-1], int(cols[-1]) + 3)
     x = image[..., y0:y1, x0:x1].float()  # (b, c, h, w)
     m = unknown[..., y0:y1, x0:x1].float()
-    # free borders: pad with copies, and let the padded copies of hole pixels be unknowns too
+    # beyond the border: copies of the border pixels, and the copies of hole pixels are unknowns too
     x, m = F.pad(x, (2, 2, 2, 2), mode="replicate"), F.pad(m, (2, 2, 2, 2), mode="replicate")
     known = x * (1 - m)
 

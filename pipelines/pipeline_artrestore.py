@@ -720,12 +720,16 @@ def split_thin_damage(mask: np.ndarray, width: int) -> np.ndarray:
     Returns:
         (H, W) bool.
     """
+    thin = np.zeros_like(mask)
     if width <= 1 or not mask.any():
-        return np.zeros_like(mask)
-    core = binary_opening(mask, width)
-    if not core.any():
-        return mask.copy()
-    return mask & ~reconstruct(core, mask)
+        return thin
+    ys, xs = np.nonzero(mask)  # work on the damage's bounding box: a margin of ``width`` keeps the opening exact
+    y0, y1 = max(0, ys.min() - width), min(mask.shape[0], ys.max() + 1 + width)
+    x0, x1 = max(0, xs.min() - width), min(mask.shape[1], xs.max() + 1 + width)
+    box = mask[y0:y1, x0:x1]
+    core = binary_opening(box, width)
+    thin[y0:y1, x0:x1] = box & ~reconstruct(core, box) if core.any() else box
+    return thin
 
 
 def reconstruct(seed: np.ndarray, mask: np.ndarray, check_every: int = 16) -> np.ndarray:

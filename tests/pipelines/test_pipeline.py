@@ -282,6 +282,15 @@ def test_thin_split_keeps_whole_parts_and_fill_is_biharmonic(monkeypatch):
     seed[35, 50] = True
     assert (module.reconstruct(seed, mask) == (mask & (np.arange(80)[None] >= 40))).all()
     rng = np.random.default_rng(0)
+    for trial in range(6):  # the split works on the damage's bounding box; the same as on the whole image
+        spots = np.zeros((90, 120), bool)
+        for _ in range(4):
+            y, x, h, w = rng.integers(0, 90), rng.integers(0, 120), rng.integers(1, 16), rng.integers(1, 16)
+            spots[y : y + h, x : x + w] = True
+        if trial % 2:
+            spots[:, :3] = False  # bounding box away from the left border
+        whole = spots & ~module.reconstruct(module.binary_opening(spots, 5), spots)
+        assert np.array_equal(module.split_thin_damage(spots, 5), whole)
     blobs = rng.random((60, 80)) > 0.55
     seeds = rng.random((60, 80)) > 0.98
     labelled = module.reconstruct(seeds, blobs)
