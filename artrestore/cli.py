@@ -165,6 +165,7 @@ def cmd_export(config: ExportConfig) -> int:
         config.varnish,
         config.retrieval_routing,
         config.thin_damage_px,
+        config.decoder,
     )
     print(f"wrote {out} ({folder_size(out) / 2**20:.1f} MB)")
     return 0

@@ -245,6 +245,11 @@ class AutoencoderTrainConfig(LoopSettings):
     latent_channels: int = opt(4, "latent channels")
     lpips_weight: float = opt(0.5, "weight of the LPIPS-vgg reconstruction loss")
     kl_weight: float = opt(1e-6, "weight of the KL term")
+    decoder_only: bool = opt(
+        False,
+        "fine-tune the decoder alone on the frozen encoder's mean latents (needs --init): the latent space, and so "
+        "every denoiser trained on it, stays valid",
+    )
     steps: int = opt(3000, "optimiser steps in total")
     batch_size: int = opt(8, "batch size per process")
     lr: float = opt(1e-3, "peak AdamW learning rate (linear warm-up, cosine decay)")
@@ -327,6 +332,7 @@ class ExportConfig:
     varnish: str | None = opt("runs/varnish/final", "varnish estimator folder (`artrestore train-varnish`)")
     retrieval_routing: int = opt(1, "retrieved patches each latent pixel reads (0: all; 1: the attributed one)")
     thin_damage_px: int = opt(9, "damage thinner than this everywhere (cracks, scratches) gets a biharmonic fill")
+    decoder: str | None = opt(None, "autoencoder whose decoder replaces the run's (`train-vae --decoder-only`)")
     model_card: str = opt(lambda: str(Path(__file__).resolve().parent.parent / "model_card.md"), "model card text")
 
 

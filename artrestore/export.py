@@ -173,6 +173,7 @@ def export_run(
     varnish: str | Path | None = None,
     retrieval_routing: int = 0,
     thin_damage_px: int = 0,
+    decoder: str | Path | None = None,
 ) -> Path:
     """Build the pipeline from a ``artrestore train`` run folder and write it with :func:`write_hub_folder`.
 
@@ -189,6 +190,8 @@ def export_run(
         varnish: a saved :class:`VarnishEstimator` folder (``artrestore train-varnish``), or None.
         retrieval_routing: retrieved patches each latent pixel reads (0: all; see :class:`ArtRestoreUNet`).
         thin_damage_px: damage thin everywhere below this width is filled in pixel space (the pipeline's setting).
+        decoder: an autoencoder folder whose decoder replaces the run's (``artrestore train-vae --decoder-only``);
+            its encoder must be the run's, bit for bit, so the latent space the denoiser learned is unchanged.
     """
     from diffusers import AutoencoderKL, DDPMScheduler
 
@@ -201,6 +204,8 @@ def export_run(
         if not (run / part).is_dir():
             raise ValueError(f"run: {run} has no {part}/ (is it an `artrestore train` run folder?)")
     vae = AutoencoderKL.from_pretrained(str(run / "vae")).eval()
+    if decoder is not None:
+        replace_decoder(vae, AutoencoderKL.from_pretrained(str(decoder)))
     style_encoder = StyleEncoder.from_pretrained(str(run / "final" / "style_encoder")).eval()
     train_paintings = split_collection(PaintingCollection.scan(data), "train")
     bank = build_memory_bank(vae, style_encoder, train_paintings, bank_side=bank_side)
@@ -218,6 +223,26 @@ def export_run(
         thin_damage_px=thin_damage_px,
     )
     return write_hub_folder(pipe, out, model_card)
+
+
+def replace_decoder(vae, donor) -> None:
+    """Copy ``donor``'s decoder (and post-quantisation conv) into ``vae``, in place.
+
+    Args:
+        vae: the ``AutoencoderKL`` the denoiser was trained with.
+        donor: an ``AutoencoderKL`` with the same encoder and a fine-tuned decoder.
+
+    Raises:
+        ValueError: when the donor's encoder differs from ``vae``'s (its latents would mean something else).
+    """
+    ours, theirs = vae.state_dict(), donor.state_dict()
+    if ours.keys() != theirs.keys() or any(ours[k].shape != theirs[k].shape for k in ours):
+        raise ValueError("decoder: the autoencoder's architecture differs from the run's")
+    encoder = [k for k in ours if k.startswith(("encoder.", "quant_conv."))]
+    if not all(torch.equal(ours[k], theirs[k]) for k in encoder):
+        raise ValueError("decoder: its encoder differs from the run's (fine-tune it with train-vae --decoder-only)")
+    decoder = ("decoder.", "post_quant_conv.")
+    vae.load_state_dict({k: theirs[k] if k.startswith(decoder) else v for k, v in ours.items()})
 
 
 def push_folder(folder: str | Path, repo_id: str, private: bool = False, dry_run: bool = False) -> list[str]:

@@ -47,7 +47,13 @@ $PY -m artrestore.cli train-detector --init runs/detector_v2_real3/final --out r
 $PY -m artrestore.cli calibrate-detector --detector runs/detector_fade/final --report runs/detector_fade/calibration
 # 6c. the varnish estimator: predicts each painting's ageing transform, inverted pixel by pixel under the fade map
 $PY -m artrestore.cli train-varnish --out runs/varnish --checkpoint-every 500
+# 6d. the decoder alone, fine-tuned on multi-scale crops of the training paintings (the encoder, so the latent space
+#     every denoiser stage learned, stays bit-identical)
+$PY -m artrestore.cli train-vae --source paintings --init runs/diffusion_cells/vae --decoder-only \
+    --out runs/vae_decoder --steps 1800 --warmup 50 --lr 2e-4 --lpips-weight 1.0 --ema-decay 0.995 \
+    --checkpoint-every 100
 # 7. export the Hub-style folder (memory bank from the training split; certifier, detector and varnish estimator
-#    as components)
+#    as components; the fine-tuned decoder)
 $PY -m artrestore.cli export --run runs/diffusion_cells --certifier runs/certifier/final \
-    --detector runs/detector_fade/final --varnish runs/varnish/final --out checkpoints/artrestore-base
+    --detector runs/detector_fade/final --varnish runs/varnish/final --decoder runs/vae_decoder/final \
+    --out checkpoints/artrestore-base

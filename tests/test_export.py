@@ -151,3 +151,23 @@ def test_export_refuses_over_budget(tmp_path):
     pipe = build_tiny_pipeline()
     with pytest.raises(ValueError, match="over the 0 MB budget"):
         write_hub_folder(pipe, tmp_path / "x", "# card", max_mb=0.0001)
+
+
+def test_replace_decoder_keeps_the_encoder_and_refuses_another_latent_space():
+    from artrestore.export import replace_decoder
+    from artrestore.models.autoencoder import build_autoencoder
+
+    torch.manual_seed(0)
+    vae = build_autoencoder((8, 16))
+    donor = build_autoencoder((8, 16))
+    donor.encoder.load_state_dict(vae.encoder.state_dict())
+    donor.quant_conv.load_state_dict(vae.quant_conv.state_dict())
+    encoder_before = {k: v.clone() for k, v in vae.encoder.state_dict().items()}
+    replace_decoder(vae, donor)
+    assert all(torch.equal(v, vae.encoder.state_dict()[k]) for k, v in encoder_before.items())
+    assert all(torch.equal(v, donor.decoder.state_dict()[k]) for k, v in vae.decoder.state_dict().items())
+    assert torch.equal(vae.post_quant_conv.weight, donor.post_quant_conv.weight)
+    with pytest.raises(ValueError, match="encoder differs"):
+        replace_decoder(vae, build_autoencoder((8, 16)))
+    with pytest.raises(ValueError, match="architecture"):
+        replace_decoder(vae, build_autoencoder((8, 32)))

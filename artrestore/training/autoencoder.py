@@ -41,18 +41,32 @@ class CleanCrops(Dataset):
         return {"image": torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1).float() / 255.0}
 
 
-def autoencoder_loss(lpips_weight: float, kl_weight: float):
-    """L1 + LPIPS-vgg + KL loss function for :func:`~artrestore.training.trainer.train`."""
+def autoencoder_loss(lpips_weight: float, kl_weight: float, decoder_only: bool = False):
+    """L1 + LPIPS-vgg + KL loss function for :func:`~artrestore.training.trainer.train`.
+
+    Args:
+        lpips_weight: weight of the LPIPS-vgg term (0 leaves it out).
+        kl_weight: weight of the KL term (unused with ``decoder_only``).
+        decoder_only: decode the encoder's mean latents, computed without gradients (what the denoiser is trained to
+            produce), instead of a posterior sample; the encoder gets no gradient and no KL term.
+    """
     perceptual = lpips_model("vgg", False) if lpips_weight > 0 else None
 
     def loss_fn(model: torch.nn.Module, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
         x = batch["image"]  # (b, 3, s, s) in [0, 1]
-        posterior = model.encode(x * 2 - 1).latent_dist
-        recon = model.decode(posterior.sample()).sample  # (b, 3, s, s) in about [-1, 1]
-        l1 = (recon - (x * 2 - 1)).abs().mean()
-        kl = posterior.kl().mean()
-        loss = l1 + kl_weight * kl
-        logs = {"l1": l1.item(), "kl": kl.item()}
+        if decoder_only:
+            with torch.no_grad():
+                z = model.encode(x * 2 - 1).latent_dist.mean  # (b, c, s / f, s / f)
+            recon = model.decode(z).sample  # (b, 3, s, s) in about [-1, 1]
+            loss = l1 = (recon - (x * 2 - 1)).abs().mean()
+            logs = {"l1": l1.item()}
+        else:
+            posterior = model.encode(x * 2 - 1).latent_dist
+            recon = model.decode(posterior.sample()).sample  # (b, 3, s, s) in about [-1, 1]
+            l1 = (recon - (x * 2 - 1)).abs().mean()
+            kl = posterior.kl().mean()
+            loss = l1 + kl_weight * kl
+            logs = {"l1": l1.item(), "kl": kl.item()}
         if perceptual is not None:
             lp = perceptual(recon.clamp(-1, 1), x * 2 - 1).mean()
             loss = loss + lpips_weight * lp
@@ -73,11 +87,18 @@ def train_autoencoder(config: AutoencoderTrainConfig) -> dict:
     """
     sources = training_sources(config.source, config.data, config.style_data)
     sources = sources.records if isinstance(sources, PaintingCollection) else sources
+    if config.decoder_only and not config.init:
+        raise ValueError("decoder_only: needs --init, the autoencoder whose encoder (latent space) is kept")
     if config.init:
         from diffusers import AutoencoderKL
 
         model = AutoencoderKL.from_pretrained(config.init)
     else:
         model = build_autoencoder(tuple(int(c) for c in config.channels.split(",")), config.latent_channels)
+    if config.decoder_only:
+        for module in (model.encoder, model.quant_conv):
+            if module is not None:
+                module.requires_grad_(False)
     dataset = CleanCrops(sources, config.crop, config.steps * config.batch_size, config.seed)
-    return train(model, dataset, autoencoder_loss(config.lpips_weight, config.kl_weight), config, title="vae")
+    loss_fn = autoencoder_loss(config.lpips_weight, config.kl_weight, config.decoder_only)
+    return train(model, dataset, loss_fn, config, title="vae")

@@ -40,3 +40,42 @@ def test_short_run_on_paintings(painting_folder, tmp_path):
     )
     summary = train_autoencoder(cfg)
     assert summary["steps"] == 2 and (tmp_path / "vae" / "final" / "config.json").exists()
+
+
+def test_decoder_only_run_keeps_the_latent_space(painting_folder, tmp_path):
+    from diffusers import AutoencoderKL
+
+    build_autoencoder((8, 16)).save_pretrained(tmp_path / "init")
+    cfg = AutoencoderTrainConfig(
+        out=str(tmp_path / "dec"),
+        source="paintings",
+        data=str(painting_folder),
+        init=str(tmp_path / "init"),
+        decoder_only=True,
+        steps=3,
+        batch_size=2,
+        crop=32,
+        threads=1,
+        warmup=1,
+        lr=1e-2,
+        ema_decay=0,
+        log_every=1,
+    )
+    train_autoencoder(cfg)
+    before = AutoencoderKL.from_pretrained(tmp_path / "init").state_dict()
+    after = AutoencoderKL.from_pretrained(tmp_path / "dec" / "final").state_dict()
+    for name, value in before.items():
+        if name.startswith(("encoder.", "quant_conv.")):
+            assert torch.equal(value, after[name]), name
+    changed = [n for n in before if n.startswith("decoder.") and not torch.equal(before[n], after[n])]
+    assert changed, "the decoder did not train"
+
+
+def test_decoder_only_needs_an_init(painting_folder, tmp_path):
+    import pytest
+
+    cfg = AutoencoderTrainConfig(
+        out=str(tmp_path / "d"), source="paintings", data=str(painting_folder), decoder_only=True
+    )
+    with pytest.raises(ValueError, match="decoder_only"):
+        train_autoencoder(cfg)
