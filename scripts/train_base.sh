@@ -45,6 +45,9 @@ $PY -m artrestore.cli train-detector --init runs/detector_v2_real3/final --out r
     --fade-channels 16,32,48,64 --fade-only --real-share 0 --fade-loss bce --crop 256 --steps 1500 --warmup 50 \
     --lr 1e-3 --checkpoint-every 250
 $PY -m artrestore.cli calibrate-detector --detector runs/detector_fade/final --report runs/detector_fade/calibration
+#     recalibrated once the type vote existed (thresholds, type weights and the vote window; weights unchanged)
+$PY -m artrestore.cli calibrate-detector --detector runs/detector_fade/final --out runs/detector_vote \
+    --report runs/detector_vote/calibration
 # 6c. the varnish estimator: predicts each painting's ageing transform, inverted pixel by pixel under the fade map
 $PY -m artrestore.cli train-varnish --out runs/varnish --checkpoint-every 500
 # 6d. the decoder alone, fine-tuned on multi-scale crops of the training paintings (the encoder, so the latent space
@@ -55,5 +58,5 @@ $PY -m artrestore.cli train-vae --source paintings --init runs/diffusion_cells/v
 # 7. export the Hub-style folder (memory bank from the training split; certifier, detector and varnish estimator
 #    as components; the fine-tuned decoder)
 $PY -m artrestore.cli export --run runs/diffusion_cells --certifier runs/certifier/final \
-    --detector runs/detector_fade/final --varnish runs/varnish/final --decoder runs/vae_decoder/final \
+    --detector runs/detector_vote --varnish runs/varnish/final --decoder runs/vae_decoder/final \
     --out checkpoints/artrestore-base
