@@ -328,7 +328,9 @@ class ExportConfig:
     default_steps: int = opt(4, "the pipeline's default denoising steps (4: the best quality per CPU second)")
     bank_side: int = opt(512, "longer side of the paintings when cutting memory-bank patches")
     certifier: str | None = opt("runs/certifier/final", "style certifier folder (`artrestore train-certifier`)")
-    detector: str | None = opt("runs/detector/final", "damage detector folder (`artrestore train-detector`)")
+    detector: str | None = opt(
+        "runs/detector_vote", "damage detector folder (`train-detector`, then `calibrate-detector`)"
+    )
     varnish: str | None = opt("runs/varnish/final", "varnish estimator folder (`artrestore train-varnish`)")
     retrieval_routing: int = opt(1, "retrieved patches each latent pixel reads (0: all; 1: the attributed one)")
     thin_damage_px: int = opt(9, "damage thinner than this everywhere (cracks, scratches) gets a biharmonic fill")
