@@ -44,8 +44,7 @@ $PY -m artrestore.cli calibrate-detector --detector runs/detector_v2_real3/final
 $PY -m artrestore.cli train-detector --init runs/detector_v2_real3/final --out runs/detector_fade \
     --fade-channels 16,32,48,64 --fade-only --real-share 0 --fade-loss bce --crop 256 --steps 1500 --warmup 50 \
     --lr 1e-3 --checkpoint-every 250
-$PY -m artrestore.cli calibrate-detector --detector runs/detector_fade/final --report runs/detector_fade/calibration
-#     recalibrated once the type vote existed (thresholds, type weights and the vote window; weights unchanged)
+#     (the calibration also picks the type-vote window; the weights are unchanged)
 $PY -m artrestore.cli calibrate-detector --detector runs/detector_fade/final --out runs/detector_vote \
     --report runs/detector_vote/calibration
 # 6c. the varnish estimator: predicts each painting's ageing transform, inverted pixel by pixel under the fade map

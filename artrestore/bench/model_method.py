@@ -11,6 +11,7 @@ style and the artist filter are in play). Examples: ``artrestore+patchmatch@dpm8
 
 from __future__ import annotations
 
+import functools
 import re
 
 import numpy as np
@@ -89,14 +90,16 @@ def register_model_methods(names: list[str], model: str) -> None:
         guidance = float(m["guidance"]) if m["guidance"] else None
         _REGISTRY.pop(name, None)
         if m["ablation"]:
+            # one choice of contrasting artist per painting artist, shared by the restoration and its certificate
+            contrast = functools.cache(functools.partial(wrong_artist, pipe))
             fn = _ablation_fn(
-                pipe, m["ablation"], scheduler, steps, init, strength, guidance, restore_artwork, ablated
+                pipe, m["ablation"], scheduler, steps, init, strength, guidance, restore_artwork, ablated, contrast
             )
             conditioning = None
             if ABLATIONS[m["ablation"]].call.get("artist") == "wrong":
 
-                def conditioning(artist: str) -> str | None:
-                    return wrong_artist(pipe, artist) if artist in pipe.memory_bank.artist_vectors else None
+                def conditioning(artist: str, contrast=contrast) -> str | None:
+                    return contrast(artist) if artist in pipe.memory_bank.artist_vectors else None
 
             description = f"ArtRestore-Diffusion without {ABLATIONS[m['ablation']].removes}"
             register_method(name, description, True, True, conditioning)(fn)
@@ -144,7 +147,11 @@ def wrong_artist(pipe, artist: str, min_patches: int = 100) -> str:
     return min(sorted(others), key=lambda a: float(bank.artist_vectors[a] @ ref))
 
 
-def _ablation_fn(pipe, ablation: str, scheduler, steps, init, strength, guidance, restore_artwork, ablated):
+def _ablation_fn(
+    pipe, ablation: str, scheduler, steps, init, strength, guidance, restore_artwork, ablated, contrast=None
+):
+    contrast = contrast or functools.partial(wrong_artist, pipe)  # painting artist -> the wrong artist to use
+
     def fn(image: np.ndarray, mask: np.ndarray, fade: np.ndarray, artist: str | None = None) -> np.ndarray:
         pipe.scheduler = scheduler
         known = artist if artist in pipe.memory_bank.artist_vectors else None
@@ -152,7 +159,7 @@ def _ablation_fn(pipe, ablation: str, scheduler, steps, init, strength, guidance
             m, f = a.damage(mask, fade) if a.damage else (mask, fade)
             call = dict(a.call)
             if call.get("artist") == "wrong":
-                call["artist"] = wrong_artist(pipe, known) if known else None
+                call["artist"] = contrast(known) if known else None
             _, out = restore_artwork(
                 pipe,
                 Artwork(image),

@@ -132,3 +132,24 @@ def test_certify_outputs_adds_the_issued_certificate_of_a_deliberately_wrong_art
     assert wrong["style_distance"] == 0.5 and wrong["issued_style_distance"] == 2.0 and wrong["issued_violation"] == 1
     assert np.isnan(unknown["issued_style_distance"]) and unknown["style_distance"] == 0.5
     assert all(np.isnan(r["style_distance"]) for r in certify_outputs(None, sample, [img], "A"))
+
+
+def test_wrong_artist_choice_is_made_once_for_the_restoration_and_its_certificate(pipe, monkeypatch):
+    import artrestore.bench.model_method as mm
+
+    calls = []
+
+    def counting(p, artist, min_patches=100):
+        calls.append(artist)
+        return ARTISTS[1]
+
+    monkeypatch.setattr(mm, "wrong_artist", counting)
+    import artrestore.restore as restore_module
+
+    monkeypatch.setattr(restore_module, "load_pipeline", lambda model, threads: pipe)
+    mm.register_model_methods(["artrestore!wrong_artist"], "unused")
+    method = mm._REGISTRY.pop("artrestore!wrong_artist")
+    img, mask, fade = _case()
+    method.fn(img, mask, fade, artist=ARTISTS[0])
+    assert method.conditioning(ARTISTS[0]) == ARTISTS[1]
+    assert calls == [ARTISTS[0]]
