@@ -20,7 +20,7 @@ All three are written into the detector's config, so they travel with its weight
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -145,13 +145,15 @@ def type_ious(predicted: np.ndarray, true: np.ndarray) -> list[float]:
 
 
 def choose_type_vote(
-    model: DamageDetector, config: DetectorCalibrationConfig, settings: dict, windows: tuple[int, ...] = VOTE_WINDOWS
+    predictions: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    settings: dict,
+    windows: tuple[int, ...] = VOTE_WINDOWS,
 ) -> tuple[int, dict[int, float]]:
     """The vote window with the best mean per-type IoU over the tuning cases (the smallest on ties).
 
     Args:
-        model: the detector.
-        config: the calibration settings (which tuning cases).
+        predictions: per tuning case ``(probs, fade, types)``: the detector's (h, w, 4) class probabilities and
+            (h, w) fade strength, and the true (h, w) uint8 type map.
         settings: the other decisions (``damage_threshold``, ``fade_threshold``, ``type_weights``).
         windows: candidate windows (0 = no vote).
 
@@ -159,9 +161,7 @@ def choose_type_vote(
         The window and the mean IoU of every candidate.
     """
     scores: dict[int, list[float]] = {w: [] for w in windows}
-    cases = config.paintings * len(TUNING_KINDS) + config.real
-    for _, image, _, types, _ in tqdm(tuning_cases(config), total=cases, desc="calibrate type vote"):
-        probs, fade_pred = predict_tiled(model, image)
+    for probs, fade_pred, types in predictions:
         for w in windows:
             scores[w] += type_ious(decide(probs, fade_pred, **settings, type_vote=w).types, types)
     means = {w: float(np.mean(v)) if v else 0.0 for w, v in scores.items()}
@@ -194,10 +194,12 @@ def calibrate_detector(config: DetectorCalibrationConfig) -> dict:
     model = DamageDetector.from_pretrained(config.detector).eval()
     grid = torch.linspace(0.05, 0.95, 91)  # (n,)
     damage_curves, fade_curves, names, type_probs, type_labels, type_groups = [], [], [], [], [], []
+    kept: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # one detector pass serves every choice
     rng = np.random.default_rng(config.seed)
     cases = config.paintings * len(TUNING_KINDS) + config.real
     for name, image, mask, types, fade in tqdm(tuning_cases(config), total=cases, desc="calibrate detector"):
         probs, fade_pred = predict_tiled(model, image)
+        kept.append((probs, fade_pred, types))  # for the type vote, below (about 5 MB a case at 512 px)
         ys, xs = np.nonzero(mask)
         pick = rng.choice(len(ys), min(len(ys), PIXELS_PER_CASE), replace=False)
         type_probs.append(probs[ys[pick], xs[pick], 1:])  # (k, 3)
@@ -229,7 +231,7 @@ def calibrate_detector(config: DetectorCalibrationConfig) -> dict:
         "fade_threshold": round(fade_threshold, 4),
         "type_weights": [round(w, 4) for w in type_weights],
     }
-    type_vote, vote_ious = choose_type_vote(model, config, settings)
+    type_vote, vote_ious = choose_type_vote(kept, settings)
     model.register_to_config(**settings, type_vote=type_vote)
     out = Path(config.out or config.detector)
     model.save_pretrained(out)

@@ -509,10 +509,13 @@ class ArtRestorePipeline(DiffusionPipeline):
         # 4. decode; fading keeps the input's fine structure (the part the autoencoder cannot reproduce)
         decoded = self.decode_latents(latents)  # (1, 3, s, s)
         restored = decoded
-        if float(f.max()) > 0:  # detail of the hole-filled input (so crack edges inside faded areas do not return)
+        if x_init is not None:
+            # the init fill's fine texture, which the autoencoder cannot reproduce, over the whole tile: where the
+            # denoiser left the init latents alone the tile is the init fill exactly, so the boundary correction
+            # below only sees the denoiser's own edit (and does not add the decoder's error to an exact fill)
+            restored = decoded + (x_init - self.decode_latents(z_init))
+        elif float(f.max()) > 0:  # detail of the hole-filled input (so crack edges inside faded areas do not return)
             restored = decoded + (x_filled - self.decode_latents(z_image)) * (m < 0.5)
-        if x_init is not None:  # the init fill's fine texture, which the autoencoder cannot reproduce
-            restored = restored + (x_init - self.decode_latents(z_init)) * m
         if self.config.boundary_correction and float(m.max()) > 0:
             # match each hole to its final surroundings: the decoder's error on the pixels around the hole (the
             # original outside the damage, the restored colours in faded areas), filled smoothly into the hole
@@ -617,14 +620,26 @@ class ArtRestorePipeline(DiffusionPipeline):
         for im, mk, fd, init in zip(images, masks, fades, inits):
             arr = np.asarray(im)  # (H, W, 3) uint8
             mask = np.asarray(mk) >= 128 if mk is not None else np.zeros(arr.shape[:2], bool)
-            fade = np.asarray(fd).astype(np.float32) / 255.0 if fd is not None else np.zeros(arr.shape[:2], np.float32)
-            fade = np.where(mask, 0.0, fade).astype(np.float32)
+            given = (
+                np.asarray(fd).astype(np.float32) / 255.0 if fd is not None else np.zeros(arr.shape[:2], np.float32)
+            )
+            fade = np.where(mask, 0.0, given).astype(np.float32)
             thin = split_thin_damage(mask, self.config.thin_damage_px)  # (H, W) bool, filled in pixel space
             mask = mask & ~thin
             faded = bool((fade > 0).any())
             changed = mask | thin | (fade > 0)  # every pixel this call may change
             if fading == "invert" and faded:  # faded colour restored in pixel space; not denoised
-                colour = self.varnish_estimator.restore(arr.astype(np.float32) / 255.0, fade, mask | thin)
+                rgb = arr.astype(np.float32) / 255.0
+                if init is None:
+                    colour = self.varnish_estimator.restore(rgb, fade, mask | thin)
+                else:  # the first fill of a hole copies faded paint too: it gets the same colour back
+                    hole_fade = np.where(mask, given, 0.0).astype(np.float32)  # the fading given over the holes
+                    first_fill = np.asarray(init).astype(np.float32) / 255.0
+                    colour, init_colour = self.varnish_estimator.restore(
+                        rgb, fade, mask | thin, also=(first_fill, hole_fade)
+                    )
+                    init = np.where(hole_fade[..., None] > 0, np.round(init_colour * 255.0), np.asarray(init))
+                    init = PIL.Image.fromarray(init.astype(np.uint8))
                 arr = np.where(fade[..., None] > 0, np.round(colour * 255.0), arr).astype(np.uint8)
                 fade = np.zeros_like(fade)
             if thin.any():  # before denoising, so that the denoiser sees them restored in its context

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
 from artrestore.cli import main
+from artrestore.damage import DamageType
 from artrestore.detection import DamageDetector
 from artrestore.detection.calibration import (
     MIN_FADE_F1,
     choose_pooled_threshold,
     choose_threshold,
+    choose_type_vote,
     choose_type_weights,
 )
+from pipelines.damage_detection import predict_tiled
 
 
 def test_choose_threshold_takes_the_best_mean_f1():
@@ -62,7 +66,11 @@ def test_missing_detector_is_a_clear_error(tmp_path, capsys):
 
 
 @pytest.mark.data
-def test_calibration_writes_thresholds_into_the_detector(shared_data, tmp_path):
+def test_calibration_writes_thresholds_into_the_detector(shared_data, tmp_path, monkeypatch):
+    from artrestore.detection import calibration
+
+    calls = []
+    monkeypatch.setattr(calibration, "predict_tiled", lambda *a: calls.append(1) or predict_tiled(*a))
     torch.manual_seed(0)
     DamageDetector(channels=(4, 8)).save_pretrained(tmp_path / "det")
     args = ["--detector", str(tmp_path / "det"), "--out", str(tmp_path / "cal"), "--report", str(tmp_path / "rep")]
@@ -70,6 +78,7 @@ def test_calibration_writes_thresholds_into_the_detector(shared_data, tmp_path):
     assert main(["calibrate-detector", *args, *data, "--paintings", "1", "--real", "1", "--size", "64"]) == 0
     report = json.loads((tmp_path / "rep" / "calibration.json").read_text())
     assert report["cases"] == 7 and (tmp_path / "rep" / "calibration.png").exists()
+    assert len(calls) == 7  # one detector pass serves the thresholds, the type weights and the type vote
     curve = report["damage_f1_curve"]
     assert max(curve) == pytest.approx(report["damage_f1"])
     assert report["grid"][curve.index(max(curve))] == pytest.approx(report["damage_threshold"])
@@ -100,3 +109,16 @@ def test_type_weights_balance_groups_of_one_class():
     assert by_label[1] == 1.5 and by_group[1] == 1.0
     with pytest.raises(ValueError, match="groups"):
         choose_type_weights(probs, labels, grid, torch.zeros(3, dtype=torch.long))
+
+
+def test_type_vote_is_chosen_from_given_predictions():
+    # a compact loss whose pixels the detector splits between loss and scratch: a vote window unifies it
+    probs = np.zeros((40, 40, 4), np.float32)
+    probs[..., 0] = 1
+    probs[10:30, 10:30] = (0.0, 0.0, 0.1, 0.9)
+    probs[10:30, 10:14] = (0.0, 0.0, 0.9, 0.1)  # a strip mistyped as scratch
+    types = np.zeros((40, 40), np.uint8)
+    types[10:30, 10:30] = DamageType.LOSS
+    settings = {"damage_threshold": 0.5, "fade_threshold": 1.0, "type_weights": (1.0, 1.0, 1.0)}
+    best, means = choose_type_vote([(probs, np.zeros((40, 40), np.float32), types)], settings, (0, 31))
+    assert best == 31 and means[31] == pytest.approx(1.0) and means[0] < 1.0

@@ -75,3 +75,20 @@ def test_restore_works_in_row_bands_and_keeps_unfaded_pixels():
     damage = np.zeros(fade.shape, bool)
     damage[:20] = True
     assert not np.array_equal(model.restore(aged, fade, damage), whole)  # damaged pixels leave the estimate
+
+
+def test_restore_inverts_a_second_image_with_the_same_transform():
+    _, fade, aged, _ = _aged(3, size=48)
+    model = VarnishEstimator(channels=(8, 8), size=32).eval()
+    damage = np.zeros(fade.shape, bool)
+    damage[10:20, 10:20] = True
+    other = np.clip(aged[::-1].copy() + 0.05, 0, 1).astype(np.float32)  # e.g. a first fill of the holes
+    same, inverted = model.restore(aged, fade, damage, also=(other, fade))
+    assert np.array_equal(same, model.restore(aged, fade, damage))
+    t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None]  # noqa: E731
+    with torch.no_grad():
+        params = model(
+            t(aged), torch.from_numpy(fade)[None, None], torch.from_numpy(damage.astype(np.float32))[None, None]
+        )
+        expected = remove_varnish(t(other), torch.from_numpy(fade)[None, None], params)[0].permute(1, 2, 0).numpy()
+    assert np.allclose(inverted, expected, atol=1e-6) and not np.allclose(inverted, other, atol=1e-3)

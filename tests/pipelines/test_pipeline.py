@@ -314,3 +314,74 @@ def test_thin_split_keeps_whole_parts_and_fill_is_biharmonic(monkeypatch):
     fallback = module.fill_thin_damage(image, thin)
     assert np.array_equal(fallback[~thin], image[~thin])
     assert np.abs(fallback[thin].astype(float) - reference[thin]).max() <= 2
+
+
+def test_init_fill_left_alone_by_the_denoiser_comes_back_exactly(tiny_pipe):
+    # when the denoiser leaves the init latents unchanged, the tile must be the init fill itself: the boundary
+    # correction may only answer the denoiser's own edit, not add the decoder's error to an exact fill
+    crop = np.asarray(_painting(64, 64, seed=3))
+    mask = np.zeros((64, 64), np.float32)
+    mask[20:44, 16:40] = 1
+    z_init = tiny_pipe.encode_image(tiny_pipe._to_tensor(crop))  # the init fill is the painting itself
+
+    def keep_init(pipe, step, timestep, kwargs):
+        return {"latents": z_init}
+
+    style, _ = tiny_pipe.encode_style(crop, mask > 0, ARTISTS[0])
+    restored, _ = tiny_pipe._restore_tile(
+        crop,
+        mask,
+        np.zeros_like(mask),
+        style,
+        ARTISTS[0],
+        "filter",
+        0,
+        2,
+        _gen(),
+        keep_init,
+        ["latents"],
+        0,
+        init_crop=crop,
+        init_strength=0.5,
+    )
+    assert tiny_pipe.config.boundary_correction
+    np.testing.assert_allclose(restored, crop.astype(np.float32), atol=1e-2)
+
+
+def test_init_fill_of_a_faded_hole_gets_the_colour_back(monkeypatch):
+    # a first fill copies faded paint into the hole; the varnish inversion that restores the faded area around it
+    # must restore the fill too, or the hole comes back in the faded colours
+    pipe = build_tiny_pipeline(varnish=True)
+    pipe.set_progress_bar_config(disable=True)
+    image, mask = _painting(96, 96), _mask(96, 96, [(40, 40, 56, 56)])
+    fade = np.zeros((96, 96), np.uint8)
+    fade[20:80, 20:80] = 200  # the hole lies inside the faded area
+    seen = []
+    original = pipe._restore_tile
+
+    def spy(*args, **kwargs):
+        seen.append((np.array(args[12]), np.array(args[1]) > 0))  # the init crop and its hole
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(pipe, "_restore_tile", spy)
+    src = np.asarray(image)
+    pipe(
+        image=image,
+        mask_image=mask,
+        fade_map=PIL.Image.fromarray(fade),
+        init_image=image,
+        strength=0.5,
+        generator=_gen(),
+        output_type="np",
+    )
+    x = torch.from_numpy(src / 255.0).permute(2, 0, 1)[None].float()  # (1, 3, h, w)
+    m = np.asarray(mask) >= 128
+    f_around = torch.from_numpy(np.where(m, 0, fade) / 255.0)[None, None].float()
+    with torch.no_grad():
+        params = pipe.varnish_estimator(x, f_around, torch.from_numpy(m.astype(np.float32))[None, None])
+        expected = remove_varnish(x, torch.from_numpy(fade / 255.0)[None, None].float(), params)
+    expected = np.round(expected[0].permute(1, 2, 0).numpy() * 255)
+    init_crop, hole = seen[0]  # one tile; its hole pixels in the same (row-major) order as the painting's
+    assert hole.sum() == m.sum()
+    assert np.abs(init_crop[hole].astype(float) - expected[m]).max() <= 1
+    assert np.abs(init_crop[hole].astype(float) - src[m]).mean() > 5  # not the faded paint
