@@ -58,7 +58,17 @@ def on_upload(path):
 
 @_ui_errors
 def on_restore(
-    path, editor, mask_file, artist, references, new_name, steps, seed, variants, progress=gr.Progress(track_tqdm=True)
+    path,
+    editor,
+    mask_file,
+    artist,
+    references,
+    new_name,
+    steps,
+    seed,
+    variants,
+    exemplar=False,
+    progress=gr.Progress(track_tqdm=True),
 ):
     progress(0, desc="loading")
     pipe = get_pipeline(model_path())
@@ -66,7 +76,7 @@ def on_restore(
     mask, fade = ui.damage_from_editor(editor, mask_file, upload)
     artist_name = ui.resolve_artist(pipe, artist, references, new_name)
     progress(0.05, desc="restoring")  # then the pipeline's own tile progress bar is tracked
-    results = ui.restore_upload(pipe, upload, mask, fade, artist_name, steps, seed, variants)
+    results = ui.restore_upload(pipe, upload, mask, fade, artist_name, steps, seed, variants, exemplar_start=exemplar)
     first = results[0]
     gallery = [(r["preview"], f"seed {r['seed']}") for r in results]
     folder = Path(first["path"]).parent
@@ -151,6 +161,12 @@ def restore_tab() -> None:
             with gr.Row():
                 seed = gr.Number(value=0, precision=0, label="Seed")
                 variants = gr.Slider(1, ui.MAX_VARIANTS, value=1, step=1, label="Number of variants")
+            exemplar = gr.Checkbox(
+                False,
+                label="Start holes from a PatchMatch fill and denoise only the last step (closer to PatchMatch on "
+                "paint loss, slower; 20 steps measured best)",
+                elem_id="exemplar",
+            )
             restore_btn = gr.Button("Restore", variant="primary", elem_id="restore")
         with gr.Column():
             slider = gr.ImageSlider(label="Before / after", type="numpy", elem_id="slider")
@@ -186,7 +202,7 @@ def restore_tab() -> None:
     artist.change(on_artist_choice, artist, [references, new_name])
     restore_btn.click(
         on_restore,
-        [painting, editor, mask_file, artist, references, new_name, steps, seed, variants],
+        [painting, editor, mask_file, artist, references, new_name, steps, seed, variants, exemplar],
         [slider, download, gallery, used, attribution, sources, certificate, cert_plot, summary],
         api_name="restore",
     )

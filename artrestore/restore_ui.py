@@ -180,8 +180,13 @@ def restore_upload(
     seed: int,
     variants: int,
     out_dir: str | Path | None = None,
+    exemplar_start: bool = False,
 ) -> list[dict]:
     """Restore ``variants`` versions (seeds ``seed``, ``seed + 1``, ...) at full resolution and save them as PNG.
+
+    Args:
+        exemplar_start: start the holes from a PatchMatch fill and denoise only the last of the ``steps`` steps
+            (``--init patchmatch --strength 1/steps``); False: the defaults of ``artrestore restore``.
 
     Returns:
         Per variant: ``{"path", "preview" (uint8 at preview size), "seed", "damage" (what the pipeline used),
@@ -193,6 +198,7 @@ def restore_upload(
         raise ValueError(f"steps: expected a positive number of denoising steps, got {steps}")
     out_dir = Path(out_dir or tempfile.mkdtemp(prefix="artrestore-"))
     defaults = RestoreConfig(input="")  # the same init fill and strength as `artrestore restore`
+    init, strength = ("patchmatch", 1 / int(steps)) if exemplar_start else (defaults.init, defaults.strength)
     results = []
     ph, pw = upload.preview.shape[:2]
     for v in range(int(variants)):
@@ -204,8 +210,8 @@ def restore_upload(
             artist,
             int(steps),
             int(seed) + v,
-            init=defaults.init,
-            strength=defaults.strength,
+            init=init,
+            strength=strength,
         )
         path = save_artwork(out_dir / f"{upload.name}_restored_seed{int(seed) + v}.png", restored)
         rgb = restored.to_uint8()
@@ -335,6 +341,7 @@ def run_summary(results: list[dict], mask: np.ndarray, fade: np.ndarray | None, 
         "fading_restored_by": first.get("fading"),
         "artist": artist or "inferred from the image",
         "steps": first.get("steps"),
+        "started_from": f"first fill ({first['init']})" if first.get("init") else "noise",
         "tiles": first.get("tiles"),
         "seeds": [r["seed"] for r in results],
         "memory_bank_rows_retrieved": len(first.get("retrieved", [])),

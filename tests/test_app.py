@@ -185,6 +185,7 @@ def test_gradio_client_restore_endpoint(server, tmp_path):
         2,
         0,
         1,
+        False,
         api_name="/restore",
     )
     files = result[1]
@@ -211,6 +212,7 @@ def test_gradio_client_restore_endpoint(server, tmp_path):
             2,
             0,
             1,
+            False,
             api_name="/restore",
         )
 

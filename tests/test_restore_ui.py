@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import cv2
 import numpy as np
 import pytest
@@ -98,6 +100,12 @@ def test_variants_use_consecutive_seeds_and_keep_untouched_pixels(pipe, tmp_path
     assert np.array_equal(a[~mask], src[~mask]) and not np.array_equal(a, b)
     with pytest.raises(ValueError, match="variants"):
         ui.restore_upload(pipe, up, mask, None, None, 2, 0, 9)
+    assert json.loads(ui.run_summary(results, mask, None, None))["started_from"] == "noise"
+    start = ui.restore_upload(pipe, up, mask, None, None, 4, 7, 1, tmp_path / "ex", exemplar_start=True)
+    assert start[0]["damage"]["init"] == "given, strength 0.25"  # a PatchMatch fill, only the last of 4 steps
+    assert json.loads(ui.run_summary(start, mask, None, None))["started_from"] == "first fill (given, strength 0.25)"
+    c = cv2.imread(start[0]["path"])[:, :, ::-1]
+    assert np.array_equal(c[~mask], src[~mask]) and not np.array_equal(c, a)
     paths = ui.save_damage_maps(mask, None, tmp_path / "out", "p")
     assert (cv2.imread(paths[0], cv2.IMREAD_GRAYSCALE) > 0).sum() == mask.sum()
 
