@@ -30,6 +30,14 @@ def load_pipeline(model: str, threads: int = 2):
     return ArtRestorePipeline.from_pretrained(model)
 
 
+def _has_holes(pipe, mask: np.ndarray) -> bool:
+    """Whether ``mask`` holds damage the pipeline denoises: what its pixel-space thin fill leaves over."""
+    from pipelines.pipeline_artrestore import split_thin_damage
+
+    thin = split_thin_damage(mask, int(getattr(pipe.config, "thin_damage_px", 0)))  # (H, W) bool
+    return bool((mask & ~thin).any())
+
+
 def restore_artwork(
     pipe,
     art: Artwork,
@@ -75,7 +83,7 @@ def restore_artwork(
     fade_q = np.round(np.clip(fade, 0, 1) * 255).astype(np.uint8) if fade is not None else None
     fade_img = PIL.Image.fromarray(fade_q) if fade_q is not None else None
     init_img = None
-    if init != "none" and mask is not None and mask.any():
+    if init != "none" and mask is not None and _has_holes(pipe, mask):  # thin damage never uses the first fill
         from .baselines import get_method
 
         rgb = art.to_uint8()

@@ -12,7 +12,7 @@ from artrestore.bench import run_bench
 from artrestore.cli import main
 from artrestore.config import BenchConfig
 from artrestore.export import write_hub_folder
-from artrestore.io import load_image, save_png
+from artrestore.io import Artwork, load_image, save_png
 
 from .conftest import synthetic_painting
 from .pipelines.conftest import build_tiny_pipeline
@@ -168,3 +168,25 @@ def test_restore_auto_detects_and_writes_the_maps_used(tmp_path, capsys):
     assert load_image(out).size == load_image(image).size
     assert main([*args[:2], "--mask", str(mask_path), *args[2:]]) == 2
     assert "auto: --auto finds the damage itself" in capsys.readouterr().err
+
+
+def test_first_fill_is_computed_only_for_damage_the_denoiser_restores(monkeypatch):
+    """Thin damage gets the pipeline's pixel-space fill, so a first fill of it would be thrown away: none is made."""
+    import artrestore.baselines as baselines
+    from artrestore.restore import restore_artwork
+
+    pipe = build_tiny_pipeline()
+    pipe.set_progress_bar_config(disable=True)
+    pipe.register_to_config(thin_damage_px=5)
+    calls = []
+    real = baselines.get_method
+    monkeypatch.setattr(baselines, "get_method", lambda name: calls.append(name) or real(name))
+    art = Artwork(np.random.default_rng(0).integers(0, 255, (64, 80, 3), dtype=np.uint8))
+    scratch = np.zeros((64, 80), bool)
+    scratch[30, 5:75] = True  # 1 px wide: thin everywhere
+    _, out = restore_artwork(pipe, art, scratch, None, init="patchmatch", strength=0.5)
+    assert calls == [] and out.damage[0]["init"] is None and out.damage[0]["thin_pixels_filled"] == 70
+    hole = scratch.copy()
+    hole[10:25, 10:30] = True  # and a loss
+    _, out = restore_artwork(pipe, art, hole, None, init="patchmatch", strength=0.5)
+    assert calls == ["patchmatch"] and out.damage[0]["init"] == "given, strength 0.5"
