@@ -630,16 +630,17 @@ class ArtRestorePipeline(DiffusionPipeline):
             changed = mask | thin | (fade > 0)  # every pixel this call may change
             if fading == "invert" and faded:  # faded colour restored in pixel space; not denoised
                 rgb = arr.astype(np.float32) / 255.0
-                if init is None:
-                    colour = self.varnish_estimator.restore(rgb, fade, mask | thin)
-                else:  # the first fill of a hole copies faded paint too: it gets the same colour back
-                    hole_fade = np.where(mask, given, 0.0).astype(np.float32)  # the fading given over the holes
-                    first_fill = np.asarray(init).astype(np.float32) / 255.0
-                    colour, init_colour = self.varnish_estimator.restore(
-                        rgb, fade, mask | thin, also=(first_fill, hole_fade)
-                    )
-                    init = np.where(hole_fade[..., None] > 0, np.round(init_colour * 255.0), np.asarray(init))
-                    init = PIL.Image.fromarray(init.astype(np.uint8))
+                params = self.varnish_estimator.estimate(rgb, fade, mask | thin)  # (1, 5) the painting's ageing
+                colour = self.varnish_estimator.invert(rgb, fade, params)
+                if init is not None and (mask & (given > 0)).any():
+                    # a first fill copies faded paint into the holes too: the same transform brings its colour back
+                    # (on the faded holes' bounding box, with the fading given there)
+                    init = np.array(init)  # (H, W, 3) uint8
+                    ys, xs = np.nonzero(mask & (given > 0))
+                    box = np.s_[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+                    hole_fade = np.where(mask[box], given[box], 0.0).astype(np.float32)
+                    fill = self.varnish_estimator.invert(init[box].astype(np.float32) / 255.0, hole_fade, params)
+                    init[box] = np.where(hole_fade[..., None] > 0, np.round(fill * 255.0), init[box])
                 arr = np.where(fade[..., None] > 0, np.round(colour * 255.0), arr).astype(np.uint8)
                 fade = np.zeros_like(fade)
             if thin.any():  # before denoising, so that the denoiser sees them restored in its context

@@ -118,42 +118,48 @@ class VarnishEstimator(ModelMixin, ConfigMixin):
         return torch.cat([d, lighten, tint], 1)
 
     @torch.no_grad()
-    def restore(
-        self,
-        image: np.ndarray,
-        fade: np.ndarray,
-        damage: np.ndarray | None = None,
-        rows: int = 512,
-        also: tuple[np.ndarray, np.ndarray] | None = None,
-    ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-        """Estimate the transform on the whole painting and invert it at full resolution.
+    def estimate(self, image: np.ndarray, fade: np.ndarray, damage: np.ndarray | None = None) -> torch.Tensor:
+        """The painting's ageing transform, estimated on its pixels outside ``damage``.
 
         Args:
             image: (h, w, 3) float32 in [0, 1].
             fade: (h, w) float32 fading strength in [0, 1].
             damage: (h, w) bool binary damage (excluded from the estimate), or None.
-            rows: the inversion runs in bands of this many rows.
-            also: another ``(image, fade)`` pair of the same painting (e.g. a first fill of its holes) to invert
-                with the transform estimated on ``image``, or None.
 
         Returns:
-            (h, w, 3) float32 in [0, 1], bit-identical to ``image`` where ``fade`` is 0; with ``also``, a pair: that
-            and the inverted other image.
+            (1, 5) parameters for :meth:`invert` (and :func:`remove_varnish`).
         """
-        device, dtype = self.device, self.dtype
-        as_tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device, dtype)  # noqa: E731
-        x = as_tensor(image).permute(2, 0, 1)[None]  # (1, 3, h, w)
-        f = as_tensor(fade)[None, None]  # (1, 1, h, w)
-        m = None if damage is None else as_tensor(damage.astype(np.float32))[None, None]
-        params = self(x, f, m)  # (1, 5)
+        x = self._tensor(image).permute(2, 0, 1)[None]  # (1, 3, h, w)
+        m = None if damage is None else self._tensor(damage.astype(np.float32))[None, None]
+        return self(x, self._tensor(fade)[None, None], m)
 
-        def invert(x: torch.Tensor, f: torch.Tensor) -> np.ndarray:
-            out = np.empty((*x.shape[-2:], 3), np.float32)
-            for y0 in range(0, x.shape[-2], rows):  # in bands of rows: bounded memory on full-resolution scans
-                band = remove_varnish(x[:, :, y0 : y0 + rows], f[:, :, y0 : y0 + rows], params)  # (1, 3, r, w)
-                out[y0 : y0 + rows] = band[0].permute(1, 2, 0).float().cpu().numpy()  # unfaded pixels as given
-            return out
+    @torch.no_grad()
+    def invert(self, image: np.ndarray, fade: np.ndarray, params: torch.Tensor, rows: int = 512) -> np.ndarray:
+        """Invert the transform ``params`` pixel by pixel at full resolution, in bands of ``rows`` rows (bounded
+        memory on full-resolution scans).
 
-        if also is None:
-            return invert(x, f)
-        return invert(x, f), invert(as_tensor(also[0]).permute(2, 0, 1)[None], as_tensor(also[1])[None, None])
+        Args:
+            image: (h, w, 3) float32 in [0, 1].
+            fade: (h, w) float32 fading strength in [0, 1].
+            params: (1, 5) from :meth:`estimate`, e.g. estimated on another image of the same painting.
+            rows: band height.
+
+        Returns:
+            (h, w, 3) float32 in [0, 1], bit-identical to ``image`` where ``fade`` is 0.
+        """
+        out = np.empty(image.shape, np.float32)
+        for y0 in range(0, image.shape[0], rows):
+            x = self._tensor(image[y0 : y0 + rows]).permute(2, 0, 1)[None]  # (1, 3, r, w)
+            band = remove_varnish(x, self._tensor(fade[y0 : y0 + rows])[None, None], params)  # (1, 3, r, w)
+            out[y0 : y0 + rows] = band[0].permute(1, 2, 0).float().cpu().numpy()  # unfaded pixels come back as given
+        return out
+
+    def restore(
+        self, image: np.ndarray, fade: np.ndarray, damage: np.ndarray | None = None, rows: int = 512
+    ) -> np.ndarray:
+        """Estimate the transform on the whole painting and invert it at full resolution (:meth:`estimate`, then
+        :meth:`invert`); arguments as there."""
+        return self.invert(image, fade, self.estimate(image, fade, damage), rows)
+
+    def _tensor(self, array: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(array)).to(self.device, self.dtype)

@@ -83,12 +83,12 @@ def test_restore_inverts_a_second_image_with_the_same_transform():
     damage = np.zeros(fade.shape, bool)
     damage[10:20, 10:20] = True
     other = np.clip(aged[::-1].copy() + 0.05, 0, 1).astype(np.float32)  # e.g. a first fill of the holes
-    same, inverted = model.restore(aged, fade, damage, also=(other, fade))
-    assert np.array_equal(same, model.restore(aged, fade, damage))
+    params = model.estimate(aged, fade, damage)
+    assert np.array_equal(model.invert(aged, fade, params), model.restore(aged, fade, damage))
+    inverted = model.invert(other, fade, params, rows=7)
     t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None]  # noqa: E731
     with torch.no_grad():
-        params = model(
-            t(aged), torch.from_numpy(fade)[None, None], torch.from_numpy(damage.astype(np.float32))[None, None]
-        )
+        mask = torch.from_numpy(damage.astype(np.float32))[None, None]
+        params = model(t(aged), torch.from_numpy(fade)[None, None], mask)
         expected = remove_varnish(t(other), torch.from_numpy(fade)[None, None], params)[0].permute(1, 2, 0).numpy()
     assert np.allclose(inverted, expected, atol=1e-6) and not np.allclose(inverted, other, atol=1e-3)
