@@ -1,6 +1,6 @@
 # Two commands set everything up on a fresh machine (both idempotent):
 #   make demo   -> venv + packages, then serve the Gradio app on 127.0.0.1
-#   make test   -> venv + packages + Debian chromium, then run the test-suite
+#   make test   -> venv + packages + Debian chromium, then run the test-suite (without the slow tests)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 7860
 PYTEST_ARGS ?=
 
-.PHONY: install chromium weights demo test test-all lint bench grid clean-venv
+.PHONY: install chromium weights demo test test-slow test-all lint sync-model grid clean-venv
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -42,11 +42,19 @@ demo: install weights
 test: install chromium weights
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
+# The slow end-to-end tests alone (two-process DDP, browser restore, remote-code loading, benches on the data).
+test-slow: install chromium weights
+	$(PY) -m pytest -m slow $(PYTEST_ARGS)
+
 test-all: install chromium weights
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
 	$(PY) -m ruff check . && $(PY) -m ruff format --check .
+
+# Writes artrestore/hub's code (and model_card.md) into the bundled model folder; no weight changes.
+sync-model: install
+	$(PY) -m artrestore.cli export --code-only
 
 grid: install
 	$(PY) -m artrestore.cli damage-grid --size 224 --image ../shared/data/paintings/Claude_Monet/aic_16542.jpg --out docs/damage_grid.png

@@ -19,6 +19,7 @@ from artrestore import restore_ui as ui
 from artrestore.baselines import available_methods
 from artrestore.config import BenchConfig, RestoreConfig
 from artrestore.damage import KINDS
+from artrestore.hub.settings import PipelineSettings
 
 
 def _ui_errors(fn):
@@ -120,7 +121,7 @@ def _default_steps() -> int:
     try:
         return int(get_pipeline(model_path()).config.default_steps)
     except ValueError:
-        return 10
+        return PipelineSettings.default_steps
 
 
 def _example_cache() -> Path:

@@ -149,9 +149,13 @@ def cmd_restore(config: RestoreConfig) -> int:
 
 
 def cmd_export(config: ExportConfig) -> int:
-    from .export import export_run, folder_size
+    from .export import export_run, folder_size, sync_bundle_code
 
     card = Path(config.model_card).read_text() if Path(config.model_card).is_file() else "# ArtRestore-Diffusion\n"
+    if config.code_only:
+        changed = sync_bundle_code(config.out, card)
+        print(f"{config.out}: {len(changed)} files updated" + "".join(f"\n  {c}" for c in changed))
+        return 0
     out = export_run(
         config.run,
         config.out,

@@ -7,23 +7,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import types
 import typing
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from .damage.types import KINDS
-
-
-def _default_data_root() -> str:
-    """``../shared/data`` next to the project, the place the shared data sets live during development and CI."""
-    return str(Path(__file__).resolve().parents[2] / "shared" / "data")
-
-
-def _default_model() -> str:
-    bundled = Path(__file__).resolve().parent.parent / "checkpoints" / "artrestore-base"
-    return os.environ.get("ARTRESTORE_MODEL", str(bundled))
+from .hub.settings import PipelineSettings
+from .paths import REPO_ROOT, data_path, default_model
 
 
 def opt(default: object, help: str, **kwargs: object) -> object:
@@ -57,14 +47,14 @@ class LoopSettings:
 class BenchConfig:
     """Settings of ``artrestore bench``."""
 
-    data: str = opt(lambda: str(Path(_default_data_root()) / "paintings"), "folder of <Artist>/*.jpg paintings")
+    data: str = opt(lambda: data_path("paintings"), "folder of <Artist>/*.jpg paintings")
     out: str = opt("bench_out", "output folder for results.md, results.json and the plots")
     masks: str | None = opt(None, "folder of <id>_<kind>_mask.png masks to use instead of simulated damage")
     methods: str = opt(
         "none,telea,ns,biharmonic,patchmatch",
         "comma-separated method names; artrestore or artrestore@<sampler><steps> (e.g. artrestore@ddim8) = the model",
     )
-    model: str = opt(_default_model, "ArtRestore model folder for the artrestore methods")
+    model: str = opt(default_model, "ArtRestore model folder for the artrestore methods")
     kinds: str = opt(",".join(KINDS), "comma-separated damage kinds (table rows)")
     size: int = opt(512, "paintings are resized (short side) and centre-cropped to size x size")
     limit: int | None = opt(None, "use at most this many paintings")
@@ -90,8 +80,8 @@ class DetectBenchConfig:
     """Settings of ``artrestore bench-detect``: damage detection quality and speed."""
 
     detector: str = opt("runs/detector/final", "folder of a saved DamageDetector (save_pretrained layout)")
-    data: str = opt(lambda: str(Path(_default_data_root()) / "paintings"), "folder of <Artist>/*.jpg paintings")
-    craquelure: str = opt(lambda: str(Path(_default_data_root()) / "craquelure"), "real crack close-ups and maps")
+    data: str = opt(lambda: data_path("paintings"), "folder of <Artist>/*.jpg paintings")
+    craquelure: str = opt(lambda: data_path("craquelure"), "real crack close-ups and maps")
     out: str = opt("runs/bench_detect", "output folder for results.md, results.json and plot.png")
     size: int = opt(512, "synthetic cases: paintings resized and centre-cropped to size x size")
     limit: int | None = opt(None, "use at most this many validation paintings")
@@ -107,8 +97,8 @@ class DetectorCalibrationConfig:
     detector: str = opt("runs/detector/final", "folder of a saved DamageDetector (save_pretrained layout)")
     out: str | None = opt(None, "where to save the calibrated detector (default: over the input folder)")
     report: str = opt("runs/calibrate_detector", "folder for calibration.json and calibration.png")
-    data: str = opt(lambda: str(Path(_default_data_root()) / "paintings"), "folder of <Artist>/*.jpg paintings")
-    craquelure: str = opt(lambda: str(Path(_default_data_root()) / "craquelure"), "real crack close-ups and maps")
+    data: str = opt(lambda: data_path("paintings"), "folder of <Artist>/*.jpg paintings")
+    craquelure: str = opt(lambda: data_path("craquelure"), "real crack close-ups and maps")
     paintings: int = opt(40, "training paintings given fresh simulated damage of every kind")
     real: int = opt(60, "real craquelure close-ups of the training files")
     size: int = opt(512, "synthetic cases: paintings resized and centre-cropped to size x size")
@@ -124,9 +114,9 @@ class DetectConfig:
     out_mask: str = opt("mask.png", "binary damage mask to write (L PNG, white = damaged)")
     out_fade: str = opt("fade.png", "fading-strength map to write (L PNG, 0..255)")
     out_types: str | None = opt(None, "optional colour-coded damage-type map (PNG)")
-    detector: str = opt(_default_model, "model folder with damage_detector/, or a saved DamageDetector folder")
-    tile: int = opt(1024, "tile side for full-resolution inference")
-    overlap: int = opt(64, "tile overlap in pixels (feathered)")
+    detector: str = opt(default_model, "model folder with damage_detector/, or a saved DamageDetector folder")
+    tile: int = opt(PipelineSettings.detector_tile, "tile side for full-resolution inference")
+    overlap: int = opt(PipelineSettings.detector_overlap, "tile overlap in pixels (feathered)")
     damage_threshold: float | None = opt(
         None, "probability of any damage needed to mark a pixel (default: calibrated)"
     )
@@ -143,9 +133,7 @@ class DamageGridConfig:
     size: int = opt(320, "tile size in pixels")
     seed: int = opt(0, "damage seed")
     craquelure_source: str = opt("synthetic", "synthetic, real or both")
-    craquelure_dir: str | None = opt(
-        lambda: str(Path(_default_data_root()) / "craquelure" / "masks"), "real crack maps (for real/both)"
-    )
+    craquelure_dir: str | None = opt(lambda: data_path("craquelure", "masks"), "real crack maps (for real/both)")
 
 
 def _unwrap_optional(tp: object) -> tuple[object, bool]:
@@ -201,8 +189,8 @@ class DetectorTrainConfig(LoopSettings):
     """Settings of ``artrestore train-detector``: synthetic damage on painting crops plus real craquelure."""
 
     out: str = opt("runs/detector", "run folder (an existing run there is resumed)")
-    data: str = opt(lambda: str(Path(_default_data_root()) / "paintings"), "folder of <Artist>/*.jpg paintings")
-    craquelure: str = opt(lambda: str(Path(_default_data_root()) / "craquelure"), "real crack close-ups and maps")
+    data: str = opt(lambda: data_path("paintings"), "folder of <Artist>/*.jpg paintings")
+    craquelure: str = opt(lambda: data_path("craquelure"), "real crack close-ups and maps")
     crop: int = opt(192, "training crop side in pixels")
     real_share: float = opt(0.25, "share of samples that are real craquelure close-ups")
     channels: str = opt("8,16,32,64,96", "detector widths per resolution level")
@@ -221,7 +209,7 @@ class VarnishTrainConfig(LoopSettings):
     """Settings of ``artrestore train-varnish``: the ageing-transform estimator that restores faded colour."""
 
     out: str = opt("runs/varnish", "run folder (an existing run there is resumed)")
-    data: str = opt(lambda: str(Path(_default_data_root()) / "paintings"), "folder of <Artist>/*.jpg paintings")
+    data: str = opt(lambda: data_path("paintings"), "folder of <Artist>/*.jpg paintings")
     crop: int = opt(192, "training crop side in pixels")
     size: int = opt(160, "longest side the estimator resizes a painting to")
     channels: str = opt("32,64,96,128", "widths of the estimator's strided stages")
@@ -237,8 +225,8 @@ class AutoencoderTrainConfig(LoopSettings):
 
     out: str = opt("runs/vae", "run folder (an existing run there is resumed)")
     source: str = opt("style", "training images: style (the 224 px style set) or paintings (train split)")
-    data: str = opt(lambda: str(Path(_default_data_root()) / "paintings"), "folder of <Artist>/*.jpg paintings")
-    style_data: str = opt(lambda: str(Path(_default_data_root()) / "wikiart224"), "folder of <Style>/*.jpg")
+    data: str = opt(lambda: data_path("paintings"), "folder of <Artist>/*.jpg paintings")
+    style_data: str = opt(lambda: data_path("wikiart224"), "folder of <Style>/*.jpg")
     init: str | None = opt(None, "start from these autoencoder weights (e.g. the style-set stage's final/)")
     crop: int = opt(128, "training crop side in pixels")
     channels: str = opt("32,64,128", "encoder widths; the latent stride is 2^(levels-1)")
@@ -262,8 +250,8 @@ class DiffusionTrainConfig(LoopSettings):
     out: str = opt("runs/diffusion", "run folder (an existing run there is resumed)")
     vae: str = opt("runs/vae/final", "trained autoencoder folder (save_pretrained of AutoencoderKL)")
     source: str = opt("style", "training images: style (the 224 px style set) or paintings (train split)")
-    data: str = opt(lambda: str(Path(_default_data_root()) / "paintings"), "folder of <Artist>/*.jpg paintings")
-    style_data: str = opt(lambda: str(Path(_default_data_root()) / "wikiart224"), "folder of <Style>/*.jpg")
+    data: str = opt(lambda: data_path("paintings"), "folder of <Artist>/*.jpg paintings")
+    style_data: str = opt(lambda: data_path("wikiart224"), "folder of <Style>/*.jpg")
     init: str | None = opt(None, "start from this run's final/ (e.g. the style-set stage)")
     crop: int = opt(128, "training crop side in pixels")
     min_scale: float = opt(0.25, "smallest multi-scale crop factor (1 = native resolution only)")
@@ -290,12 +278,6 @@ class DiffusionTrainConfig(LoopSettings):
     lr: float = opt(5e-4, "peak AdamW learning rate (linear warm-up, cosine decay)")
 
 
-def _default_model() -> str:
-    return os.environ.get(
-        "ARTRESTORE_MODEL", str(Path(__file__).resolve().parent.parent / "checkpoints" / "artrestore-base")
-    )
-
-
 @dataclass
 class RestoreConfig:
     """Settings of ``artrestore restore``: one painting, or every image of a folder."""
@@ -313,7 +295,7 @@ class RestoreConfig:
     strength: float = opt(1.0, "share of the noise schedule when starting from the init fill, in (0, 1]")
     fading: str | None = opt(None, "faded areas: invert (varnish inversion) or diffuse (default: invert if possible)")
     guidance_scale: float | None = opt(None, "style and retrieval guidance (1: off; default: the model's)")
-    model: str = opt(_default_model, "model folder or Hub id (env ARTRESTORE_MODEL overrides the bundled one)")
+    model: str = opt(default_model, "model folder or Hub id (env ARTRESTORE_MODEL overrides the bundled one)")
     threads: int = opt(2, "CPU threads")
 
 
@@ -322,20 +304,29 @@ class ExportConfig:
     """Settings of ``artrestore export``: a Hub-style model folder from a training run."""
 
     run: str = opt("runs/diffusion_cells", "`artrestore train` run folder")
-    out: str = opt(_default_model, "folder to write (replaced)")
-    data: str = opt(lambda: str(Path(_default_data_root()) / "paintings"), "paintings; the train split fills the bank")
+    out: str = opt(default_model, "folder to write (replaced)")
+    data: str = opt(lambda: data_path("paintings"), "paintings; the train split fills the bank")
     sampler: str = opt("DPMSolverMultistepScheduler", "stock diffusers sampler class")
-    default_steps: int = opt(4, "the pipeline's default denoising steps (4: the best quality per CPU second)")
+    default_steps: int = opt(
+        PipelineSettings.default_steps, "the pipeline's default denoising steps (4: the best quality per CPU second)"
+    )
     bank_side: int = opt(512, "longer side of the paintings when cutting memory-bank patches")
     certifier: str | None = opt("runs/certifier/final", "style certifier folder (`artrestore train-certifier`)")
     detector: str | None = opt(
         "runs/detector_vote", "damage detector folder (`train-detector`, then `calibrate-detector`)"
     )
     varnish: str | None = opt("runs/varnish/final", "varnish estimator folder (`artrestore train-varnish`)")
-    retrieval_routing: int = opt(1, "retrieved patches each latent pixel reads (0: all; 1: the attributed one)")
-    thin_damage_px: int = opt(9, "damage thinner than this everywhere (cracks, scratches) gets a biharmonic fill")
+    retrieval_routing: int = opt(
+        PipelineSettings.retrieval_routing, "retrieved patches each latent pixel reads (0: all; 1: the attributed one)"
+    )
+    thin_damage_px: int = opt(
+        PipelineSettings.thin_damage_px, "damage thinner than this everywhere (cracks, scratches): biharmonic fill"
+    )
+    code_only: bool = opt(
+        False, "only write the pipeline's and components' code into --out (an existing model folder); no rebuild"
+    )
     decoder: str | None = opt(None, "autoencoder whose decoder replaces the run's (`train-vae --decoder-only`)")
-    model_card: str = opt(lambda: str(Path(__file__).resolve().parent.parent / "model_card.md"), "model card text")
+    model_card: str = opt(lambda: str(REPO_ROOT / "model_card.md"), "model card text")
 
 
 @dataclass
@@ -343,7 +334,7 @@ class PushConfig:
     """Settings of ``artrestore push``: upload a model folder to the Hugging Face Hub."""
 
     repo_id: str = field(metadata={"help": "Hub repository, e.g. user/artrestore-base"})
-    folder: str = opt(_default_model, "model folder to upload")
+    folder: str = opt(default_model, "model folder to upload")
     private: bool = opt(False, "create the repository as private")
     dry_run: bool = opt(False, "only list what would be uploaded")
 
@@ -353,7 +344,7 @@ class VaeBenchConfig:
     """Settings of ``artrestore bench-vae``: autoencoder reconstruction quality on held-out paintings."""
 
     vae: str = opt("runs/vae/final", "autoencoder folder")
-    data: str = opt(lambda: str(Path(_default_data_root()) / "paintings"), "folder of <Artist>/*.jpg paintings")
+    data: str = opt(lambda: data_path("paintings"), "folder of <Artist>/*.jpg paintings")
     split: str = opt("val", "which paintings: val, train or all")
     size: int = opt(512, "paintings are resized (short side) and centre-cropped to size x size")
     limit: int | None = opt(None, "use at most this many paintings")
@@ -365,8 +356,8 @@ class VaeBenchConfig:
 class LargeBenchConfig:
     """Settings of ``artrestore bench-large``: peak memory and time on one full-resolution painting."""
 
-    model: str = opt(_default_model, "ArtRestore model folder")
-    data: str = opt(lambda: str(Path(_default_data_root()) / "paintings"), "folder of <Artist>/*.jpg paintings")
+    model: str = opt(default_model, "ArtRestore model folder")
+    data: str = opt(lambda: data_path("paintings"), "folder of <Artist>/*.jpg paintings")
     painting: int = opt(0, "index of the validation painting to upscale")
     width: int = opt(4000, "width in pixels")
     height: int = opt(3000, "height in pixels")
@@ -379,7 +370,7 @@ class LargeBenchConfig:
 class CertifierTrainConfig:
     """Settings of ``artrestore train-certifier``: the style certificate's embedding head, centroids, thresholds."""
 
-    data: str = opt(lambda: str(Path(_default_data_root()) / "paintings"), "folder of <Artist>/*.jpg paintings")
+    data: str = opt(lambda: data_path("paintings"), "folder of <Artist>/*.jpg paintings")
     out: str = opt("runs/certifier", "run folder (patch statistics are cached there)")
     per_painting: int = opt(16, "random patches per painting (128-256 px)")
     embed_dim: int = opt(64, "embedding size of each head")
@@ -403,7 +394,7 @@ class CertifyConfig:
     image: str = field(metadata={"help": "the (restored) painting", "positional": True})
     mask: str = field(metadata={"help": "L image, white = the region to certify (e.g. the restored damage)"})
     artist: str | None = opt(None, "artist to certify against; default: the nearest artist of the undamaged part")
-    model: str = opt(_default_model, "model folder holding style_certifier/ (or a certifier folder)")
+    model: str = opt(default_model, "model folder holding style_certifier/ (or a certifier folder)")
     out: str | None = opt(None, "also write the certificate JSON here")
 
 
@@ -417,9 +408,9 @@ class AblateConfig:
         "comma-separated variants of artrestore.bench.ablation.ABLATIONS",
     )
     baselines: str = opt("patchmatch", "classical methods run alongside, for scale")
-    data: str = opt(lambda: str(Path(_default_data_root()) / "paintings"), "folder of <Artist>/*.jpg paintings")
+    data: str = opt(lambda: data_path("paintings"), "folder of <Artist>/*.jpg paintings")
     out: str = opt("bench_out/ablation", "output folder")
-    model: str = opt(_default_model, "ArtRestore model folder")
+    model: str = opt(default_model, "ArtRestore model folder")
     kinds: str = opt("large_loss,mixed,fading", "comma-separated damage kinds")
     size: int = opt(512, "paintings are resized (short side) and centre-cropped to size x size")
     limit: int | None = opt(4, "use at most this many validation paintings")
@@ -433,9 +424,9 @@ class AblateConfig:
 class AttributionBenchConfig:
     """Settings of ``artrestore bench-attribution``: the deletion test of the attribution maps."""
 
-    data: str = opt(lambda: str(Path(_default_data_root()) / "paintings"), "folder of <Artist>/*.jpg paintings")
+    data: str = opt(lambda: data_path("paintings"), "folder of <Artist>/*.jpg paintings")
     out: str = opt("bench_out/attribution", "output folder")
-    model: str = opt(_default_model, "ArtRestore model folder")
+    model: str = opt(default_model, "ArtRestore model folder")
     kind: str = opt("large_loss", "simulated damage kind")
     size: int = opt(512, "paintings are resized (short side) and centre-cropped to size x size")
     limit: int = opt(16, "validation paintings")

@@ -20,36 +20,34 @@ from tqdm.auto import tqdm
 
 from .data import PaintingCollection, split_collection
 from .data.image_cache import load_training_image
-from .models import StyleEncoder, StyleMemoryBank
-from .models.memory_bank import BANK_PATCH_LATENT, Provenance
+from .hub import PipelineSettings, StyleEncoder, StyleMemoryBank
+from .hub.memory_bank import BANK_PATCH_LATENT, Provenance
 
-REPO = Path(__file__).resolve().parent.parent
-# component -> (module file copied into its subfolder, class name)
-CUSTOM_COMPONENTS = {
-    "unet": ("denoiser", "ArtRestoreUNet"),
-    "mask_encoder": ("mask_encoder", "FiLMMaskEncoder"),
-    "style_encoder": ("style_encoder", "StyleEncoder"),
-    "memory_bank": ("memory_bank", "StyleMemoryBank"),
-    "style_certifier": ("style_certifier", "StyleCertifier"),
-    "damage_detector": ("detector", "DamageDetector"),
-    "varnish_estimator": ("varnish", "VarnishEstimator"),
+HUB_SOURCE = Path(__file__).resolve().parent / "hub"  # the one copy of the code every model folder ships
+# the Hub stores files over 10 MB through Git LFS: the weights and the memory bank's faiss index (uploaded with the
+# folder by `artrestore push`; not kept in the project's own repository, whose bundled weights are plain git files)
+LFS_SUFFIXES = (".safetensors", ".faiss")
+HUB_GITATTRIBUTES = "".join(f"*{suffix} filter=lfs diff=lfs merge=lfs -text\n" for suffix in LFS_SUFFIXES)
+# stock diffusers samplers a model can be exported with, by the short names bench methods use (artrestore@ddim8)
+SAMPLERS = {
+    "dpm": "DPMSolverMultistepScheduler",
+    "ddim": "DDIMScheduler",
+    "euler": "EulerDiscreteScheduler",
+    "unipc": "UniPCMultistepScheduler",
 }
-COMPONENT_SOURCES = {"damage_detector": "detection"}  # package folder of the component's file (default: models)
-PIPELINE_FILES = ("pipeline_artrestore.py", "attribution.py", "crop_plan.py", "damage_detection.py", "masked_fill.py")
-SAMPLERS = ("DPMSolverMultistepScheduler", "DDIMScheduler", "EulerDiscreteScheduler", "UniPCMultistepScheduler")
 
 
 def make_sampler(name: str, train_config: dict):
     """A stock diffusers sampler built from the training scheduler's config.
 
     Args:
-        name: one of :data:`SAMPLERS`.
+        name: a sampler class name, one of the values of :data:`SAMPLERS`.
         train_config: the training ``DDPMScheduler`` config.
     """
     import diffusers
 
-    if name not in SAMPLERS:
-        raise ValueError(f"sampler: expected one of {SAMPLERS}, got {name!r}")
+    if name not in SAMPLERS.values():
+        raise ValueError(f"sampler: expected one of {tuple(SAMPLERS.values())}, got {name!r}")
     extra = {"timestep_spacing": "trailing"}
     if name == "DPMSolverMultistepScheduler":
         extra["algorithm_type"] = "dpmsolver++"
@@ -123,6 +121,56 @@ def folder_size(folder: str | Path) -> int:
     return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file())
 
 
+def sync_bundle_code(folder: str | Path, model_card: str | None = None) -> list[str]:
+    """Write the pipeline's and the components' code from :mod:`artrestore.hub` (and the model card) into a model
+    folder; no weight, config or memory-bank file is touched.
+
+    Args:
+        folder: an exported model folder (with ``model_index.json``).
+        model_card: the folder's README.md text, or None to leave it.
+
+    Returns:
+        The folder-relative paths that changed.
+
+    Raises:
+        ValueError: when ``folder`` is not a model folder.
+    """
+    from .hub import BUNDLE_FILES
+
+    folder = Path(folder)
+    if not (folder / "model_index.json").is_file():
+        raise ValueError(f"folder: {folder} has no model_index.json (build it with `artrestore export`)")
+    changed = []
+    for target, source in BUNDLE_FILES.items():
+        path = folder / target
+        if not path.parent.is_dir():  # an optional component the model was exported without
+            continue
+        code = (HUB_SOURCE / source).read_bytes()
+        if not path.is_file() or path.read_bytes() != code:
+            path.write_bytes(code)
+            changed.append(target)
+    if model_card is not None and (
+        not (folder / "README.md").is_file() or (folder / "README.md").read_text() != model_card
+    ):
+        (folder / "README.md").write_text(model_card)
+        changed.append("README.md")
+    return changed
+
+
+def stale_bundle_files(folder: str | Path) -> list[str]:
+    """The code files of a model folder that differ from :mod:`artrestore.hub` (or are missing)."""
+    from .hub import BUNDLE_FILES
+
+    folder = Path(folder)
+    stale = [
+        target
+        for target, source in BUNDLE_FILES.items()
+        if (folder / target).parent.is_dir()
+        and (not (folder / target).is_file() or (folder / target).read_bytes() != (HUB_SOURCE / source).read_bytes())
+    ]
+    return stale
+
+
 def write_hub_folder(pipe, out: str | Path, model_card: str, max_mb: float = 120.0) -> Path:
     """Save ``pipe`` as a Hub-style folder that loads with ``trust_remote_code`` (no ``artrestore`` needed).
 
@@ -135,22 +183,19 @@ def write_hub_folder(pipe, out: str | Path, model_card: str, max_mb: float = 120
     Returns:
         The folder.
     """
+    from .hub import COMPONENTS
+
     out = Path(out)
     if out.exists():
         shutil.rmtree(out)
     pipe.save_pretrained(str(out), safe_serialization=True)
     index = json.loads((out / "model_index.json").read_text())
     index["_class_name"] = ["pipeline_artrestore", "ArtRestorePipeline"]
-    for name, (module, class_name) in CUSTOM_COMPONENTS.items():
-        if getattr(pipe, name, None) is None:  # optional component left out
-            continue
-        index[name] = [module, class_name]
-        source = REPO / "artrestore" / COMPONENT_SOURCES.get(name, "models") / f"{module}.py"
-        shutil.copy(source, out / name / f"{module}.py")
+    for name, (module, class_name) in COMPONENTS.items():
+        if getattr(pipe, name, None) is not None:  # optional components left out keep [null, null]
+            index[name] = [module, class_name]
     (out / "model_index.json").write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
-    for name in PIPELINE_FILES:
-        shutil.copy(REPO / "pipelines" / name, out / name)
-    (out / "README.md").write_text(model_card)
+    sync_bundle_code(out, model_card)
     pickles = [p for p in out.rglob("*") if p.suffix in (".bin", ".pt", ".pkl", ".ckpt")]
     if pickles:
         raise ValueError(f"out: pickle files were written ({pickles}); only safetensors are allowed")
@@ -171,8 +216,8 @@ def export_run(
     certifier: str | Path | None = None,
     detector: str | Path | None = None,
     varnish: str | Path | None = None,
-    retrieval_routing: int = 0,
-    thin_damage_px: int = 0,
+    retrieval_routing: int = PipelineSettings.retrieval_routing,
+    thin_damage_px: int = PipelineSettings.thin_damage_px,
     decoder: str | Path | None = None,
 ) -> Path:
     """Build the pipeline from a ``artrestore train`` run folder and write it with :func:`write_hub_folder`.
@@ -195,9 +240,14 @@ def export_run(
     """
     from diffusers import AutoencoderKL, DDPMScheduler
 
-    from pipelines.pipeline_artrestore import ArtRestorePipeline
-
-    from .models import ArtRestoreUNet, DamageDetector, FiLMMaskEncoder, StyleCertifier, VarnishEstimator
+    from .hub import (
+        ArtRestorePipeline,
+        ArtRestoreUNet,
+        DamageDetector,
+        FiLMMaskEncoder,
+        StyleCertifier,
+        VarnishEstimator,
+    )
 
     run = Path(run)
     for part in ("final/unet", "final/mask_encoder", "final/style_encoder", "vae", "scheduler"):
@@ -263,13 +313,21 @@ def push_folder(folder: str | Path, repo_id: str, private: bool = False, dry_run
     if repo_id.count("/") != 1 or not all(repo_id.split("/")):
         raise ValueError(f"repo_id: expected 'owner/name', got {repo_id!r}")
     files = sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
-    lines = [f"{p.relative_to(folder).as_posix()}\t{p.stat().st_size}" for p in files]
+    files = [p for p in files if p.name != ".gitattributes"]  # the Hub's own is uploaded instead
+    lines = [
+        f"{p.relative_to(folder).as_posix()}\t{p.stat().st_size}\t{'lfs' if p.suffix in LFS_SUFFIXES else 'git'}"
+        for p in files
+    ]
+    lines.append(f".gitattributes\t{len(HUB_GITATTRIBUTES)}\tgit (generated: {', '.join(LFS_SUFFIXES)} under LFS)")
     total = sum(p.stat().st_size for p in files) / 2**20
     if dry_run:
-        return [f"would upload {len(files)} files ({total:.1f} MB) from {folder} to {repo_id}:", *lines]
+        return [f"would upload {len(files) + 1} files ({total:.1f} MB) from {folder} to {repo_id}:", *lines]
     from huggingface_hub import HfApi
 
     api = HfApi()
     api.create_repo(repo_id, private=private, exist_ok=True)
-    info = api.upload_folder(repo_id=repo_id, folder_path=str(folder), ignore_patterns=["**/__pycache__/**"])
+    api.upload_file(path_or_fileobj=HUB_GITATTRIBUTES.encode(), path_in_repo=".gitattributes", repo_id=repo_id)
+    info = api.upload_folder(
+        repo_id=repo_id, folder_path=str(folder), ignore_patterns=["**/__pycache__/**", ".gitattributes"]
+    )
     return [f"uploaded {len(files)} files ({total:.1f} MB) to {repo_id}: {info}"]

@@ -22,7 +22,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
 
 def load_pipeline(model: str, threads: int = 2):
     """Load an ArtRestore model folder (or Hub id) with the installed package's classes."""
-    from pipelines.pipeline_artrestore import ArtRestorePipeline
+    from .hub import ArtRestorePipeline
 
     torch.set_num_threads(threads)
     if not Path(model).is_dir() and "/" not in model:
@@ -32,7 +32,7 @@ def load_pipeline(model: str, threads: int = 2):
 
 def _has_holes(pipe, mask: np.ndarray) -> bool:
     """Whether ``mask`` holds damage the pipeline denoises: what its pixel-space thin fill leaves over."""
-    from pipelines.pipeline_artrestore import split_thin_damage
+    from .hub.masked_fill import split_thin_damage
 
     thin = split_thin_damage(mask, int(getattr(pipe.config, "thin_damage_px", 0)))  # (H, W) bool
     return bool((mask & ~thin).any())
@@ -43,6 +43,7 @@ def restore_artwork(
     art: Artwork,
     mask: np.ndarray | None,
     fade: np.ndarray | None,
+    *,
     artist: str | None = None,
     steps: int | None = None,
     seed: int = 0,
@@ -53,6 +54,7 @@ def restore_artwork(
     detect: bool = False,
     fading: str | None = None,
     guidance_scale: float | None = None,
+    switches: object | None = None,
 ) -> tuple[Artwork, object]:
     """Restore one loaded painting.
 
@@ -69,9 +71,10 @@ def restore_artwork(
         strength: noise share when starting from the init fill.
         top_k: retrieved memory-bank patches per tile (None: the model's default; 0: no retrieval).
         detect: find the damage with the model's detector (``mask`` and ``fade`` must be None); the maps used are
-            in ``out.damage[0]["mask_image"]`` / ``["fade_map"]``.
+            in ``out.records[0].mask_image`` / ``.fade_map``.
         fading: ``"invert"``, ``"diffuse"`` or None (the pipeline's choice); see the pipeline's ``fading``.
         guidance_scale: classifier-free guidance on style and retrieval (None: the model's; 1: off).
+        switches: a :class:`~artrestore.hub.ComponentSwitches` turning model mechanisms off (None: all on).
 
     Returns:
         The restored :class:`Artwork` (same bit depth, alpha and ICC profile) and the pipeline output.
@@ -103,10 +106,11 @@ def restore_artwork(
         detect=detect,
         fading=fading,
         guidance_scale=guidance_scale,
+        switches=switches,
     )
     restored = np.asarray(out.images[0])  # (h, w, 3) uint8
     if detect:
-        used_mask, used_fade = out.damage[0]["mask_image"], out.damage[0]["fade_map"]
+        used_mask, used_fade = out.records[0].mask_image, out.records[0].fade_map
         mask = np.asarray(used_mask) >= 128 if used_mask is not None else None
         fade_q = np.asarray(used_fade) if used_fade is not None else None
     region = np.zeros((h, w), bool)
@@ -182,10 +186,10 @@ def restore_files(config: RestoreConfig, pipe=None) -> list[Path]:
             art,
             mask,
             fade,
-            config.artist,
-            config.steps,
-            config.seed,
-            config.retrieval,
+            artist=config.artist,
+            steps=config.steps,
+            seed=config.seed,
+            retrieval=config.retrieval,
             init=config.init,
             strength=config.strength,
             detect=config.auto,
@@ -196,7 +200,7 @@ def restore_files(config: RestoreConfig, pipe=None) -> list[Path]:
         written.append(save_artwork(out, restored, protect=protect))
         if config.auto:  # the detected maps, editable and reusable with --mask / --fade
             for key, suffix in (("mask_image", "detected_mask"), ("fade_map", "detected_fade")):
-                used = result.damage[0][key]
+                used = getattr(result.records[0], key)
                 if used is not None:
                     path = out.with_name(f"{out.stem}_{suffix}.png")
                     written.append(save_png(path, np.asarray(used), protect=protect))

@@ -189,7 +189,7 @@ def restore_upload(
             (``--init patchmatch --strength 1/steps``); False: the defaults of ``artrestore restore``.
 
     Returns:
-        Per variant: ``{"path", "preview" (uint8 at preview size), "seed", "damage" (what the pipeline used),
+        Per variant: ``{"path", "preview" (uint8 at preview size), "seed", "record" (the pipeline's RestorationRecord),
         "attribution", "certificate"}`` (the last two as the pipeline gives them, possibly None).
     """
     if not 1 <= int(variants) <= MAX_VARIANTS:
@@ -207,9 +207,9 @@ def restore_upload(
             upload.art,
             mask,
             fade,
-            artist,
-            int(steps),
-            int(seed) + v,
+            artist=artist,
+            steps=int(steps),
+            seed=int(seed) + v,
             init=init,
             strength=strength,
         )
@@ -221,7 +221,7 @@ def restore_upload(
                 "path": str(path),
                 "preview": preview,
                 "seed": int(seed) + v,
-                "damage": out.damage[0],
+                "record": out.records[0],
                 "attribution": out.attributions[0],
                 "certificate": out.certificates[0],
             }
@@ -243,7 +243,7 @@ def attribution_views(attribution, preview_shape: tuple[int, int], thumb: int = 
     overlay = np.asarray(attribution.overlay)
     if overlay.shape[:2] != (ph, pw):
         overlay = cv2.resize(overlay, (pw, ph), interpolation=cv2.INTER_AREA)
-    from pipelines.attribution import PALETTE
+    from artrestore.hub.attribution import PALETTE
 
     gallery = []
     for rank, src in enumerate(attribution.top_sources, 1):
@@ -334,7 +334,7 @@ def mask_overlay(preview: np.ndarray, mask: np.ndarray, fade: np.ndarray | None)
 
 def run_summary(results: list[dict], mask: np.ndarray, fade: np.ndarray | None, artist: str | None) -> str:
     """A JSON record of the run (what was restored, with which settings)."""
-    first = results[0]["damage"]
+    first = results[0]["record"].to_json()
     record = {
         "damaged_pixels": int(mask.sum()),
         "faded_pixels": int((fade > 0).sum()) if fade is not None else 0,

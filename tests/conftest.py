@@ -8,8 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("ARTRESTORE_SHARED_DATA", ROOT.parent / "shared" / "data"))
+from artrestore.paths import REPO_ROOT, data_root
+
+ROOT = REPO_ROOT
+SHARED = data_root()
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
@@ -18,7 +20,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "2")
 def shared_data() -> Path:
     """The shared data folder, or skip."""
     if not (SHARED / "paintings").is_dir():
-        pytest.skip(f"shared data not found at {SHARED} (set ARTRESTORE_SHARED_DATA)")
+        pytest.skip(f"shared data not found at {SHARED} (set ARTRESTORE_DATA)")
     return SHARED
 
 

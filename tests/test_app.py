@@ -78,7 +78,7 @@ def tiny_model(tmp_path_factory) -> Path:
 
     from artrestore.export import write_hub_folder
 
-    from .pipelines.conftest import build_tiny_pipeline
+    from .hub.conftest import build_tiny_pipeline
 
     pipe = build_tiny_pipeline(tile_size=256, certifier=True, detector=True)
     with torch.no_grad():  # the tiny detector answers "paint loss" everywhere
@@ -235,6 +235,7 @@ def test_gradio_client_detect_fills_the_layers(server, tmp_path):
     assert (layers[1][..., 3] == 0).all() and (layers[3][..., 3] == 0).all()
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 def test_browser_sketch_and_restore(server, tmp_path):
     """Upload, draw a brush stroke, Restore, and check the result changed only inside the stroke."""

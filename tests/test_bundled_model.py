@@ -9,8 +9,9 @@ import PIL.Image
 import pytest
 import torch
 
-from artrestore.export import COMPONENT_SOURCES, CUSTOM_COMPONENTS, PIPELINE_FILES, folder_size
-from pipelines.pipeline_artrestore import ArtRestorePipeline
+from artrestore import ArtRestorePipeline
+from artrestore.export import folder_size, stale_bundle_files, sync_bundle_code
+from artrestore.hub import BUNDLE_FILES, COMPONENTS
 
 from .conftest import ROOT, synthetic_painting
 from .test_export import load_without_artrestore
@@ -49,15 +50,57 @@ def test_folder_is_complete_and_within_budget():
 
 
 def test_pipeline_and_component_files_match_the_source():
-    """The shipped .py files are the project's own, not stale copies."""
+    """The shipped .py files and model card are the project's own, not stale copies (`make sync-model`)."""
     index = json.loads((BUNDLED / "model_index.json").read_text())
-    pairs = {name: f"pipelines/{name}" for name in PIPELINE_FILES}
-    for name, (module, _) in CUSTOM_COMPONENTS.items():
-        if index.get(name, [None])[0] is not None:
-            pairs[f"{name}/{module}.py"] = f"artrestore/{COMPONENT_SOURCES.get(name, 'models')}/{module}.py"
-    assert len(pairs) >= 10
-    for shipped, source in pairs.items():
-        assert (BUNDLED / shipped).read_text() == (ROOT / source).read_text(), f"{shipped} is stale: re-export"
+    for name, (module, _) in COMPONENTS.items():
+        assert index[name] == [module, COMPONENTS[name][1]], name
+    assert len(BUNDLE_FILES) >= 16
+    assert stale_bundle_files(BUNDLED) == [], "the bundle's code is stale: run `make sync-model`"
+    assert (BUNDLED / "README.md").read_text() == (ROOT / "model_card.md").read_text(), "run `make sync-model`"
+
+
+def test_stale_code_is_found_and_synced_without_touching_anything_else(tmp_path):
+    """A copy of the bundle's code and configs (no weights): an edited or missing file is reported, and the sync
+    rewrites exactly the code and the card."""
+    import shutil
+
+    copy = tmp_path / "model"
+    for p in BUNDLED.rglob("*"):
+        if p.is_file() and p.suffix in (".py", ".json", ".md"):
+            (copy / p.relative_to(BUNDLED)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(p, copy / p.relative_to(BUNDLED))
+    assert stale_bundle_files(copy) == []
+    (copy / "crop_plan.py").write_text("# edited by hand\n")
+    (copy / "unet" / "denoiser.py").unlink()
+    configs = {p: p.read_bytes() for p in copy.rglob("*.json")}
+    assert stale_bundle_files(copy) == ["crop_plan.py", "unet/denoiser.py"]
+    assert sorted(sync_bundle_code(copy, "# card\n")) == ["README.md", "crop_plan.py", "unet/denoiser.py"]
+    assert stale_bundle_files(copy) == [] and (copy / "README.md").read_text() == "# card\n"
+    assert {p: p.read_bytes() for p in copy.rglob("*.json")} == configs
+    with pytest.raises(ValueError, match="model_index.json"):
+        sync_bundle_code(tmp_path)
+
+
+def test_model_card_metadata_matches_the_current_bench_report():
+    """The Hub's model-index results are the numbers of docs/results/bench_512.md, not a stale copy."""
+    import yaml
+
+    card = (ROOT / "model_card.md").read_text()
+    meta = yaml.safe_load(card.split("---")[1])
+    assert meta["license"] == "apache-2.0" and meta["pipeline_tag"] == "image-to-image"
+    assert "inpainting" in meta["tags"]
+    metrics = meta["model-index"][0]["results"][0]["metrics"]
+    report = {}
+    for line in (ROOT / "docs" / "results" / "bench_512.md").read_text().splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) > 4 and cells[1] in ("artrestore", "patchmatch"):
+            report[(cells[0].replace("_", " "), cells[1])] = (float(cells[3]), float(cells[4]))
+    assert len(metrics) == 12
+    for m in metrics:
+        kind = m["name"].split(", ")[1].split(" (")[0]
+        column = 0 if m["type"] == "lpips" else 1
+        assert m["value"] == report[(kind, "artrestore")][column], m["name"]
+        assert f"PatchMatch {report[(kind, 'patchmatch')][column]:.4f}" in m["name"], m["name"]
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +126,7 @@ def test_restores_odd_size_and_keeps_untouched_pixels(bundled):
     assert len(bundled.memory_bank) > 1000 and len(bundled.memory_bank.artist_vectors) >= 10
 
 
+@pytest.mark.slow
 def test_trust_remote_code_load_without_artrestore(tmp_path):
     img = synthetic_painting(96, 128, seed=1)
     PIL.Image.fromarray(img).save(tmp_path / "i.png")

@@ -14,9 +14,9 @@ import pytest
 import torch
 
 from artrestore.export import folder_size, write_hub_folder
-from pipelines.pipeline_artrestore import ArtRestorePipeline
+from artrestore.hub.pipeline_artrestore import ArtRestorePipeline
 
-from .pipelines.conftest import build_tiny_pipeline
+from .hub.conftest import build_tiny_pipeline
 
 REMOTE_LOAD = r"""
 import importlib.abc, importlib.util, sys
@@ -51,7 +51,7 @@ if getattr(pipe, "damage_detector", None) is not None:
     print("detected", pipe.detect_damage(PIL.Image.open(image).convert("RGB"))[0].mask.shape)
 if getattr(pipe, "varnish_estimator", None) is not None:
     faded = pipe(image=PIL.Image.open(image).convert("RGB"), fade_map=PIL.Image.open(mask), output_type="np")
-    print("fading", faded.damage[0]["fading"])
+    print("fading", faded.records[0].fading)
 """
 
 
@@ -127,9 +127,10 @@ def test_artrestore_pipeline_from_pretrained_matches(exported, tmp_path):
     b = loaded(**args, generator=torch.Generator().manual_seed(0)).images
     assert np.abs(a.astype(int) - b).max() <= 1  # same weights; float summation order may flip a rounding
     assert loaded.memory_bank.artists == pipe.memory_bank.artists
-    assert type(loaded.unet).__module__ == "artrestore.models.denoiser"  # no code from the folder ran
+    assert type(loaded.unet).__module__ == "artrestore.hub.denoiser"  # no code from the folder ran
 
 
+@pytest.mark.slow
 def test_trust_remote_code_without_artrestore(exported, tmp_path):
     folder, pipe = exported
     image, mask = _inputs(tmp_path)

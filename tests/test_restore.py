@@ -15,7 +15,7 @@ from artrestore.export import write_hub_folder
 from artrestore.io import Artwork, load_image, save_png
 
 from .conftest import synthetic_painting
-from .pipelines.conftest import build_tiny_pipeline
+from .hub.conftest import build_tiny_pipeline
 
 
 @pytest.fixture(scope="module")
@@ -124,6 +124,11 @@ def test_push_dry_run_lists_the_folder(tiny_model, capsys):
     assert main(["push", "--repo-id", "someone/artrestore-tiny", "--folder", str(tiny_model), "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "would upload" in out and "model_index.json" in out and "memory_bank/index.faiss" in out
+    assert "memory_bank/index.faiss\t" in out and out.split("memory_bank/index.faiss\t")[1].split("\n")[0].endswith(
+        "lfs"
+    )
+    assert "model_index.json\t" in out and out.split("model_index.json\t")[1].split("\n")[0].endswith("git")
+    assert ".gitattributes" in out  # the Hub needs LFS for files over 10 MB
     assert main(["push", "--repo-id", "no-slash", "--folder", str(tiny_model), "--dry-run"]) == 2
 
 
@@ -185,8 +190,8 @@ def test_first_fill_is_computed_only_for_damage_the_denoiser_restores(monkeypatc
     scratch = np.zeros((64, 80), bool)
     scratch[30, 5:75] = True  # 1 px wide: thin everywhere
     _, out = restore_artwork(pipe, art, scratch, None, init="patchmatch", strength=0.5)
-    assert calls == [] and out.damage[0]["init"] is None and out.damage[0]["thin_pixels_filled"] == 70
+    assert calls == [] and out.records[0].init is None and out.records[0].thin_pixels_filled == 70
     hole = scratch.copy()
     hole[10:25, 10:30] = True  # and a loss
     _, out = restore_artwork(pipe, art, hole, None, init="patchmatch", strength=0.5)
-    assert calls == ["patchmatch"] and out.damage[0]["init"] == "given, strength 0.5"
+    assert calls == ["patchmatch"] and out.records[0].init == "given, strength 0.5"

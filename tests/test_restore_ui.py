@@ -11,7 +11,7 @@ import pytest
 from artrestore import restore_ui as ui
 
 from .conftest import synthetic_painting
-from .pipelines.conftest import ARTISTS, build_tiny_pipeline
+from .hub.conftest import ARTISTS, build_tiny_pipeline
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +102,7 @@ def test_variants_use_consecutive_seeds_and_keep_untouched_pixels(pipe, tmp_path
         ui.restore_upload(pipe, up, mask, None, None, 2, 0, 9)
     assert json.loads(ui.run_summary(results, mask, None, None))["started_from"] == "noise"
     start = ui.restore_upload(pipe, up, mask, None, None, 4, 7, 1, tmp_path / "ex", exemplar_start=True)
-    assert start[0]["damage"]["init"] == "given, strength 0.25"  # a PatchMatch fill, only the last of 4 steps
+    assert start[0]["record"].init == "given, strength 0.25"  # a PatchMatch fill, only the last of 4 steps
     assert json.loads(ui.run_summary(start, mask, None, None))["started_from"] == "first fill (given, strength 0.25)"
     c = cv2.imread(start[0]["path"])[:, :, ::-1]
     assert np.array_equal(c[~mask], src[~mask]) and not np.array_equal(c, a)

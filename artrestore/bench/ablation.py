@@ -1,125 +1,44 @@
-"""Ablation variants of ArtRestore-Diffusion: each one switches a component off in the loaded model or pipeline.
+"""Ablation variants of ArtRestore-Diffusion: each one switches a mechanism of the shipped model off.
 
-Every variant is a real change of what runs (a module replaced, a tensor withheld, a pipeline step skipped), applied
-inside a ``with`` block and undone afterwards, so all variants share one loaded pipeline and one bench run. They
-are inference-time ablations of the trained model (no retraining); the training-side ablation (no multi-scale
-crops) needs a training run of its own and is not in this list.
+Every variant goes through an official switch of the restore call: a :class:`~artrestore.hub.ComponentSwitches`
+field (FiLM, AdaLN, style tokens, style, pixel compositing, boundary correction), a call argument (``top_k``,
+``retrieval``, ``fading``, the number of steps, the artist) or how the damage is handed over. They are
+inference-time ablations of the trained model (no retraining), so all variants share one loaded pipeline and one
+bench run; the training-side ablation (no multi-scale crops) needs a training run of its own and is not listed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
-import pipelines.pipeline_artrestore as pipeline_module
+from ..hub.settings import ComponentSwitches
 
 
 @dataclass(frozen=True)
 class Ablation:
-    """One variant: what it removes, a context manager that applies it to a pipeline, and call overrides.
+    """One variant: what it removes and how the restore call changes.
 
     Attributes:
         name: short name (used in bench method names: ``artrestore!<name>``).
         removes: what is switched off, in words.
-        apply: ``apply(pipe)`` -> context manager; None when the variant is only a call override.
-        call: keyword overrides of the restore call (``top_k``, ``retrieval``, ``steps``, ``artist``, ``fading``).
+        call: keyword overrides of the restore call (``top_k``, ``retrieval``, ``steps``, ``artist``, ``fading``,
+            ``switches``).
         damage: ``fn(mask, fade) -> (mask, fade)`` changing how the damage is handed to the pipeline, or None.
     """
 
     name: str
     removes: str
-    apply: Callable[[Any], Any] | None = None
     call: dict[str, Any] = field(default_factory=dict)
     damage: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None
 
 
-@contextmanager
-def _patched(obj: Any, name: str, value: Any) -> Iterator[None]:
-    """Set ``obj.name = value`` (an instance attribute) for the duration of the block."""
-    had = name in vars(obj)
-    old = vars(obj).get(name)
-    setattr(obj, name, value)
-    try:
-        yield
-    finally:
-        if had:
-            setattr(obj, name, old)
-        else:
-            delattr(obj, name)
-
-
-def _no_film(pipe: Any):
-    return _patched(pipe.mask_encoder, "forward", lambda *args, **kwargs: None)  # the UNet then skips FiLM
-
-
-def _no_adaln(pipe: Any):
-    mlp = pipe.unet.style_mlp
-    return _patched(mlp, "forward", lambda style: torch.zeros(style.shape[0], mlp[-1].out_features, dtype=style.dtype))
-
-
-def _no_style_xattn(pipe: Any):
-    unet = pipe.unet
-    original = unet.condition_tokens
-
-    def null_style_tokens(style, retrieved, retrieved_mask):  # tokens of the null style, whatever the artist
-        return original(unet.null_style[None].expand(style.shape[0], -1), retrieved, retrieved_mask)
-
-    return _patched(unet, "condition_tokens", null_style_tokens)
-
-
-def _no_style(pipe: Any):
-    def null_style(image, region, artist):
-        return pipe.unet.null_style[None].detach(), "none"
-
-    return _patched(pipe, "encode_style", null_style)
-
-
-def _random_retrieval(pipe: Any):
-    bank = pipe.memory_bank
-    original = bank.search
-
-    def random_search(queries, k, artist=None, mode="filter", boost=0.1, exclude=None):
-        found = original(queries, k, artist=None, mode="none")
-        rng = np.random.default_rng(int(queries.abs().sum().item() * 1e3) % 2**32)
-        rows = rng.choice(len(bank), size=found.indices.shape, replace=False)
-        found.indices = rows.astype(np.int64)
-        found.latents = bank.latents[torch.from_numpy(rows.reshape(-1))].reshape(found.latents.shape)
-        found.valid = torch.ones_like(found.valid)
-        return found
-
-    return _patched(bank, "search", random_search)
-
-
-@contextmanager
-def _no_pixel_compositing(pipe: Any) -> Iterator[None]:
-    """Tiles are pasted whole (every pixel the model decoded), not only inside the damage."""
-    original = pipeline_module.TileBlender
-
-    class WholeTiles(original):
-        def result(self) -> np.ndarray:
-            self.region = self.weight > 0  # every pixel some tile covered
-            return super().result()
-
-    pipeline_module.TileBlender = WholeTiles
-    try:
-        yield
-    finally:
-        pipeline_module.TileBlender = original
-
-
-@contextmanager
-def _config(pipe: Any, **values: Any) -> Iterator[None]:
-    old = {k: pipe.config[k] for k in values}
-    pipe.register_to_config(**values)
-    try:
-        yield
-    finally:
-        pipe.register_to_config(**old)
+def _off(**switches: bool) -> dict[str, Any]:
+    return {"switches": ComponentSwitches(**switches)}
 
 
 def _binary_fading(mask: np.ndarray, fade: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -131,47 +50,36 @@ ABLATIONS: dict[str, Ablation] = {
     a.name: a
     for a in (
         Ablation("full", "nothing (the shipped model at default settings)"),
-        Ablation("no_film", "FiLM damage modulation (mask only through input concatenation)", _no_film),
+        Ablation("no_film", "FiLM damage modulation (mask only through input concatenation)", _off(film=False)),
         Ablation("no_continuous", "the continuous fade path (fading treated as binary damage)", damage=_binary_fading),
         Ablation(
             "no_varnish_inversion",
             "the varnish inversion (faded areas denoised with per-pixel strength instead)",
-            call={"fading": "diffuse"},
+            {"fading": "diffuse"},
         ),
-        Ablation("no_adaln", "style AdaLN (style no longer shifts/scales the norms)", _no_adaln),
-        Ablation("no_style_xattn", "style cross-attention tokens (null-style tokens instead)", _no_style_xattn),
-        Ablation("no_style", "style everywhere (null style for AdaLN and tokens)", _no_style),
-        Ablation("no_retrieval", "retrieved memory-bank tokens", call={"top_k": 0}),
-        Ablation("random_retrieval", "retrieval by similarity (random bank patches)", _random_retrieval),
-        Ablation("no_artist_filter", "the artist filter of retrieval", call={"retrieval": "none"}),
-        Ablation("one_step", "denoising steps (1 instead of the default)", call={"steps": 1}),
-        Ablation("no_compositing", "pixel-space compositing (decoded tiles pasted whole)", _no_pixel_compositing),
+        Ablation("no_adaln", "style AdaLN (style no longer shifts/scales the norms)", _off(style_adaln=False)),
         Ablation(
-            "no_boundary_correction",
-            "boundary colour correction",
-            lambda pipe: _config(pipe, boundary_correction=False),
+            "no_style_xattn", "style cross-attention tokens (null-style tokens instead)", _off(style_tokens=False)
         ),
-        Ablation("wrong_artist", "the right artist (conditioned on another main artist)", call={"artist": "wrong"}),
+        Ablation("no_style", "style everywhere (null style for AdaLN and tokens)", _off(style=False)),
+        Ablation("no_retrieval", "retrieved memory-bank tokens", {"top_k": 0}),
+        Ablation("random_retrieval", "retrieval by similarity (random bank patches)", {"retrieval": "random"}),
+        Ablation("no_artist_filter", "the artist filter of retrieval", {"retrieval": "none"}),
+        Ablation("one_step", "denoising steps (1 instead of the default)", {"steps": 1}),
+        Ablation(
+            "no_compositing", "pixel-space compositing (decoded tiles pasted whole)", _off(pixel_compositing=False)
+        ),
+        Ablation("no_boundary_correction", "boundary colour correction", _off(boundary_correction=False)),
+        Ablation("wrong_artist", "the right artist (conditioned on another main artist)", {"artist": "wrong"}),
     )
 }
 
 
-@contextmanager
-def ablated(pipe: Any, name: str) -> Iterator[Ablation]:
-    """Apply ablation ``name`` to ``pipe`` for the duration of the block.
-
-    Args:
-        pipe: an ArtRestore pipeline.
-        name: a key of :data:`ABLATIONS`.
-    """
+def ablation(name: str) -> Ablation:
+    """The variant ``name`` of :data:`ABLATIONS` (``ValueError`` naming the accepted ones otherwise)."""
     if name not in ABLATIONS:
         raise ValueError(f"ablation: unknown variant {name!r}; accepted: {', '.join(ABLATIONS)}")
-    ablation = ABLATIONS[name]
-    if ablation.apply is None:
-        yield ablation
-        return
-    with ablation.apply(pipe):
-        yield ablation
+    return ABLATIONS[name]
 
 
 def run_ablation(config: Any) -> dict:

@@ -49,7 +49,7 @@ def run_large_bench(config: LargeBenchConfig) -> dict:
         "size": f"{config.width}x{config.height}",
         "kind": config.kind,
         "damaged_share": float(region.mean()),
-        "tiles": out.damage[0]["tiles"],
+        "tiles": out.records[0].tiles,
         "seconds": round(seconds, 1),
         "peak_rss_mb": round(mem.peak_mb, 0),
         "extra_mb": round(mem.extra_mb, 0),

@@ -20,12 +20,6 @@ import torch
 from ..baselines.registry import _REGISTRY, register_method
 from ..io import Artwork
 
-SAMPLER_CODES = {
-    "dpm": "DPMSolverMultistepScheduler",
-    "ddim": "DDIMScheduler",
-    "euler": "EulerDiscreteScheduler",
-    "unipc": "UniPCMultistepScheduler",
-}
 _NAME = re.compile(
     r"^artrestore(?:\+(?P<init>[a-z]+))?(?:@(?P<sampler>[a-z]+)(?P<steps>\d+))?(?:~(?P<strength>[0-9.]+))?"
     r"(?:\^(?P<guidance>[0-9.]+))?(?:!(?P<ablation>[a-z_]+))?$"
@@ -50,9 +44,9 @@ def register_model_methods(names: list[str], model: str) -> None:
     if not wanted:
         return
     from ..config import RestoreConfig
-    from ..export import make_sampler
+    from ..export import SAMPLERS, make_sampler
     from ..restore import load_pipeline, restore_artwork
-    from .ablation import ABLATIONS, ablated
+    from .ablation import ABLATIONS, ablation
 
     defaults = RestoreConfig(input="")
     pipe = load_pipeline(model, torch.get_num_threads())
@@ -73,18 +67,18 @@ def register_model_methods(names: list[str], model: str) -> None:
             register_method(name, "ArtRestore-Diffusion on the damage its detector finds", True)(auto)
             continue
         m = _NAME.match(name)
-        if m is None or (m["sampler"] and m["sampler"] not in SAMPLER_CODES):
+        if m is None or (m["sampler"] and m["sampler"] not in SAMPLERS):
             raise ValueError(
                 f"methods: {name!r} is not artrestore[+<init>][@<sampler><steps>][~<strength>][^<guidance>]"
                 f"[!<ablation>] with "
-                f"sampler in {', '.join(SAMPLER_CODES)}"
+                f"sampler in {', '.join(SAMPLERS)}"
             )
         if m["ablation"] and m["ablation"] not in ABLATIONS:
             raise ValueError(f"methods: unknown ablation in {name!r}; accepted: {', '.join(ABLATIONS)}")
         init = m["init"] or defaults.init
         strength = float(m["strength"]) if m["strength"] else defaults.strength
         scheduler = (
-            make_sampler(SAMPLER_CODES[m["sampler"]], default_scheduler.config) if m["sampler"] else default_scheduler
+            make_sampler(SAMPLERS[m["sampler"]], default_scheduler.config) if m["sampler"] else default_scheduler
         )
         steps = int(m["steps"]) if m["steps"] else None
         guidance = float(m["guidance"]) if m["guidance"] else None
@@ -93,7 +87,7 @@ def register_model_methods(names: list[str], model: str) -> None:
             # one choice of contrasting artist per painting artist, shared by the restoration and its certificate
             contrast = functools.cache(functools.partial(wrong_artist, pipe))
             fn = _ablation_fn(
-                pipe, m["ablation"], scheduler, steps, init, strength, guidance, restore_artwork, ablated, contrast
+                pipe, m["ablation"], scheduler, steps, init, strength, guidance, restore_artwork, ablation, contrast
             )
             conditioning = None
             if ABLATIONS[m["ablation"]].call.get("artist") == "wrong":
@@ -148,33 +142,34 @@ def wrong_artist(pipe, artist: str, min_patches: int = 100) -> str:
 
 
 def _ablation_fn(
-    pipe, ablation: str, scheduler, steps, init, strength, guidance, restore_artwork, ablated, contrast=None
+    pipe, name: str, scheduler, steps, init, strength, guidance, restore_artwork, ablation, contrast=None
 ):
     contrast = contrast or functools.partial(wrong_artist, pipe)  # painting artist -> the wrong artist to use
 
     def fn(image: np.ndarray, mask: np.ndarray, fade: np.ndarray, artist: str | None = None) -> np.ndarray:
         pipe.scheduler = scheduler
         known = artist if artist in pipe.memory_bank.artist_vectors else None
-        with ablated(pipe, ablation) as a:
-            m, f = a.damage(mask, fade) if a.damage else (mask, fade)
-            call = dict(a.call)
-            if call.get("artist") == "wrong":
-                call["artist"] = contrast(known) if known else None
-            _, out = restore_artwork(
-                pipe,
-                Artwork(image),
-                m if m.any() else None,
-                f if f.any() else None,
-                artist=call.get("artist", known),
-                steps=call.get("steps", steps),
-                seed=0,
-                retrieval=call.get("retrieval", "filter"),
-                init=init,
-                strength=strength,
-                top_k=call.get("top_k"),
-                fading=call.get("fading"),
-                guidance_scale=guidance,
-            )
+        a = ablation(name)
+        m, f = a.damage(mask, fade) if a.damage else (mask, fade)
+        call = dict(a.call)
+        if call.get("artist") == "wrong":
+            call["artist"] = contrast(known) if known else None
+        _, out = restore_artwork(
+            pipe,
+            Artwork(image),
+            m if m.any() else None,
+            f if f.any() else None,
+            artist=call.get("artist", known),
+            steps=call.get("steps", steps),
+            seed=0,
+            retrieval=call.get("retrieval", "filter"),
+            init=init,
+            strength=strength,
+            top_k=call.get("top_k"),
+            fading=call.get("fading"),
+            guidance_scale=guidance,
+            switches=call.get("switches"),
+        )
         return np.asarray(out.images[0])  # the pipeline's own output (no re-compositing here)
 
     return fn

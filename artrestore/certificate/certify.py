@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..hub.style_certifier import StyleCertificate, StyleCertifier
 from ..io import load_image, load_mask
-from ..models.style_certifier import StyleCertificate, StyleCertifier
 
 
 def load_certifier(model: str | Path) -> StyleCertifier:

@@ -1,9 +1,9 @@
 """Automatic damage detection: a small U-Net, tiled inference and classical crack detectors."""
 
-from pipelines.damage_detection import DetectedDamage, decide, decision_settings, predict_tiled
+from artrestore.hub.damage_detection import DetectedDamage, decide, decision_settings, predict_tiled
 
+from ..hub.detector import CLASSES, DamageDetector
 from .classical import adaptive_cracks, tophat_cracks
-from .detector import CLASSES, DamageDetector
 
 __all__ = [
     "CLASSES",

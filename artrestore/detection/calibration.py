@@ -7,7 +7,7 @@
   reported fading nowhere; pooled, a false-positive pixel on an unfaded image costs precision in proportion. When
   no threshold reaches a pooled F1 of ``MIN_FADE_F1`` the fade output is switched off (threshold 1): a map that
   finds no fading would only mark unfaded paint.
-- The type vote window (majority type over compact damage, see :func:`~pipelines.damage_detection.vote_types`)
+- The type vote window (majority type over compact damage, see :func:`~artrestore.hub.damage_detection.vote_types`)
   is the one of ``VOTE_WINDOWS`` with the best mean per-type IoU, measured in a second pass with the chosen
   threshold and type weights.
 - The type weights rescale the crack, scratch and loss probabilities so that the weighted argmax has the best
@@ -27,15 +27,15 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from pipelines.damage_detection import decide, predict_tiled
+from artrestore.hub.damage_detection import decide, predict_tiled
 
 from ..config import DetectorCalibrationConfig
 from ..damage import DamageSimulator, DamageType, derive_seed
 from ..data import PaintingCollection, center_square, split_collection
 from ..data.craquelure_pairs import crack_pairs, load_pair
+from ..hub.detector import DamageDetector
 from ..io import load_image
 from ..metrics import confusion_curve, f1_curve, f1_from_counts
-from .detector import DamageDetector
 
 VISIBLE_FADE = 0.1  # true fading strengths from here on count as faded when the fade threshold is tuned
 MIN_FADE_F1 = 0.05  # below this best pooled F1 the fade output is switched off (fade threshold 1)

@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pipelines.damage_detection import DetectedDamage, decide, decision_settings, predict_tiled
+from artrestore.hub.damage_detection import DetectedDamage, decide, decision_settings, predict_tiled
 
 from ..config import DetectConfig
 from ..damage.grid import type_map_to_rgb
+from ..hub.detector import DamageDetector
 from ..io import load_image, save_png
-from .detector import DamageDetector
 
 
 def load_detector(path: str | Path) -> DamageDetector:
@@ -40,8 +40,8 @@ def detect_damage(
         image: (h, w, 3) uint8 RGB.
         tile: tile side.
         overlap: tile overlap.
-        damage_threshold: see :func:`~pipelines.damage_detection.decide` (None: the detector's calibrated one).
-        fade_threshold: see :func:`~pipelines.damage_detection.decide` (None: the detector's calibrated one).
+        damage_threshold: see :func:`~artrestore.hub.damage_detection.decide` (None: the detector's calibrated one).
+        fade_threshold: see :func:`~artrestore.hub.damage_detection.decide` (None: the detector's calibrated one).
 
     Returns:
         The :class:`DetectedDamage` at the image's own size.

@@ -1,26 +1,38 @@
-"""ArtRestore-Diffusion components (each file self-contained for Hub export)."""
+"""The model components: those that ship (from :mod:`artrestore.hub`) and the autoencoder builder for training."""
 
-from ..detection.detector import DamageDetector
-from .denoiser import ArtRestoreUNet, ArtRestoreUNetOutput
-from .mask_encoder import FiLMMaskEncoder, damage_planes
-from .memory_bank import Provenance, Retrieved, StyleMemoryBank
-from .style_certifier import CertificateBlock, StyleCertificate, StyleCertifier
-from .style_encoder import StyleEncoder
-from .varnish import VarnishEstimator, remove_varnish
+from ..hub import (
+    ArtRestoreUNet,
+    ArtRestoreUNetOutput,
+    CertificateBlock,
+    DamageDetector,
+    FiLMMaskEncoder,
+    Provenance,
+    Retrieved,
+    StyleCertificate,
+    StyleCertifier,
+    StyleEncoder,
+    StyleMemoryBank,
+    VarnishEstimator,
+    damage_planes,
+    remove_varnish,
+)
+from .autoencoder import build_autoencoder, latent_stride
 
 __all__ = [
-    "DamageDetector",
     "ArtRestoreUNet",
     "ArtRestoreUNetOutput",
+    "CertificateBlock",
+    "DamageDetector",
     "FiLMMaskEncoder",
     "Provenance",
     "Retrieved",
-    "CertificateBlock",
     "StyleCertificate",
     "StyleCertifier",
     "StyleEncoder",
     "StyleMemoryBank",
     "VarnishEstimator",
+    "build_autoencoder",
     "damage_planes",
+    "latent_stride",
     "remove_varnish",
 ]

@@ -18,8 +18,8 @@ from tqdm.auto import tqdm
 from ..data.image_cache import load_training_image
 from ..data.paintings import PaintingCollection
 from ..data.split import split_ids
+from ..hub.style_certifier import VGGStats, ensemble_embedding
 from ..metrics.backbones import CONV_INDICES, backbone_state
-from ..models.style_certifier import VGGStats, ensemble_embedding
 
 
 def pretrained_vgg_stats() -> VGGStats:
@@ -247,7 +247,7 @@ def train_certifier(config) -> dict:
         The report.
     """
     from ..certificate.calibration import calibrate, exceedance
-    from ..models.style_certifier import StyleCertifier
+    from ..hub.style_certifier import StyleCertifier
 
     torch.set_num_threads(config.threads)
     out = Path(config.out)

@@ -18,15 +18,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pipelines.masked_fill import pushpull_fill
+from artrestore.hub.masked_fill import pushpull_fill
 
 from ..config import DiffusionTrainConfig
 from ..damage import DamageType, derive_seed
 from ..data import DamagedCropDataset, multiscale_random_crop
 from ..data.sources import training_sources
+from ..hub.memory_bank import BANK_PATCH_LATENT
 from ..models import ArtRestoreUNet, FiLMMaskEncoder, StyleEncoder
 from ..models.autoencoder import latent_stride
-from ..models.memory_bank import BANK_PATCH_LATENT
 from .trainer import train
 
 CONTEXT_CROPS = 2  # context crops per sample; each gives 4 quadrant tokens
@@ -245,6 +245,7 @@ def build_model(config: DiffusionTrainConfig, vae: nn.Module) -> RestorationMode
         style_dim=config.style_dim,
         retrieval_dim=c * BANK_PATCH_LATENT * BANK_PATCH_LATENT if config.retrieved > 0 else 0,
         retrieval_cells=config.retrieval_cells or 1,
+        retrieval_routing=0,  # training reads every retrieved patch; routing is an inference setting (export)
     )
     return RestorationModel(
         unet, FiLMMaskEncoder(latent_stride(vae), 16, channels), StyleEncoder(style_dim=config.style_dim)

@@ -10,7 +10,7 @@ from ..config import VarnishTrainConfig
 from ..damage import DamageSimulator, derive_seed
 from ..data import PaintingCollection, multiscale_random_crop, split_collection
 from ..data.image_cache import ImageCache
-from ..models.varnish import VarnishEstimator, remove_varnish
+from ..hub.varnish import VarnishEstimator, remove_varnish
 from .trainer import train
 
 

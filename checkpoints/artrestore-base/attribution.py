@@ -99,10 +99,6 @@ class BlockAttribution:
     top_sources: list[SourcePatch] = field(default_factory=list)
     overlay: PIL.Image.Image | None = None
 
-    def top_source_at(self, y: int, x: int) -> int:
-        """Bank row of the top source of the block holding pixel (y, x), or -1."""
-        return int(self.source[y // self.block_size, x // self.block_size])
-
     def to_json(self) -> dict[str, Any]:
         """JSON-serialisable summary (maps as nested lists; thumbnails and overlay left out)."""
         return {

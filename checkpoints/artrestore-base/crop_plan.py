@@ -74,10 +74,11 @@ class TileBlender:
         image: (H, W, C) the original painting (any dtype); untouched pixels are copied from it.
         region: (H, W) bool, the pixels a restoration may change.
         ramp: feathering width in pixels.
+        whole_tiles: write every pixel some tile covered, not only ``region`` (an ablation: no pixel compositing).
     """
 
-    def __init__(self, image: np.ndarray, region: np.ndarray, ramp: int) -> None:
-        self.image, self.region, self.ramp = image, region, ramp
+    def __init__(self, image: np.ndarray, region: np.ndarray, ramp: int, *, whole_tiles: bool = False) -> None:
+        self.image, self.region, self.ramp, self.whole_tiles = image, region, ramp, whole_tiles
         self.acc = np.zeros(image.shape[:2] + (image.shape[2],), np.float64)
         self.weight = np.zeros(image.shape[:2], np.float64)
 
@@ -92,8 +93,9 @@ class TileBlender:
 
     def result(self) -> np.ndarray:
         """The composite: blended outputs inside ``region``, the original everywhere else (bit-identical)."""
-        covered = self.region & (self.weight > 0)
-        if (self.region & ~covered).any():
+        region = self.weight > 0 if self.whole_tiles else self.region
+        covered = region & (self.weight > 0)
+        if (region & ~covered).any():
             raise RuntimeError("TileBlender: some damaged pixels are not covered by any tile")
         out = self.image.copy()
         blended = self.acc[covered] / self.weight[covered][:, None]

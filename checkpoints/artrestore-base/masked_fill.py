@@ -1,16 +1,25 @@
-"""Filling damaged pixels before encoding, and the per-step edit masks of differential (fade) restoration.
+"""Masked fills: filling damaged pixels before encoding, thin damage in pixel space, and the per-step edit masks of
+differential (fade) restoration.
 
 The denoiser sees the damaged image with its holes filled by a smooth push-pull fill (the mean of the surrounding
 colours at the coarsest scale that has any), so the masked-image latents carry colour context into the hole
 instead of the black of SD-inpaint. Training uses the same function, so train and inference inputs match.
 
-Self-contained (torch only): this file ships with exported checkpoints.
+Thin damage (cracks, scratches: connected parts no ``width`` x ``width`` square fits in) is split off the mask by
+:func:`split_thin_damage` and filled in pixel space by :func:`fill_thin_damage`, a biharmonic fill of its
+surroundings, instead of being denoised.
+
+Self-contained (torch and numpy; SciPy and scikit-image when installed, with torch fallbacks): this file ships with
+exported checkpoints.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+
+from .damage_detection import binary_opening
 
 
 def pushpull_fill(image: torch.Tensor, hole: torch.Tensor, levels: int = 12) -> torch.Tensor:
@@ -128,3 +137,71 @@ def edit_mask(strength: torch.Tensor, step: int, num_steps: int) -> torch.Tensor
     """
     threshold = 1.0 - (step + 1) / num_steps
     return (strength > threshold).to(strength.dtype)
+
+
+def split_thin_damage(mask: np.ndarray, width: int) -> np.ndarray:
+    """The connected parts of ``mask`` that are thin everywhere: no ``width`` x ``width`` square fits anywhere in
+    them (cracks, scratches). A part that holds a compact loss anywhere stays whole, thin branches included, so the
+    denoiser never sees half of a damaged area as context.
+
+    Args:
+        mask: (H, W) bool.
+        width: square side in px; 0 or 1 = nothing is thin.
+
+    Returns:
+        (H, W) bool.
+    """
+    thin = np.zeros_like(mask)
+    if width <= 1 or not mask.any():
+        return thin
+    ys, xs = np.nonzero(mask)  # work on the damage's bounding box: a margin of ``width`` keeps the opening exact
+    y0, y1 = max(0, ys.min() - width), min(mask.shape[0], ys.max() + 1 + width)
+    x0, x1 = max(0, xs.min() - width), min(mask.shape[1], xs.max() + 1 + width)
+    box = mask[y0:y1, x0:x1]
+    core = binary_opening(box, width)
+    thin[y0:y1, x0:x1] = box & ~reconstruct(core, box) if core.any() else box
+    return thin
+
+
+def reconstruct(seed: np.ndarray, mask: np.ndarray, check_every: int = 16) -> np.ndarray:
+    """Morphological reconstruction: the connected parts (8-neighbourhood) of ``mask`` that contain a ``seed``
+    pixel. (H, W) bool arrays.
+
+    SciPy's component labelling is used when it is installed; otherwise the seed is dilated inside the mask until
+    nothing changes (the same result, but slow when long thin branches hang off the seed).
+    """
+    try:
+        from scipy import ndimage
+    except ImportError:
+        pass
+    else:
+        labels, _ = ndimage.label(mask, structure=np.ones((3, 3), bool))
+        keep = np.unique(labels[seed & mask])
+        return np.isin(labels, keep[keep > 0])
+    inside = torch.from_numpy(mask)[None, None].float()  # (1, 1, H, W)
+    grown = torch.from_numpy(seed & mask)[None, None].float()
+    while True:
+        before = grown
+        for _ in range(check_every):
+            grown = F.max_pool2d(grown, 3, 1, 1) * inside
+        if torch.equal(grown, before):
+            return grown[0, 0].numpy() > 0.5
+
+
+def fill_thin_damage(image: np.ndarray, thin: np.ndarray) -> np.ndarray:
+    """Fill the ``thin`` pixels of an (H, W, 3) uint8 image with the biharmonic fill of their surroundings (only
+    they change): colour lines that cross a crack continue through it.
+
+    scikit-image's direct solver is used when it is installed; otherwise the same equation is solved by conjugate
+    gradients in torch (``masked_fill.biharmonic_fill``; equal to within a grey level, but slower).
+    """
+    try:
+        from skimage.restoration import inpaint_biharmonic
+    except ImportError:
+        x = torch.from_numpy(np.array(image, copy=True)).permute(2, 0, 1)[None].float() / 255.0  # (1, 3, H, W)
+        filled = biharmonic_fill(x, torch.from_numpy(thin)[None, None].float())[0].permute(1, 2, 0).numpy() * 255.0
+    else:
+        filled = inpaint_biharmonic(image, thin, split_into_regions=True, channel_axis=-1) * 255.0
+    out = image.copy()
+    out[thin] = np.clip(np.round(filled[thin]), 0, 255).astype(np.uint8)
+    return out

@@ -1,17 +1,20 @@
 """ArtRestorePipeline: restore damaged paintings with ArtRestore-Diffusion.
 
-Follows the structure of diffusers' inpaint pipeline: ``check_inputs``, then encoding (style, damage, masked image,
-retrieval), a numbered denoising loop, then decoding and compositing. The model runs on tiles around the damage at
-full resolution (``crop_plan``); every pixel outside ``mask_image`` and ``fade_map`` stays bit-identical.
+``__call__`` follows diffusers' inpaint pipeline: ``check_inputs``, then numbered stages, each a method: find the
+damage, split it (thin damage and faded colour are restored in pixel space, the rest is denoised), encode the style,
+denoise tiles around the damage, attribute and certify, postprocess. Each tile runs its own numbered stages
+(:meth:`ArtRestorePipeline.denoise_tile`): encode the conditions, prepare the latents, the denoising loop, decode
+and composite. The model runs at full resolution (``crop_plan``); every pixel outside ``mask_image`` and
+``fade_map`` stays bit-identical.
 
-Self-contained (torch, numpy, PIL, diffusers, faiss through the memory bank): this file ships with exported
-checkpoints and loads with ``DiffusionPipeline.from_pretrained(path, trust_remote_code=True)``.
+Self-contained (torch, numpy, PIL, diffusers, faiss through the memory bank): this file and its siblings ship with
+exported checkpoints and load with ``DiffusionPipeline.from_pretrained(path, trust_remote_code=True)``.
 """
 
 from __future__ import annotations
 
+import difflib
 import importlib
-import inspect
 import json
 import os
 from collections.abc import Callable
@@ -23,51 +26,31 @@ import PIL.Image
 import torch
 import torch.nn.functional as F
 from diffusers import DiffusionPipeline
-from diffusers.utils import BaseOutput
 
 from .attribution import WEIGHTINGS, AttributionRecorder
 from .crop_plan import Tile, TileBlender, plan_tiles
-from .damage_detection import DetectedDamage, binary_opening, decide, decision_settings, predict_tiled
-from .masked_fill import biharmonic_fill, edit_mask, pushpull_fill
+from .damage_detection import DetectedDamage, decide, decision_settings, predict_tiled
+from .damage_plan import DamagePlan, plan_damage
 
-COMPONENT_CLASSES = {  # component -> class in the ``artrestore.models`` package (for loading without remote code)
-    "unet": "ArtRestoreUNet",
-    "mask_encoder": "FiLMMaskEncoder",
-    "style_encoder": "StyleEncoder",
-    "memory_bank": "StyleMemoryBank",
-    "style_certifier": "StyleCertifier",
-    "damage_detector": "DamageDetector",
-    "varnish_estimator": "VarnishEstimator",
-}
-RETRIEVAL_MODES = ("filter", "boost", "none")
-FADING_METHODS = ("invert", "diffuse")
+# diffusers' remote-code loader copies only the modules this file imports, not their own imports: masked_fill is
+# imported here for damage_plan and tile_denoising
+from .masked_fill import pushpull_fill  # noqa: F401
+from .pipeline_output import ArtRestorePipelineOutput, RestorationRecord
+from .settings import COMPONENTS, FADING_METHODS, MAX_INFERENCE_STEPS, ComponentSwitches, PipelineSettings
+from .tile_denoising import DenoiseSettings, TileDenoisingMixin, TileInputs
 
 
 @dataclass
-class ArtRestorePipelineOutput(BaseOutput):
-    """Output of :class:`ArtRestorePipeline`.
+class Denoised:
+    """Stage 5 of a painting: the composite and what produced it."""
 
-    Attributes:
-        images: restored paintings (PIL RGB, same size as the inputs) or (b, H, W, 3) uint8 arrays.
-        attributions: per image, the block-wise attribution (None until computed by an attribution hook).
-        certificates: per image, the style certificate (None unless a certifier is attached).
-        damage: per image, which damage was restored: ``{"mask": "given" | "detected" | None, "fade": ...,
-            "mask_image": the L mask used (or None), "fade_map": the L fade map used (or None), "artist": ...,
-            "style": "artist" | "inferred" | None (nothing denoised), "fading": "invert" | "diffuse" | None,
-            "tiles": n, "retrieved": [bank rows]}``.
-    """
-
-    images: list[PIL.Image.Image] | np.ndarray
-    attributions: list[Any | None]
-    certificates: list[Any | None]
-    damage: list[dict[str, Any]]
+    image: np.ndarray  # (H, W, 3) uint8
+    tiles: int
+    retrieved: list[int]
+    recorder: AttributionRecorder | None
 
 
-def _as_list(x: Any) -> list:
-    return list(x) if isinstance(x, (list, tuple)) else [x]
-
-
-class ArtRestorePipeline(DiffusionPipeline):
+class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
     """Latent-diffusion restoration of damaged paintings with FiLM damage conditioning, artist style and retrieval.
 
     Args:
@@ -82,18 +65,9 @@ class ArtRestorePipeline(DiffusionPipeline):
         damage_detector: :class:`DamageDetector` behind :meth:`detect_damage` and ``detect=True``, or None.
         varnish_estimator: :class:`VarnishEstimator` that restores faded colour by inverting the painting's ageing
             transform under the fade map (``fading="invert"``), or None (faded areas are then denoised).
-        default_steps: denoising steps when ``num_inference_steps`` is None.
-        tile_size: largest tile side in pixels; smaller images run as one crop around the damage.
-        context: context margin in pixels around the damage (and tile overlap).
-        top_k: retrieved memory-bank patches per tile.
-        thin_damage_px: connected binary damage narrower than this many pixels everywhere (cracks, scratches) is
-            filled in pixel space by a biharmonic fill of its surroundings before denoising, instead of being
-            denoised (0 = denoise everything); see :func:`split_thin_damage`.
-        boundary_correction: add the decoder's colour error measured on the undamaged border of each hole, filled
-            smoothly into the hole, so restored regions meet the original without a seam.
-        attribution_block: side in pixels of the blocks of the attribution maps.
-        attribution_weighting: ``"attention"`` (plain attention mass) or ``"value"`` (attention weighted by what
-            each token adds to the output); see :class:`AttributionRecorder`.
+        default_steps, tile_size, context, top_k, thin_damage_px, boundary_correction, attribution_block,
+            attribution_weighting, guidance_scale: the saved configuration; see :class:`PipelineSettings`, whose
+            defaults are the shipped model's.
     """
 
     model_cpu_offload_seq = "style_encoder->mask_encoder->unet->vae"
@@ -111,15 +85,15 @@ class ArtRestorePipeline(DiffusionPipeline):
         style_certifier=None,
         damage_detector=None,
         varnish_estimator=None,
-        default_steps: int = 10,
-        tile_size: int = 768,
-        context: int = 48,
-        top_k: int = 8,
-        thin_damage_px: int = 0,
-        boundary_correction: bool = True,
-        attribution_block: int = 16,
-        attribution_weighting: str = "attention",
-        guidance_scale: float = 1.0,
+        default_steps: int = PipelineSettings.default_steps,
+        tile_size: int = PipelineSettings.tile_size,
+        context: int = PipelineSettings.context,
+        top_k: int = PipelineSettings.top_k,
+        thin_damage_px: int = PipelineSettings.thin_damage_px,
+        boundary_correction: bool = PipelineSettings.boundary_correction,
+        attribution_block: int = PipelineSettings.attribution_block,
+        attribution_weighting: str = PipelineSettings.attribution_weighting,
+        guidance_scale: float = PipelineSettings.guidance_scale,
     ) -> None:
         super().__init__()
         if attribution_weighting not in WEIGHTINGS:
@@ -155,8 +129,8 @@ class ArtRestorePipeline(DiffusionPipeline):
         """Load the pipeline.
 
         With ``trust_remote_code=True`` this is diffusers' loader (components from the folder's own ``.py`` files).
-        Otherwise, when the ``artrestore`` package is installed, the components are built from its classes and no
-        code from the model folder runs.
+        Otherwise the components are built from the classes of the modules beside this one (the installed
+        ``artrestore.hub`` package), and no code from the model folder runs.
 
         Args:
             pretrained_model_name_or_path: a local folder or a Hub repo id.
@@ -165,13 +139,6 @@ class ArtRestorePipeline(DiffusionPipeline):
         """
         if kwargs.get("trust_remote_code"):
             return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
-        try:
-            local = importlib.import_module("artrestore.models")
-        except ImportError as e:
-            raise ValueError(
-                "trust_remote_code: the artrestore package is not installed, so the components can only be built "
-                "from the model folder's own code; pass trust_remote_code=True to allow that"
-            ) from e
         import diffusers
 
         folder = str(pretrained_model_name_or_path)
@@ -195,8 +162,11 @@ class ArtRestorePipeline(DiffusionPipeline):
                 init[name] = None
             elif isinstance(value, list) and len(value) == 2:
                 library, class_name = value
-                owner = local if name in COMPONENT_CLASSES else diffusers
-                if owner is diffusers and library != "diffusers":
+                if name in COMPONENTS:
+                    owner = _component_module(COMPONENTS[name][0])
+                elif library == "diffusers":
+                    owner = diffusers
+                else:
                     raise ValueError(f"model_index.json: component {name!r} comes from {library!r}, not diffusers")
                 component = getattr(owner, class_name).from_pretrained(os.path.join(folder, name))
                 if dtype is not None and isinstance(component, torch.nn.Module) and name in ("vae", "unet"):
@@ -212,16 +182,32 @@ class ArtRestorePipeline(DiffusionPipeline):
         images: list,
         masks: list,
         fades: list,
-        artist: str | None,
-        num_inference_steps: int,
+        inits: list,
+        settings: DenoiseSettings,
+        *,
         output_type: str,
-        retrieval: str,
-        callback_on_step_end_tensor_inputs: list[str] | None,
-        fading: str | None = None,
+        fading: str | None,
+        detect: bool,
     ) -> None:
-        """Raise ``ValueError`` naming the argument for any input the pipeline cannot use as given."""
+        """Raise ``ValueError`` naming the argument for any input the pipeline cannot use as given (before any
+        heavy work; with ``detect=True`` the found damage is checked once found).
+
+        Args:
+            images, masks, fades, inits: per painting, the call's ``image``, ``mask_image``, ``fade_map`` and
+                ``init_image`` (None entries where not given).
+            settings: the call's other arguments, as packed by ``__call__``.
+            output_type, fading, detect: as in ``__call__``.
+        """
+        artist, steps, top_k, generator = (
+            settings.artist,
+            settings.num_inference_steps,
+            settings.top_k,
+            settings.generator,
+        )
         if not images or not all(isinstance(im, PIL.Image.Image) and im.mode == "RGB" for im in images):
             raise ValueError("image: expected a PIL RGB image or a list of them (convert with .convert('RGB'))")
+        if detect and any(m is not None for m in masks + fades):
+            raise ValueError("detect: pass either detect=True or mask_image/fade_map, not both")
         for name, maps in (("mask_image", masks), ("fade_map", fades)):
             if len(maps) != len(images):
                 raise ValueError(f"{name}: expected one per image ({len(images)}), got {len(maps)}")
@@ -232,35 +218,43 @@ class ArtRestorePipeline(DiffusionPipeline):
                     raise ValueError(f"{name}: expected a PIL 'L' (8-bit greyscale) image or None")
                 if m.size != im.size:
                     raise ValueError(f"{name}: size {m.size} differs from the image's {im.size}; it is never resized")
-        for i, (m, f) in enumerate(zip(masks, fades)):
-            has_mask = m is not None and np.asarray(m).max() >= 128
-            has_fade = f is not None and np.asarray(f).max() > 0
-            if not (has_mask or has_fade):
-                raise ValueError(
-                    f"mask_image: image {i} has nothing to restore (no mask pixel >= 128 and no fade_map > 0; with "
-                    "detect=True: the detector found no damage)"
-                )
+        if not detect:
+            _check_damage_present(masks, fades)
+        if len(inits) != len(images) or any(
+            i is not None and (not isinstance(i, PIL.Image.Image) or i.mode != "RGB" or i.size != im.size)
+            for i, im in zip(inits, images)
+        ):
+            raise ValueError("init_image: expected one PIL RGB image of the painting's size per image, or None")
         if artist is not None and artist not in self.memory_bank.artist_vectors:
-            known = ", ".join(sorted(self.memory_bank.artist_vectors))
-            raise ValueError(f"artist: {artist!r} is unknown; known artists: {known} (or None to infer the style)")
-        if not isinstance(num_inference_steps, int) or num_inference_steps < 1:
-            raise ValueError(f"num_inference_steps: expected a positive integer, got {num_inference_steps!r}")
+            raise ValueError(_unknown_artist(artist, self.memory_bank.artist_vectors))
+        if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_INFERENCE_STEPS:
+            raise ValueError(f"num_inference_steps: expected an integer in [1, {MAX_INFERENCE_STEPS}], got {steps!r}")
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 0:
+            raise ValueError(f"top_k: expected an integer >= 0 (0 disables retrieval), got {top_k!r}")
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise ValueError(f"generator: expected a torch.Generator or None, got {type(generator).__name__}")
         if output_type not in ("pil", "np"):
             raise ValueError(f"output_type: expected 'pil' or 'np', got {output_type!r}")
-        if retrieval not in RETRIEVAL_MODES:
-            raise ValueError(f"retrieval: expected one of {RETRIEVAL_MODES}, got {retrieval!r}")
+        if settings.retrieval not in self.memory_bank.retrieval_modes:
+            modes = self.memory_bank.retrieval_modes
+            raise ValueError(f"retrieval: expected one of {modes}, got {settings.retrieval!r}")
         if fading is not None and fading not in FADING_METHODS:
             raise ValueError(f"fading: expected one of {FADING_METHODS} or None, got {fading!r}")
         if fading == "invert" and self.varnish_estimator is None:
             raise ValueError(
                 "fading: 'invert' needs a varnish_estimator component, which this model lacks; use 'diffuse' or None"
             )
-        if callback_on_step_end_tensor_inputs is not None and not set(callback_on_step_end_tensor_inputs) <= set(
-            self._callback_tensor_inputs
-        ):
+        strength, guidance = settings.strength, settings.guidance_scale
+        if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0 < strength <= 1:
+            raise ValueError(f"strength: expected a number in (0, 1], got {strength!r}")
+        if isinstance(guidance, bool) or not isinstance(guidance, (int, float)) or not 0 <= guidance <= 20:
+            raise ValueError(f"guidance_scale: expected a number in [0, 20] (1 = no guidance), got {guidance!r}")
+        if not isinstance(settings.switches, ComponentSwitches):
+            raise ValueError(f"switches: expected a ComponentSwitches or None, got {type(settings.switches).__name__}")
+        tensor_inputs = settings.callback_on_step_end_tensor_inputs
+        if not isinstance(tensor_inputs, (list, tuple)) or not set(tensor_inputs) <= set(self._callback_tensor_inputs):
             raise ValueError(
-                f"callback_on_step_end_tensor_inputs: accepted {self._callback_tensor_inputs}, "
-                f"got {callback_on_step_end_tensor_inputs}"
+                f"callback_on_step_end_tensor_inputs: accepted {self._callback_tensor_inputs}, got {tensor_inputs}"
             )
 
     # ------------------------------------------------------------------------------------------- encoding
@@ -335,7 +329,7 @@ class ArtRestorePipeline(DiffusionPipeline):
             crop: (1, 3, H, W) tile in [0, 1].
             region: (1, 1, H, W) restored pixels.
             artist: artist to filter or boost by, or None.
-            mode: retrieval mode (``filter``, ``boost``, ``none``).
+            mode: retrieval mode (``filter``, ``boost``, ``none``, ``random``; see ``StyleMemoryBank.search``).
             k: number of patches.
 
         Returns:
@@ -343,7 +337,8 @@ class ArtRestorePipeline(DiffusionPipeline):
         """
         query = self.style_encoder(crop, 1 - region)  # (1, style_dim)
         bank_artist = artist if artist in self.memory_bank.patch_artists else None
-        found = self.memory_bank.search(query, k, artist=bank_artist, mode=mode if bank_artist else "none")
+        mode = mode if bank_artist is not None or mode == "random" else "none"
+        found = self.memory_bank.search(query, k, artist=bank_artist, mode=mode)
         tokens = found.latents.flatten(2).to(crop.device, crop.dtype)  # (1, k, c*p*p)
         return tokens, found.valid.to(crop.device), found.indices, found.scores
 
@@ -353,8 +348,8 @@ class ArtRestorePipeline(DiffusionPipeline):
         image: PIL.Image.Image | list[PIL.Image.Image],
         damage_threshold: float | None = None,
         fade_threshold: float | None = None,
-        tile: int = 1024,
-        overlap: int = 64,
+        tile: int = PipelineSettings.detector_tile,
+        overlap: int = PipelineSettings.detector_overlap,
     ) -> list[DetectedDamage]:
         """Find cracks, scratches, paint loss and fading with the model's damage detector.
 
@@ -389,7 +384,101 @@ class ArtRestorePipeline(DiffusionPipeline):
             return None
         return certifier.certify(image, region, artist)
 
-    # ------------------------------------------------------------------------------------------- denoising
+    # ---------------------------------------------------------------------------------------- painting stages
+    def find_damage(
+        self, images: list[PIL.Image.Image], masks: list, fades: list, detect: bool
+    ) -> tuple[list, list, str]:
+        """Stage 2: the damage maps, as given or found by :meth:`detect_damage`; and their source."""
+        if not detect:
+            return masks, fades, "given"
+        found = self.detect_damage(images)
+        masks = [d.mask_image() if d.mask.any() else None for d in found]
+        fades = [d.fade_map() if (d.fade > 0).any() else None for d in found]
+        _check_damage_present(masks, fades)
+        return masks, fades, "detected"
+
+    def prepare_damage(
+        self,
+        image: np.ndarray,
+        mask_image: PIL.Image.Image | None,
+        fade_map: PIL.Image.Image | None,
+        init_image: PIL.Image.Image | None,
+        *,
+        fading: str,
+    ) -> DamagePlan:
+        """Stage 3: split one painting's damage (:func:`plan_damage` with the pipeline's ``thin_damage_px`` and
+        varnish estimator): thin damage and faded colour are restored in pixel space, the rest is denoised."""
+        return plan_damage(
+            image,
+            mask_image,
+            fade_map,
+            init_image,
+            fading=fading,
+            thin_damage_px=self.config.thin_damage_px,
+            varnish_estimator=self.varnish_estimator,
+        )
+
+    def prepare_style(
+        self, plan: DamagePlan, artist: str | None, switches: ComponentSwitches
+    ) -> tuple[torch.Tensor | None, str | None]:
+        """Stage 4: the (1, style_dim) style vector and its origin; (None, None) when nothing is denoised."""
+        if not plan.region.any():
+            return None, None
+        if not switches.style:
+            return self.unet.null_style[None].detach(), "none"
+        return self.encode_style(plan.image, plan.region | plan.thin, artist)
+
+    def denoise_tiles(
+        self, plan: DamagePlan, style: torch.Tensor | None, settings: DenoiseSettings, *, attribution: bool
+    ) -> Denoised:
+        """Stage 5: denoise tiles around the damage and blend them into the painting (only damaged pixels change).
+
+        Args:
+            plan: the painting's :class:`DamagePlan`.
+            style: (1, style_dim) from :meth:`prepare_style`.
+            settings: the call's :class:`DenoiseSettings`.
+            attribution: record the block-wise attribution through hooks on the denoiser's cross-attention.
+        """
+        arr, region = plan.image, plan.region
+        tiles, side = self._tile_geometry(region) if region.any() else ([], 0)
+        pad_h, pad_w = max(0, side - arr.shape[0]), max(0, side - arr.shape[1])
+        padded = np.pad(arr, ((0, pad_h), (0, pad_w), (0, 0)), mode="reflect") if pad_h or pad_w else arr
+        init_p = None
+        if plan.init is not None:
+            init_p = np.pad(np.asarray(plan.init), ((0, pad_h), (0, pad_w), (0, 0)), mode="reflect")
+        mask_p = np.pad(plan.mask, ((0, pad_h), (0, pad_w)))
+        fade_p = np.pad(plan.fade, ((0, pad_h), (0, pad_w)))
+        ramp = max(1, self.config.context // 2)
+        blender = TileBlender(arr, region, ramp=ramp, whole_tiles=not settings.switches.pixel_compositing)
+        used: list[int] = []
+        recorder = None
+        if attribution and settings.top_k > 0 and self.unet.config.retrieval_dim > 0 and tiles:
+            recorder = AttributionRecorder(
+                self.unet, arr.shape[:2], self.config.attribution_block, self.config.attribution_weighting
+            ).attach()
+        try:
+            for n, tile in enumerate(self.progress_bar(tiles)):
+                sl = tile.slices
+                if recorder is not None:
+                    recorder.begin_tile()
+                inputs = TileInputs(
+                    padded[sl],
+                    mask_p[sl].astype(np.float32),
+                    fade_p[sl],
+                    init_p[sl] if init_p is not None else None,
+                    style,
+                    n,
+                )
+                out, rows = self.denoise_tile(inputs, settings)
+                if recorder is not None:
+                    recorder.end_tile(tile.y0, tile.x0, mask_p[sl] | (fade_p[sl] > 0), rows)
+                blender.add(tile, out)
+                used += [int(r) for r in rows if r >= 0]
+        finally:
+            if recorder is not None:
+                recorder.detach()
+        return Denoised(blender.result(), len(tiles), sorted(set(used)), recorder)
+
     def _tile_geometry(self, region: np.ndarray) -> tuple[list[Tile], int]:
         """Tiles (and the padded working size) covering ``region``."""
         h, w = region.shape
@@ -406,125 +495,7 @@ class ArtRestorePipeline(DiffusionPipeline):
         core = tile_size - 2 * ctx
         return plan_tiles(region, tile_size, core), tile_size
 
-    def _guidance_batch(
-        self,
-        z_image: torch.Tensor,
-        latent_mask: torch.Tensor,
-        style: torch.Tensor,
-        film: list | None,
-        tokens: torch.Tensor | None,
-        valid: torch.Tensor | None,
-    ) -> tuple:
-        """The UNet's conditioning arguments doubled for classifier-free guidance: row 0 as given, row 1 with the
-        null style and every retrieved slot invalid (what style and retrieval dropout trained the denoiser on)."""
-        two = lambda x: None if x is None else torch.cat([x] * 2)  # noqa: E731
-        null = self.unet.null_style[None].to(style.dtype)  # (1, style_dim)
-        film2 = None if film is None else [tuple(two(x) for x in level) for level in film]
-        valid2 = None if valid is None else torch.cat([valid, torch.zeros_like(valid)])  # (2, k)
-        return two(z_image), two(latent_mask), torch.cat([style, null]), film2, two(tokens), valid2
-
-    @torch.no_grad()
-    def _restore_tile(
-        self,
-        crop: np.ndarray,
-        mask: np.ndarray,
-        fade: np.ndarray,
-        style: torch.Tensor,
-        artist: str | None,
-        retrieval: str,
-        top_k: int,
-        num_inference_steps: int,
-        generator: torch.Generator | None,
-        callback_on_step_end: Callable | None,
-        callback_on_step_end_tensor_inputs: list[str],
-        tile_index: int,
-        init_crop: np.ndarray | None = None,
-        init_strength: float = 1.0,
-        guidance_scale: float = 1.0,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Denoise one tile. Returns the restored tile (s, s, 3) float in [0, 255] and the bank rows used."""
-        device, dtype = self._execution_device, self.unet.dtype
-        x = self._to_tensor(crop).to(device, dtype)  # (1, 3, s, s)
-        m = torch.from_numpy(mask)[None, None].to(device, dtype)  # (1, 1, s, s) binary
-        f = torch.from_numpy(fade)[None, None].to(device, dtype)  # (1, 1, s, s) in [0, 1]
-        region = torch.maximum(m, f)
-        stride = self.latent_stride
-
-        # 1. encode the masked image, the damage and the retrieval tokens
-        x_filled = pushpull_fill(x, m)  # (1, 3, s, s) holes pre-filled, as in training
-        z_image = self.encode_image(x_filled)  # (1, c, h, w)
-        latent_mask = F.max_pool2d(region, stride)  # (1, 1, h, w)
-        strength = torch.maximum(F.max_pool2d(m, stride), F.avg_pool2d(f, stride))  # per-latent change strength
-        film = self.mask_encoder(m, f)
-        tokens = valid = None
-        rows = np.zeros((1, 0), np.int64)
-        if self.unet.config.retrieval_dim > 0 and top_k > 0:
-            tokens, valid, rows, _ = self.retrieve(x, region, artist, retrieval, top_k)
-
-        # 2. prepare timesteps and latents (from noise, or from the noised init fill when init_strength < 1)
-        self.scheduler.set_timesteps(num_inference_steps, device=device)
-        timesteps = self.scheduler.timesteps
-        noise = torch.randn(z_image.shape, generator=generator, device="cpu", dtype=torch.float32).to(device, dtype)
-        x_init = z_init = None
-        if init_crop is not None:
-            x_init = x * (1 - m) + self._to_tensor(init_crop).to(device, dtype) * m  # (1, 3, s, s)
-            z_init = self.encode_image(x_init)
-        if z_init is not None and init_strength < 1:
-            begin = min(len(timesteps) - 1, int(round(len(timesteps) * (1 - init_strength))))
-            timesteps = timesteps[begin:]
-            if hasattr(self.scheduler, "set_begin_index"):
-                self.scheduler.set_begin_index(begin)
-            latents = self.scheduler.add_noise(z_init, noise, timesteps[:1])
-        else:
-            latents = noise * self.scheduler.init_noise_sigma
-
-        accepts_generator = "generator" in inspect.signature(self.scheduler.step).parameters
-        step_kwargs = {"generator": generator} if accepts_generator else {}
-        guided = guidance_scale != 1.0
-        cond = (z_image, latent_mask, style, film, tokens, valid)
-        if guided:  # batch 2: the conditional input, then the null style with no retrieved patch
-            cond = self._guidance_batch(z_image, latent_mask, style, film, tokens, valid)
-
-        # 3. denoising loop (differential: a latent of strength s changes only during the last s share of steps)
-        for i, t in enumerate(timesteps):
-            model_input = self.scheduler.scale_model_input(latents, t)
-            if guided:
-                pred_cond, pred_null = self.unet(torch.cat([model_input] * 2), t, *cond).sample.chunk(2)
-                pred = pred_null + guidance_scale * (pred_cond - pred_null)
-            else:
-                pred = self.unet(model_input, t, *cond).sample
-            latents = self.scheduler.step(pred, t, latents, **step_kwargs).prev_sample
-            if i + 1 < len(timesteps):
-                keep = self.scheduler.add_noise(z_image, noise, timesteps[i + 1 : i + 2])
-            else:
-                keep = z_image
-            em = edit_mask(strength, i, len(timesteps))
-            latents = em * latents + (1 - em) * keep
-            if callback_on_step_end is not None:
-                available = {"latents": latents}
-                callback_kwargs = {k: available[k] for k in callback_on_step_end_tensor_inputs}
-                callback_outputs = callback_on_step_end(self, i, t, {**callback_kwargs, "tile_index": tile_index})
-                latents = callback_outputs.pop("latents", latents) if callback_outputs else latents
-
-        # 4. decode; fading keeps the input's fine structure (the part the autoencoder cannot reproduce)
-        decoded = self.decode_latents(latents)  # (1, 3, s, s)
-        restored = decoded
-        if x_init is not None:
-            # the init fill's fine texture, which the autoencoder cannot reproduce, over the whole tile: where the
-            # denoiser left the init latents alone the tile is the init fill exactly, so the boundary correction
-            # below only sees the denoiser's own edit (and does not add the decoder's error to an exact fill)
-            restored = decoded + (x_init - self.decode_latents(z_init))
-        elif float(f.max()) > 0:  # detail of the hole-filled input (so crack edges inside faded areas do not return)
-            restored = decoded + (x_filled - self.decode_latents(z_image)) * (m < 0.5)
-        if self.config.boundary_correction and float(m.max()) > 0:
-            # match each hole to its final surroundings: the decoder's error on the pixels around the hole (the
-            # original outside the damage, the restored colours in faded areas), filled smoothly into the hole
-            target = torch.where(region > 0, restored, x)  # (1, 3, s, s)
-            residual = pushpull_fill(target - restored, m)
-            restored = restored + residual * m
-        out = restored[0].permute(1, 2, 0).float().cpu().numpy() * 255.0
-        return np.clip(out, 0, 255), rows[0]
-
+    # ------------------------------------------------------------------------------------------------ call
     @torch.no_grad()
     def __call__(
         self,
@@ -536,6 +507,7 @@ class ArtRestorePipeline(DiffusionPipeline):
         generator: torch.Generator | None = None,
         output_type: str = "pil",
         return_dict: bool = True,
+        *,
         retrieval: str = "filter",
         top_k: int | None = None,
         init_image: PIL.Image.Image | list[PIL.Image.Image | None] | None = None,
@@ -545,6 +517,7 @@ class ArtRestorePipeline(DiffusionPipeline):
         detect: bool = False,
         fading: str | None = None,
         guidance_scale: float | None = None,
+        switches: ComponentSwitches | None = None,
         callback_on_step_end: Callable | None = None,
         callback_on_step_end_tensor_inputs: list[str] | None = None,
     ) -> ArtRestorePipelineOutput | tuple:
@@ -556,11 +529,13 @@ class ArtRestorePipeline(DiffusionPipeline):
             fade_map: L image(s), 0..255 = fading strength, or None.
             artist: a memory-bank artist (``pipe.memory_bank.artists``, or one added with :meth:`add_artist`), or
                 None to infer the style from the undamaged part of the painting.
-            num_inference_steps: denoising steps (None: the model's ``default_steps``).
+            num_inference_steps: denoising steps, at most ``MAX_INFERENCE_STEPS`` (None: the model's
+                ``default_steps``).
             generator: torch generator for reproducible noise.
             output_type: ``"pil"`` or ``"np"`` ((b, H, W, 3) uint8).
             return_dict: return :class:`ArtRestorePipelineOutput` (else ``(images, attributions, certificates)``).
-            retrieval: ``"filter"`` (only the artist's patches), ``"boost"`` or ``"none"`` (ignore the artist).
+            retrieval: ``"filter"`` (only the artist's patches), ``"boost"``, ``"none"`` (ignore the artist) or
+                ``"random"`` (random bank patches: an ablation).
             top_k: retrieved patches per tile (None: the model's ``top_k``; 0 disables retrieval).
             init_image: PIL RGB image(s) whose damaged pixels hold a first fill (e.g. an exemplar/PatchMatch fill),
                 or None. Denoising then starts from that fill noised to ``strength``, and the fill's fine texture
@@ -572,7 +547,7 @@ class ArtRestorePipeline(DiffusionPipeline):
                 ``artist``, or the certifier's nearest artist when None); None entries when False or when the
                 pipeline has no ``style_certifier``.
             detect: find the damage with :meth:`detect_damage` (``mask_image`` and ``fade_map`` must then be None);
-                ``out.damage[i]["mask"]`` says ``"detected"``.
+                ``out.records[i].mask_source`` says ``"detected"``.
             fading: how faded areas are restored: ``"invert"`` (the ``varnish_estimator`` estimates the painting's
                 ageing transform and inverts it pixel by pixel: colour comes back, every brush stroke stays) or
                 ``"diffuse"`` (differential denoising: a latent of strength s changes during the last s share of
@@ -580,6 +555,7 @@ class ArtRestorePipeline(DiffusionPipeline):
             guidance_scale: classifier-free guidance on the style and the retrieved patches: each step predicts
                 with them and with the null style and no patch, and extrapolates by this factor (1: off; > 1
                 follows the artist more closely at twice the denoiser cost; None: the model's ``guidance_scale``).
+            switches: :class:`ComponentSwitches` turning mechanisms of the model off (ablations); None: all on.
             callback_on_step_end: called as ``fn(pipe, step, timestep, {"latents", "tile_index"})`` after each step;
                 may return ``{"latents": ...}`` to replace them.
             callback_on_step_end_tensor_inputs: tensors passed to the callback (only ``"latents"``).
@@ -590,206 +566,121 @@ class ArtRestorePipeline(DiffusionPipeline):
         images = _as_list(image)
         masks = _as_list(mask_image) if mask_image is not None else [None] * len(images)
         fades = _as_list(fade_map) if fade_map is not None else [None] * len(images)
-        source = "given"
-        if detect:
-            if mask_image is not None or fade_map is not None:
-                raise ValueError("detect: pass either detect=True or mask_image/fade_map, not both")
-            found = self.detect_damage(images)
-            masks = [d.mask_image() if d.mask.any() else None for d in found]
-            fades = [d.fade_map() if (d.fade > 0).any() else None for d in found]
-            source = "detected"
-        steps = self.config.default_steps if num_inference_steps is None else num_inference_steps
-        guidance = self.config.guidance_scale if guidance_scale is None else guidance_scale
-        top_k = self.config.top_k if top_k is None else top_k
-        tensor_inputs = callback_on_step_end_tensor_inputs or ["latents"]
         inits = _as_list(init_image) if init_image is not None else [None] * len(images)
-        self.check_inputs(images, masks, fades, artist, steps, output_type, retrieval, tensor_inputs, fading)
-        if fading is None:
-            fading = "invert" if self.varnish_estimator is not None else "diffuse"
-        if len(inits) != len(images) or any(
-            i is not None and (not isinstance(i, PIL.Image.Image) or i.mode != "RGB" or i.size != im.size)
-            for i, im in zip(inits, images)
-        ):
-            raise ValueError("init_image: expected one PIL RGB image of the painting's size per image, or None")
-        if not isinstance(strength, (int, float)) or not 0 < strength <= 1:
-            raise ValueError(f"strength: expected a number in (0, 1], got {strength!r}")
-        if isinstance(guidance, bool) or not isinstance(guidance, (int, float)) or not 0 <= guidance <= 20:
-            raise ValueError(f"guidance_scale: expected a number in [0, 20] (1 = no guidance), got {guidance!r}")
+        settings = DenoiseSettings(
+            artist=artist,
+            retrieval=retrieval,
+            top_k=self.config.top_k if top_k is None else top_k,
+            num_inference_steps=self.config.default_steps if num_inference_steps is None else num_inference_steps,
+            generator=generator,
+            strength=strength,
+            guidance_scale=self.config.guidance_scale if guidance_scale is None else guidance_scale,
+            switches=ComponentSwitches() if switches is None else switches,
+            callback_on_step_end=callback_on_step_end,
+            callback_on_step_end_tensor_inputs=callback_on_step_end_tensor_inputs or ["latents"],
+        )
 
-        results, damage, attributions, certificates = [], [], [], []
+        # 1. check inputs
+        self.check_inputs(images, masks, fades, inits, settings, output_type=output_type, fading=fading, detect=detect)
+        fading = fading or ("invert" if self.varnish_estimator is not None else "diffuse")
+
+        # 2. find the damage (as given, or with the damage detector)
+        masks, fades, source = self.find_damage(images, masks, fades, detect)
+
+        results, attributions, certificates, records = [], [], [], []
         for im, mk, fd, init in zip(images, masks, fades, inits):
-            arr = np.asarray(im)  # (H, W, 3) uint8
-            mask = np.asarray(mk) >= 128 if mk is not None else np.zeros(arr.shape[:2], bool)
-            given = (
-                np.asarray(fd).astype(np.float32) / 255.0 if fd is not None else np.zeros(arr.shape[:2], np.float32)
-            )
-            fade = np.where(mask, 0.0, given).astype(np.float32)
-            thin = split_thin_damage(mask, self.config.thin_damage_px)  # (H, W) bool, filled in pixel space
-            mask = mask & ~thin
-            faded = bool((fade > 0).any())
-            changed = mask | thin | (fade > 0)  # every pixel this call may change
-            if fading == "invert" and faded:  # faded colour restored in pixel space; not denoised
-                rgb = arr.astype(np.float32) / 255.0
-                params = self.varnish_estimator.estimate(rgb, fade, mask | thin)  # (1, 5) the painting's ageing
-                colour = self.varnish_estimator.invert(rgb, fade, params)
-                if init is not None and (mask & (given > 0)).any():
-                    # a first fill copies faded paint into the holes too: the same transform brings its colour back
-                    # (on the faded holes' bounding box, with the fading given there)
-                    init = np.array(init)  # (H, W, 3) uint8
-                    ys, xs = np.nonzero(mask & (given > 0))
-                    box = np.s_[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
-                    hole_fade = np.where(mask[box], given[box], 0.0).astype(np.float32)
-                    fill = self.varnish_estimator.invert(init[box].astype(np.float32) / 255.0, hole_fade, params)
-                    init[box] = np.where(hole_fade[..., None] > 0, np.round(fill * 255.0), init[box])
-                arr = np.where(fade[..., None] > 0, np.round(colour * 255.0), arr).astype(np.uint8)
-                fade = np.zeros_like(fade)
-            if thin.any():  # before denoising, so that the denoiser sees them restored in its context
-                arr = fill_thin_damage(arr, thin)
-            region = mask | (fade > 0)  # denoised
-            tiles, side = self._tile_geometry(region) if region.any() else ([], 0)
-            style, style_from = self.encode_style(arr, region | thin, artist) if tiles else (None, None)
-            pad_h, pad_w = max(0, side - arr.shape[0]), max(0, side - arr.shape[1])
-            padded = np.pad(arr, ((0, pad_h), (0, pad_w), (0, 0)), mode="reflect") if pad_h or pad_w else arr
-            init_p = None
-            if init is not None:
-                init_p = np.pad(np.asarray(init), ((0, pad_h), (0, pad_w), (0, 0)), mode="reflect")
-            mask_p = np.pad(mask, ((0, pad_h), (0, pad_w)))
-            fade_p = np.pad(fade, ((0, pad_h), (0, pad_w)))
-            blender = TileBlender(arr, region, ramp=max(1, self.config.context // 2))
-            used: list[int] = []
-            recorder = None
-            if attribution and top_k > 0 and self.unet.config.retrieval_dim > 0 and tiles:
-                recorder = AttributionRecorder(
-                    self.unet, arr.shape[:2], self.config.attribution_block, self.config.attribution_weighting
-                ).attach()
-            try:
-                for n, tile in enumerate(self.progress_bar(tiles)):
-                    sl = tile.slices
-                    if recorder is not None:
-                        recorder.begin_tile()
-                    out, rows = self._restore_tile(
-                        padded[sl],
-                        mask_p[sl].astype(np.float32),
-                        fade_p[sl],
-                        style,
-                        artist,
-                        retrieval,
-                        top_k,
-                        steps,
-                        generator,
-                        callback_on_step_end,
-                        tensor_inputs,
-                        n,
-                        init_p[sl] if init_p is not None else None,
-                        float(strength),
-                        float(guidance),
-                    )
-                    if recorder is not None:
-                        recorder.end_tile(tile.y0, tile.x0, mask_p[sl] | (fade_p[sl] > 0), rows)
-                    blender.add(tile, out)
-                    used += [int(r) for r in rows if r >= 0]
-            finally:
-                if recorder is not None:
-                    recorder.detach()
-            restored = blender.result()
-            results.append(restored)
+            # 3. split the damage: thin damage and faded colour are restored in pixel space, the rest is denoised
+            plan = self.prepare_damage(np.asarray(im), mk, fd, init, fading=fading)
+            # 4. encode the style (the artist's, or inferred from the undamaged painting)
+            style, style_from = self.prepare_style(plan, artist, settings.switches)
+            # 5. denoise tiles around the damage and blend them in
+            done = self.denoise_tiles(plan, style, settings, attribution=attribution)
+            # 6. attribute the restored blocks to memory-bank patches, certify the style
+            recorder = done.recorder
             attributions.append(
-                recorder.result(restored, region, self.memory_bank, self.decode_latents) if recorder else None
+                recorder.result(done.image, plan.region, self.memory_bank, self.decode_latents) if recorder else None
             )
-            certificates.append(self.certify(restored, changed, artist) if certify else None)
-            damage.append(
-                {
-                    "mask": source if mk is not None else None,
-                    "fade": source if fd is not None else None,
-                    "mask_image": mk,
-                    "fade_map": fd,
-                    "init": f"given, strength {float(strength):g}" if init is not None else None,
-                    "artist": artist,
-                    "style": style_from,
-                    "fading": fading if faded else None,
-                    "tiles": len(tiles),
-                    "thin_pixels_filled": int(thin.sum()),
-                    "steps": steps,
-                    "guidance_scale": float(guidance),
-                    "retrieved": sorted(set(used)),
-                }
-            )
+            certificates.append(self.certify(done.image, plan.changed, artist) if certify else None)
+            results.append(done.image)
+            records.append(self._record(plan, done, settings, (mk, fd, init), source=source, style=style_from))
         self.maybe_free_model_hooks()
-        if output_type == "pil":
-            out_images = [PIL.Image.fromarray(r) for r in results]
-        else:  # one array if all images share a size, else a list
-            out_images = np.stack(results) if len({r.shape for r in results}) == 1 else results
+
+        # 7. postprocess
+        out_images = self.postprocess(results, output_type)
         if not return_dict:
             return out_images, attributions, certificates
-        return ArtRestorePipelineOutput(out_images, attributions, certificates, damage)
+        return ArtRestorePipelineOutput(out_images, attributions, certificates, records)
+
+    def _record(
+        self,
+        plan: DamagePlan,
+        done: Denoised,
+        settings: DenoiseSettings,
+        maps: tuple,
+        *,
+        source: str,
+        style: str | None,
+    ) -> RestorationRecord:
+        """The :class:`RestorationRecord` of one painting (``maps``: its mask, fade map and init image)."""
+        mask_image, fade_map, init = maps
+        return RestorationRecord(
+            mask_source=source if mask_image is not None else None,
+            fade_source=source if fade_map is not None else None,
+            mask_image=mask_image,
+            fade_map=fade_map,
+            init=f"given, strength {float(settings.strength):g}" if init is not None else None,
+            artist=settings.artist,
+            style=style,
+            fading=plan.fading,
+            tiles=done.tiles,
+            thin_pixels_filled=int(plan.thin.sum()),
+            steps=settings.num_inference_steps,
+            guidance_scale=float(settings.guidance_scale),
+            retrieved=done.retrieved,
+        )
+
+    @staticmethod
+    def postprocess(results: list[np.ndarray], output_type: str) -> list[PIL.Image.Image] | np.ndarray | list:
+        """PIL images, or one (b, H, W, 3) uint8 array when every image has the same size (else a list)."""
+        if output_type == "pil":
+            return [PIL.Image.fromarray(r) for r in results]
+        return np.stack(results) if len({r.shape for r in results}) == 1 else results
 
 
-def split_thin_damage(mask: np.ndarray, width: int) -> np.ndarray:
-    """The connected parts of ``mask`` that are thin everywhere: no ``width`` x ``width`` square fits anywhere in
-    them (cracks, scratches). A part that holds a compact loss anywhere stays whole, thin branches included, so the
-    denoiser never sees half of a damaged area as context.
-
-    Args:
-        mask: (H, W) bool.
-        width: square side in px; 0 or 1 = nothing is thin.
-
-    Returns:
-        (H, W) bool.
-    """
-    thin = np.zeros_like(mask)
-    if width <= 1 or not mask.any():
-        return thin
-    ys, xs = np.nonzero(mask)  # work on the damage's bounding box: a margin of ``width`` keeps the opening exact
-    y0, y1 = max(0, ys.min() - width), min(mask.shape[0], ys.max() + 1 + width)
-    x0, x1 = max(0, xs.min() - width), min(mask.shape[1], xs.max() + 1 + width)
-    box = mask[y0:y1, x0:x1]
-    core = binary_opening(box, width)
-    thin[y0:y1, x0:x1] = box & ~reconstruct(core, box) if core.any() else box
-    return thin
+def _as_list(x: Any) -> list:
+    return list(x) if isinstance(x, (list, tuple)) else [x]
 
 
-def reconstruct(seed: np.ndarray, mask: np.ndarray, check_every: int = 16) -> np.ndarray:
-    """Morphological reconstruction: the connected parts (8-neighbourhood) of ``mask`` that contain a ``seed``
-    pixel. (H, W) bool arrays.
+def _check_damage_present(masks: list, fades: list) -> None:
+    """``ValueError`` for a painting with nothing to restore (no mask pixel >= 128 and no fading)."""
+    for i, (m, f) in enumerate(zip(masks, fades)):
+        has_mask = m is not None and np.asarray(m).max() >= 128
+        has_fade = f is not None and np.asarray(f).max() > 0
+        if not (has_mask or has_fade):
+            raise ValueError(
+                f"mask_image: image {i} has nothing to restore (no mask pixel >= 128 and no fade_map > 0; with "
+                "detect=True: the detector found no damage)"
+            )
 
-    SciPy's component labelling is used when it is installed; otherwise the seed is dilated inside the mask until
-    nothing changes (the same result, but slow when long thin branches hang off the seed).
-    """
+
+def _unknown_artist(artist: str, known: Any) -> str:
+    """The message for an unknown ``artist``: the closest known names, not all of them."""
+    names = sorted(known)
+    folded = {n.casefold(): n for n in names}
+    close = difflib.get_close_matches(artist.strip().casefold(), list(folded), n=3, cutoff=0.5)
+    hint = f"closest: {', '.join(folded[c] for c in close)}" if close else f"{len(names)} are known"
+    return f"artist: {artist!r} is unknown ({hint}; pipe.memory_bank.artists lists them, or None infers the style)"
+
+
+def _component_module(module: str) -> Any:
+    """The module ``module`` beside this one (the ``artrestore.hub`` package)."""
     try:
-        from scipy import ndimage
-    except ImportError:
-        pass
-    else:
-        labels, _ = ndimage.label(mask, structure=np.ones((3, 3), bool))
-        keep = np.unique(labels[seed & mask])
-        return np.isin(labels, keep[keep > 0])
-    inside = torch.from_numpy(mask)[None, None].float()  # (1, 1, H, W)
-    grown = torch.from_numpy(seed & mask)[None, None].float()
-    while True:
-        before = grown
-        for _ in range(check_every):
-            grown = F.max_pool2d(grown, 3, 1, 1) * inside
-        if torch.equal(grown, before):
-            return grown[0, 0].numpy() > 0.5
-
-
-def fill_thin_damage(image: np.ndarray, thin: np.ndarray) -> np.ndarray:
-    """Fill the ``thin`` pixels of an (H, W, 3) uint8 image with the biharmonic fill of their surroundings (only
-    they change): colour lines that cross a crack continue through it.
-
-    scikit-image's direct solver is used when it is installed; otherwise the same equation is solved by conjugate
-    gradients in torch (``masked_fill.biharmonic_fill``; equal to within a grey level, but slower).
-    """
-    try:
-        from skimage.restoration import inpaint_biharmonic
-    except ImportError:
-        x = torch.from_numpy(np.array(image, copy=True)).permute(2, 0, 1)[None].float() / 255.0  # (1, 3, H, W)
-        filled = biharmonic_fill(x, torch.from_numpy(thin)[None, None].float())[0].permute(1, 2, 0).numpy() * 255.0
-    else:
-        filled = inpaint_biharmonic(image, thin, split_into_regions=True, channel_axis=-1) * 255.0
-    out = image.copy()
-    out[thin] = np.clip(np.round(filled[thin]), 0, 255).astype(np.uint8)
-    return out
+        return importlib.import_module(f"{__package__}.{module}")
+    except ImportError as e:
+        raise ValueError(
+            f"trust_remote_code: the component module {module!r} is not installed beside the pipeline, so the "
+            "components can only be built from the model folder's own code; pass trust_remote_code=True to allow that"
+        ) from e
 
 
 def _resize_short(image: PIL.Image.Image, side: int) -> PIL.Image.Image:

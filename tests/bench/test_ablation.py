@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from artrestore.bench.ablation import ABLATIONS, ablated, wrong_artist_auc
+from artrestore.bench.ablation import ABLATIONS, ablation, wrong_artist_auc
 from artrestore.bench.harness import certify_outputs
 from artrestore.bench.model_method import _NAME, _ablation_fn, is_model_method, wrong_artist
 from artrestore.restore import restore_artwork
-from tests.pipelines.conftest import ARTISTS, build_tiny_pipeline
+from tests.hub.conftest import ARTISTS, build_tiny_pipeline
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def _case():
 
 
 def _run(pipe, name):
-    fn = _ablation_fn(pipe, name, pipe.scheduler, None, "none", 1.0, None, restore_artwork, ablated)
+    fn = _ablation_fn(pipe, name, pipe.scheduler, None, "none", 1.0, None, restore_artwork, ablation)
     img, mask, fade = _case()
     return fn(img, mask, fade, artist=ARTISTS[0])
 
@@ -62,10 +62,9 @@ def test_wrong_artist_is_another_bank_artist(pipe):
     assert wrong_artist(pipe, ARTISTS[0]) == ARTISTS[1]
 
 
-def test_unknown_variant_is_rejected(pipe):
+def test_unknown_variant_is_rejected():
     with pytest.raises(ValueError, match="ablation"):
-        with ablated(pipe, "no_such_thing"):
-            pass
+        ablation("no_such_thing")
 
 
 def test_guidance_suffix_in_method_names():

@@ -17,6 +17,7 @@ def test_missing_detector_is_a_clear_error(tmp_path, capsys):
     assert "no saved DamageDetector" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 @pytest.mark.data
 def test_detect_bench_reports_every_section(shared_data, tmp_path):
     DamageDetector(channels=(4, 8)).save_pretrained(tmp_path / "det")

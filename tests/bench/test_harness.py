@@ -120,6 +120,7 @@ def test_peak_memory_sees_allocations():
     del block
 
 
+@pytest.mark.slow
 @pytest.mark.data
 def test_bench_on_shared_validation_paintings(shared_data, tmp_path):
     """`artrestore bench --methods none,telea,ns,biharmonic,patchmatch` on real validation paintings."""
@@ -147,6 +148,7 @@ def test_bench_on_shared_validation_paintings(shared_data, tmp_path):
     assert pm["large_loss"] < none["large_loss"] and pm["mixed"] < none["mixed"]
 
 
+@pytest.mark.slow
 @pytest.mark.data
 def test_bench_with_example_masks(shared_data, tmp_path):
     """The authored masks in examples/masks match validation paintings and run through the bench."""

@@ -8,7 +8,7 @@ from artrestore.bench.large import run_large_bench
 from artrestore.config import LargeBenchConfig
 from artrestore.export import write_hub_folder
 
-from ..pipelines.conftest import build_tiny_pipeline
+from ..hub.conftest import build_tiny_pipeline
 
 
 @pytest.mark.data

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from artrestore.cli import main
-from tests.pipelines.conftest import ARTISTS, build_tiny_certifier
+from tests.hub.conftest import ARTISTS, build_tiny_certifier
 
 
 def _files(tmp_path, mask_value=255):

@@ -18,7 +18,7 @@ from artrestore.detection.calibration import (
     choose_type_vote,
     choose_type_weights,
 )
-from pipelines.damage_detection import predict_tiled
+from artrestore.hub.damage_detection import predict_tiled
 
 
 def test_choose_threshold_takes_the_best_mean_f1():

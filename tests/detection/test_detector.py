@@ -53,7 +53,7 @@ def test_tiling_handles_odd_sizes_and_seams(tiny):
 
 @pytest.mark.parametrize("length", [100, 1024, 1030, 1414, 3000, 4000])
 def test_tiles_cover_with_the_overlap_and_no_more_tiles_than_needed(length):
-    from pipelines.damage_detection import _tiles
+    from artrestore.hub.damage_detection import _tiles
 
     side, starts = _tiles(length, 1024, 64, 16)
     assert starts[0] == 0 and starts[-1] + side == length and side <= max(1024, length if length <= 1024 else 0)

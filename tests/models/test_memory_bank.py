@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from artrestore.models.memory_bank import Provenance, StyleMemoryBank
+from artrestore.hub.memory_bank import Provenance, StyleMemoryBank
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from artrestore.models import StyleCertificate, StyleCertifier
-from tests.pipelines.conftest import ARTISTS, build_tiny_certifier, build_tiny_pipeline
+from tests.hub.conftest import ARTISTS, build_tiny_certifier, build_tiny_pipeline
 
 
 @pytest.fixture(scope="module")

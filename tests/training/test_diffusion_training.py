@@ -206,6 +206,7 @@ def test_bad_settings_raise(painting_folder, tmp_path, tiny_vae):
         train_diffusion(_config(tmp_path, painting_folder, tmp_path / "nowhere"))
 
 
+@pytest.mark.slow
 def test_two_process_ddp(painting_folder, tmp_path, tiny_vae):
     """2 steps of a tiny `artrestore train` in 2 processes: real MULTI_CPU DDP on gloo."""
     cfg = _config(tmp_path, painting_folder, tiny_vae)

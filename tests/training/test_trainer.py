@@ -85,6 +85,7 @@ def test_ema_tracks_weights():
     assert torch.allclose(ema.shadow["weight"], before + 0.5)
 
 
+@pytest.mark.slow
 @pytest.mark.data
 def test_two_process_ddp(tmp_path, shared_data):
     """2 training steps of a tiny detector config in 2 processes: real MULTI_CPU DDP on gloo."""

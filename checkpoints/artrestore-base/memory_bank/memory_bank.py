@@ -22,7 +22,7 @@ from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 from safetensors.torch import load_file, save_file
 
-RETRIEVAL_MODES = ("filter", "boost", "none")
+RETRIEVAL_MODES = ("filter", "boost", "none", "random")
 BANK_PATCH_LATENT = 8  # side of one stored patch latent (the patch's VAE latent, average-pooled to this size)
 
 
@@ -65,6 +65,7 @@ class StyleMemoryBank(ModelMixin, ConfigMixin):
     """
 
     config_name = "config.json"
+    retrieval_modes = RETRIEVAL_MODES  # the ``mode`` values :meth:`search` accepts
 
     @register_to_config
     def __init__(self, dim: int = 128, latent_shape: tuple[int, int, int] = (4, 8, 8), patch_size: int = 64) -> None:
@@ -151,7 +152,9 @@ class StyleMemoryBank(ModelMixin, ConfigMixin):
             queries: (b, dim) context embeddings.
             k: results per query.
             artist: requested artist, or None (no artist preference).
-            mode: ``"filter"`` (only that artist), ``"boost"`` (add ``boost`` to that artist's scores) or ``"none"``.
+            mode: ``"filter"`` (only that artist), ``"boost"`` (add ``boost`` to that artist's scores), ``"none"``
+                (no artist preference) or ``"random"`` (``k`` distinct rows drawn at random, reproducibly for the
+                same queries, whatever the artist: the ablation of similarity search; scores are 0).
             boost: score bonus in boost mode.
             exclude: bank rows never to return (e.g. for deletion tests).
 
@@ -166,7 +169,12 @@ class StyleMemoryBank(ModelMixin, ConfigMixin):
         b = queries.shape[0]
         indices = np.full((b, k), -1, np.int64)
         scores = np.full((b, k), -np.inf, np.float32)
-        if len(self) and k > 0:
+        if mode == "random" and len(self) and k > 0:
+            rng = np.random.default_rng(int(queries.abs().sum().item() * 1e3) % 2**32)
+            indices = rng.choice(len(self), size=(b, min(k, len(self))), replace=False).astype(np.int64)
+            indices = np.pad(indices, ((0, 0), (0, k - indices.shape[1])), constant_values=-1)
+            scores = np.where(indices >= 0, 0.0, -np.inf).astype(np.float32)
+        elif len(self) and k > 0:
             q = torch.nn.functional.normalize(queries.float(), dim=1).numpy().astype(np.float32)
             own = self._artist_rows(artist) if artist is not None and mode != "none" else None
             found = []  # (scores (b, k), rows (b, k)) of exact searches over the allowed rows

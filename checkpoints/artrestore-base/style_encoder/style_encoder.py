@@ -57,8 +57,3 @@ class StyleEncoder(ModelMixin, ConfigMixin):
             var = ((h - mean[..., None, None]) ** 2 * wn).sum((2, 3))
             stats += [mean, (var + 1e-6).sqrt()]
         return F.normalize(self.proj(torch.cat(stats, dim=1)), dim=1)
-
-    @torch.no_grad()
-    def artist_vector(self, references: torch.Tensor) -> torch.Tensor:
-        """(n, 3, H, W) reference works of one artist -> (style_dim,) unit vector (mean of their vectors)."""
-        return F.normalize(self(references).mean(0), dim=0)

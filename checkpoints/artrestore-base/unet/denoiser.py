@@ -176,7 +176,7 @@ class ArtRestoreUNet(ModelMixin, ConfigMixin):
         retrieval_cells: int = 1,
         heads: int = 4,
         groups: int = 16,
-        retrieval_routing: int = 0,
+        retrieval_routing: int = 1,
     ) -> None:
         super().__init__()
         block_channels, attention_levels = tuple(block_channels), tuple(attention_levels)
@@ -301,6 +301,9 @@ class ArtRestoreUNet(ModelMixin, ConfigMixin):
         retrieved: torch.Tensor | None = None,
         retrieved_mask: torch.Tensor | None = None,
         return_dict: bool = True,
+        *,
+        token_style: torch.Tensor | None = None,
+        style_adaln: bool = True,
     ) -> ArtRestoreUNetOutput | tuple[torch.Tensor]:
         """Predict the noise (or v) of ``sample``.
 
@@ -314,6 +317,8 @@ class ArtRestoreUNet(ModelMixin, ConfigMixin):
             retrieved: (b, k, retrieval_dim) retrieved latent patches, or None.
             retrieved_mask: (b, k) bool validity of the retrieved slots.
             return_dict: return :class:`ArtRestoreUNetOutput` (else a tuple).
+            token_style: (b, style_dim) style the cross-attention tokens are made from (None: ``style``).
+            style_adaln: shift and scale the norms by the style (False: by the timestep alone).
 
         Returns:
             The prediction, (b, c, h, w).
@@ -326,8 +331,11 @@ class ArtRestoreUNet(ModelMixin, ConfigMixin):
         t = t.expand(b) if t.numel() == 1 else t
         if style is None:
             style = self.null_style[None].expand(b, -1)
-        emb = self.time_mlp(timestep_embedding(t, self.config.block_channels[0])) + self.style_mlp(style)  # (b, e)
-        tokens, token_mask = self.condition_tokens(style, retrieved, retrieved_mask)
+        emb = self.time_mlp(timestep_embedding(t, self.config.block_channels[0]))  # (b, e)
+        if style_adaln:
+            emb = emb + self.style_mlp(style)
+        token_style = style if token_style is None else token_style
+        tokens, token_mask = self.condition_tokens(token_style, retrieved, retrieved_mask)
 
         h = self.conv_in(torch.cat([sample, masked_latents, latent_mask], dim=1))  # (b, c0, h, w)
         skips = [h]

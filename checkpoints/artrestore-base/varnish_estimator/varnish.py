@@ -154,12 +154,5 @@ class VarnishEstimator(ModelMixin, ConfigMixin):
             out[y0 : y0 + rows] = band[0].permute(1, 2, 0).float().cpu().numpy()  # unfaded pixels come back as given
         return out
 
-    def restore(
-        self, image: np.ndarray, fade: np.ndarray, damage: np.ndarray | None = None, rows: int = 512
-    ) -> np.ndarray:
-        """Estimate the transform on the whole painting and invert it at full resolution (:meth:`estimate`, then
-        :meth:`invert`); arguments as there."""
-        return self.invert(image, fade, self.estimate(image, fade, damage), rows)
-
     def _tensor(self, array: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(array)).to(self.device, self.dtype)

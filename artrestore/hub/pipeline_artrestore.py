@@ -1,0 +1,690 @@
+"""ArtRestorePipeline: restore damaged paintings with ArtRestore-Diffusion.
+
+``__call__`` follows diffusers' inpaint pipeline: ``check_inputs``, then numbered stages, each a method: find the
+damage, split it (thin damage and faded colour are restored in pixel space, the rest is denoised), encode the style,
+denoise tiles around the damage, attribute and certify, postprocess. Each tile runs its own numbered stages
+(:meth:`ArtRestorePipeline.denoise_tile`): encode the conditions, prepare the latents, the denoising loop, decode
+and composite. The model runs at full resolution (``crop_plan``); every pixel outside ``mask_image`` and
+``fade_map`` stays bit-identical.
+
+Self-contained (torch, numpy, PIL, diffusers, faiss through the memory bank): this file and its siblings ship with
+exported checkpoints and load with ``DiffusionPipeline.from_pretrained(path, trust_remote_code=True)``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import PIL.Image
+import torch
+import torch.nn.functional as F
+from diffusers import DiffusionPipeline
+
+from .attribution import WEIGHTINGS, AttributionRecorder
+from .crop_plan import Tile, TileBlender, plan_tiles
+from .damage_detection import DetectedDamage, decide, decision_settings, predict_tiled
+from .damage_plan import DamagePlan, plan_damage
+
+# diffusers' remote-code loader copies only the modules this file imports, not their own imports: masked_fill is
+# imported here for damage_plan and tile_denoising
+from .masked_fill import pushpull_fill  # noqa: F401
+from .pipeline_output import ArtRestorePipelineOutput, RestorationRecord
+from .settings import COMPONENTS, FADING_METHODS, MAX_INFERENCE_STEPS, ComponentSwitches, PipelineSettings
+from .tile_denoising import DenoiseSettings, TileDenoisingMixin, TileInputs
+
+
+@dataclass
+class Denoised:
+    """Stage 5 of a painting: the composite and what produced it."""
+
+    image: np.ndarray  # (H, W, 3) uint8
+    tiles: int
+    retrieved: list[int]
+    recorder: AttributionRecorder | None
+
+
+class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
+    """Latent-diffusion restoration of damaged paintings with FiLM damage conditioning, artist style and retrieval.
+
+    Args:
+        vae: the autoencoder (``AutoencoderKL``).
+        unet: :class:`ArtRestoreUNet` denoiser.
+        mask_encoder: :class:`FiLMMaskEncoder`.
+        style_encoder: :class:`StyleEncoder`.
+        memory_bank: :class:`StyleMemoryBank` (faiss index, patch latents, provenance, artist vectors).
+        scheduler: a stock diffusers scheduler.
+        style_certifier: :class:`StyleCertifier` (generator-independent style embedding, artist centroids and
+            calibrated thresholds) that fills ``out.certificates``, or None.
+        damage_detector: :class:`DamageDetector` behind :meth:`detect_damage` and ``detect=True``, or None.
+        varnish_estimator: :class:`VarnishEstimator` that restores faded colour by inverting the painting's ageing
+            transform under the fade map (``fading="invert"``), or None (faded areas are then denoised).
+        default_steps, tile_size, context, top_k, thin_damage_px, boundary_correction, attribution_block,
+            attribution_weighting, guidance_scale: the saved configuration; see :class:`PipelineSettings`, whose
+            defaults are the shipped model's.
+    """
+
+    model_cpu_offload_seq = "style_encoder->mask_encoder->unet->vae"
+    _callback_tensor_inputs = ["latents"]
+    _optional_components = ["style_certifier", "damage_detector", "varnish_estimator"]
+
+    def __init__(
+        self,
+        vae,
+        unet,
+        mask_encoder,
+        style_encoder,
+        memory_bank,
+        scheduler,
+        style_certifier=None,
+        damage_detector=None,
+        varnish_estimator=None,
+        default_steps: int = PipelineSettings.default_steps,
+        tile_size: int = PipelineSettings.tile_size,
+        context: int = PipelineSettings.context,
+        top_k: int = PipelineSettings.top_k,
+        thin_damage_px: int = PipelineSettings.thin_damage_px,
+        boundary_correction: bool = PipelineSettings.boundary_correction,
+        attribution_block: int = PipelineSettings.attribution_block,
+        attribution_weighting: str = PipelineSettings.attribution_weighting,
+        guidance_scale: float = PipelineSettings.guidance_scale,
+    ) -> None:
+        super().__init__()
+        if attribution_weighting not in WEIGHTINGS:
+            raise ValueError(f"attribution_weighting: expected one of {WEIGHTINGS}, got {attribution_weighting!r}")
+        self.register_modules(
+            vae=vae,
+            unet=unet,
+            mask_encoder=mask_encoder,
+            style_encoder=style_encoder,
+            memory_bank=memory_bank,
+            scheduler=scheduler,
+            style_certifier=style_certifier,
+            damage_detector=damage_detector,
+            varnish_estimator=varnish_estimator,
+        )
+        self.register_to_config(
+            default_steps=default_steps,
+            tile_size=tile_size,
+            context=context,
+            top_k=top_k,
+            thin_damage_px=thin_damage_px,
+            boundary_correction=boundary_correction,
+            attribution_block=attribution_block,
+            attribution_weighting=attribution_weighting,
+            guidance_scale=guidance_scale,
+        )
+        self.latent_stride = 2 ** (len(vae.config.block_out_channels) - 1)
+        for module in (vae, unet):  # channels-last convolutions: ~25 % faster VAE decoding on CPU, same numbers
+            module.to(memory_format=torch.channels_last)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs: Any) -> ArtRestorePipeline:
+        """Load the pipeline.
+
+        With ``trust_remote_code=True`` this is diffusers' loader (components from the folder's own ``.py`` files).
+        Otherwise the components are built from the classes of the modules beside this one (the installed
+        ``artrestore.hub`` package), and no code from the model folder runs.
+
+        Args:
+            pretrained_model_name_or_path: a local folder or a Hub repo id.
+            **kwargs: as :meth:`diffusers.DiffusionPipeline.from_pretrained` (``torch_dtype``, ``revision``, and
+                components to use instead of the saved ones).
+        """
+        if kwargs.get("trust_remote_code"):
+            return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
+        import diffusers
+
+        folder = str(pretrained_model_name_or_path)
+        if not os.path.isdir(folder):
+            from huggingface_hub import snapshot_download
+
+            folder = snapshot_download(folder, revision=kwargs.get("revision"))
+        index_file = os.path.join(folder, "model_index.json")
+        if not os.path.isfile(index_file):
+            raise ValueError(f"pretrained_model_name_or_path: no model_index.json in {folder}")
+        with open(index_file, encoding="utf-8") as fh:
+            index = json.load(fh)
+        dtype = kwargs.get("torch_dtype")
+        init: dict[str, Any] = {}
+        for name, value in index.items():
+            if name.startswith("_"):
+                continue
+            if name in kwargs:
+                init[name] = kwargs[name]
+            elif isinstance(value, list) and value == [None, None]:  # an optional component that was not saved
+                init[name] = None
+            elif isinstance(value, list) and len(value) == 2:
+                library, class_name = value
+                if name in COMPONENTS:
+                    owner = _component_module(COMPONENTS[name][0])
+                elif library == "diffusers":
+                    owner = diffusers
+                else:
+                    raise ValueError(f"model_index.json: component {name!r} comes from {library!r}, not diffusers")
+                component = getattr(owner, class_name).from_pretrained(os.path.join(folder, name))
+                if dtype is not None and isinstance(component, torch.nn.Module) and name in ("vae", "unet"):
+                    component = component.to(dtype)
+                init[name] = component
+            else:
+                init[name] = value
+        return cls(**init)
+
+    # ----------------------------------------------------------------------------------------------- inputs
+    def check_inputs(
+        self,
+        images: list,
+        masks: list,
+        fades: list,
+        inits: list,
+        settings: DenoiseSettings,
+        *,
+        output_type: str,
+        fading: str | None,
+        detect: bool,
+    ) -> None:
+        """Raise ``ValueError`` naming the argument for any input the pipeline cannot use as given (before any
+        heavy work; with ``detect=True`` the found damage is checked once found).
+
+        Args:
+            images, masks, fades, inits: per painting, the call's ``image``, ``mask_image``, ``fade_map`` and
+                ``init_image`` (None entries where not given).
+            settings: the call's other arguments, as packed by ``__call__``.
+            output_type, fading, detect: as in ``__call__``.
+        """
+        artist, steps, top_k, generator = (
+            settings.artist,
+            settings.num_inference_steps,
+            settings.top_k,
+            settings.generator,
+        )
+        if not images or not all(isinstance(im, PIL.Image.Image) and im.mode == "RGB" for im in images):
+            raise ValueError("image: expected a PIL RGB image or a list of them (convert with .convert('RGB'))")
+        if detect and any(m is not None for m in masks + fades):
+            raise ValueError("detect: pass either detect=True or mask_image/fade_map, not both")
+        for name, maps in (("mask_image", masks), ("fade_map", fades)):
+            if len(maps) != len(images):
+                raise ValueError(f"{name}: expected one per image ({len(images)}), got {len(maps)}")
+            for m, im in zip(maps, images):
+                if m is None:
+                    continue
+                if not isinstance(m, PIL.Image.Image) or m.mode != "L":
+                    raise ValueError(f"{name}: expected a PIL 'L' (8-bit greyscale) image or None")
+                if m.size != im.size:
+                    raise ValueError(f"{name}: size {m.size} differs from the image's {im.size}; it is never resized")
+        if not detect:
+            _check_damage_present(masks, fades)
+        if len(inits) != len(images) or any(
+            i is not None and (not isinstance(i, PIL.Image.Image) or i.mode != "RGB" or i.size != im.size)
+            for i, im in zip(inits, images)
+        ):
+            raise ValueError("init_image: expected one PIL RGB image of the painting's size per image, or None")
+        if artist is not None and artist not in self.memory_bank.artist_vectors:
+            raise ValueError(_unknown_artist(artist, self.memory_bank.artist_vectors))
+        if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_INFERENCE_STEPS:
+            raise ValueError(f"num_inference_steps: expected an integer in [1, {MAX_INFERENCE_STEPS}], got {steps!r}")
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 0:
+            raise ValueError(f"top_k: expected an integer >= 0 (0 disables retrieval), got {top_k!r}")
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise ValueError(f"generator: expected a torch.Generator or None, got {type(generator).__name__}")
+        if output_type not in ("pil", "np"):
+            raise ValueError(f"output_type: expected 'pil' or 'np', got {output_type!r}")
+        if settings.retrieval not in self.memory_bank.retrieval_modes:
+            modes = self.memory_bank.retrieval_modes
+            raise ValueError(f"retrieval: expected one of {modes}, got {settings.retrieval!r}")
+        if fading is not None and fading not in FADING_METHODS:
+            raise ValueError(f"fading: expected one of {FADING_METHODS} or None, got {fading!r}")
+        if fading == "invert" and self.varnish_estimator is None:
+            raise ValueError(
+                "fading: 'invert' needs a varnish_estimator component, which this model lacks; use 'diffuse' or None"
+            )
+        strength, guidance = settings.strength, settings.guidance_scale
+        if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0 < strength <= 1:
+            raise ValueError(f"strength: expected a number in (0, 1], got {strength!r}")
+        if isinstance(guidance, bool) or not isinstance(guidance, (int, float)) or not 0 <= guidance <= 20:
+            raise ValueError(f"guidance_scale: expected a number in [0, 20] (1 = no guidance), got {guidance!r}")
+        if not isinstance(settings.switches, ComponentSwitches):
+            raise ValueError(f"switches: expected a ComponentSwitches or None, got {type(settings.switches).__name__}")
+        tensor_inputs = settings.callback_on_step_end_tensor_inputs
+        if not isinstance(tensor_inputs, (list, tuple)) or not set(tensor_inputs) <= set(self._callback_tensor_inputs):
+            raise ValueError(
+                f"callback_on_step_end_tensor_inputs: accepted {self._callback_tensor_inputs}, got {tensor_inputs}"
+            )
+
+    # ------------------------------------------------------------------------------------------- encoding
+    @torch.no_grad()
+    def add_artist(self, name: str, references: list[PIL.Image.Image], side: int = 256) -> torch.Tensor:
+        """Add (or replace) an artist from a few reference works; no retraining.
+
+        Args:
+            name: the artist's name.
+            references: PIL RGB images of the artist's works.
+            side: short side the references are resized to before encoding.
+
+        Returns:
+            The artist's (style_dim,) vector.
+        """
+        if not references or not all(isinstance(r, PIL.Image.Image) for r in references):
+            raise ValueError("references: expected a non-empty list of PIL images")
+        vecs = []
+        for ref in references:
+            x = self._to_tensor(np.asarray(_resize_short(ref.convert("RGB"), side)))  # (1, 3, h, w)
+            vecs.append(self.style_encoder(x.to(self._execution_device, self.style_encoder.dtype))[0])
+        vector = F.normalize(torch.stack(vecs).mean(0), dim=0)
+        self.memory_bank.set_artist_vector(name, vector)
+        if self.style_certifier is not None:
+            self.style_certifier.add_artist(name, [np.asarray(r.convert("RGB")) for r in references])
+        return vector
+
+    @staticmethod
+    def _to_tensor(array: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.array(array, copy=True)).permute(2, 0, 1)[None].float() / 255.0
+
+    @torch.no_grad()
+    def encode_style(self, image: np.ndarray, region: np.ndarray, artist: str | None) -> tuple[torch.Tensor, str]:
+        """The style vector: the artist's, or inferred from the undamaged part of the painting.
+
+        Args:
+            image: (H, W, 3) uint8.
+            region: (H, W) bool, pixels being restored (excluded from the inference).
+            artist: a bank artist or None.
+
+        Returns:
+            (1, style_dim) vector and its origin (``"artist"`` or ``"inferred"``).
+        """
+        device = self._execution_device
+        if artist is not None:
+            return self.memory_bank.artist_vectors[artist][None].to(device), "artist"
+        scale = min(1.0, 512 / max(image.shape[:2]))
+        x = self._to_tensor(image).to(device)  # (1, 3, H, W)
+        valid = torch.from_numpy(~region)[None, None].float().to(device)  # (1, 1, H, W)
+        if scale < 1:
+            size = (max(8, round(image.shape[0] * scale)), max(8, round(image.shape[1] * scale)))
+            x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
+            valid = F.interpolate(valid, size=size, mode="area")
+        return self.style_encoder(x, valid), "inferred"
+
+    def encode_image(self, images: torch.Tensor) -> torch.Tensor:
+        """(b, 3, H, W) in [0, 1] -> (b, c, H/stride, W/stride) scaled latents."""
+        x = (images * 2 - 1).contiguous(memory_format=torch.channels_last)
+        return self.vae.encode(x).latent_dist.mean * self.vae.config.scaling_factor
+
+    def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
+        """(b, c, h, w) scaled latents -> (b, 3, H, W) in [0, 1]."""
+        z = (latents / self.vae.config.scaling_factor).contiguous(memory_format=torch.channels_last)
+        return ((self.vae.decode(z).sample + 1) / 2).clamp(0, 1)
+
+    def retrieve(
+        self, crop: torch.Tensor, region: torch.Tensor, artist: str | None, mode: str, k: int
+    ) -> tuple[torch.Tensor, torch.Tensor, np.ndarray, np.ndarray]:
+        """Top-k memory-bank patches for a tile; the query is the tile's undamaged context.
+
+        Args:
+            crop: (1, 3, H, W) tile in [0, 1].
+            region: (1, 1, H, W) restored pixels.
+            artist: artist to filter or boost by, or None.
+            mode: retrieval mode (``filter``, ``boost``, ``none``, ``random``; see ``StyleMemoryBank.search``).
+            k: number of patches.
+
+        Returns:
+            tokens (1, k, retrieval_dim), valid (1, k) bool, bank rows (1, k) and scores (1, k).
+        """
+        query = self.style_encoder(crop, 1 - region)  # (1, style_dim)
+        bank_artist = artist if artist in self.memory_bank.patch_artists else None
+        mode = mode if bank_artist is not None or mode == "random" else "none"
+        found = self.memory_bank.search(query, k, artist=bank_artist, mode=mode)
+        tokens = found.latents.flatten(2).to(crop.device, crop.dtype)  # (1, k, c*p*p)
+        return tokens, found.valid.to(crop.device), found.indices, found.scores
+
+    @torch.no_grad()
+    def detect_damage(
+        self,
+        image: PIL.Image.Image | list[PIL.Image.Image],
+        damage_threshold: float | None = None,
+        fade_threshold: float | None = None,
+        tile: int = PipelineSettings.detector_tile,
+        overlap: int = PipelineSettings.detector_overlap,
+    ) -> list[DetectedDamage]:
+        """Find cracks, scratches, paint loss and fading with the model's damage detector.
+
+        Args:
+            image: PIL RGB painting(s), any size (the detector runs on overlapping tiles).
+            damage_threshold: probability of any damage needed to mark a pixel (None: the detector's calibrated one).
+            fade_threshold: weakest fading reported, weaker becomes 0 (None: the detector's calibrated one).
+            tile: tile side in pixels.
+            overlap: tile overlap in pixels.
+
+        Returns:
+            Per image, a :class:`DetectedDamage`: ``mask_image()`` and ``fade_map()`` are exactly what ``mask_image``
+            and ``fade_map`` take; ``types`` holds the damage type of every pixel.
+        """
+        if self.damage_detector is None:
+            raise ValueError("detect: this model has no damage_detector component; pass mask_image/fade_map instead")
+        images = _as_list(image)
+        if not images or not all(isinstance(im, PIL.Image.Image) and im.mode == "RGB" for im in images):
+            raise ValueError("image: expected a PIL RGB image or a list of them (convert with .convert('RGB'))")
+        settings = decision_settings(self.damage_detector, damage_threshold, fade_threshold)
+        found = []
+        for im in images:
+            probs, fade = predict_tiled(self.damage_detector, np.asarray(im), tile, overlap)
+            found.append(decide(probs, fade, **settings))
+        return found
+
+    def certify(self, image: np.ndarray, region: np.ndarray, artist: str | None) -> Any | None:
+        """The style certificate of ``region`` of ``image`` (H, W, 3 uint8), or None without a certifier or when
+        the artist has no certificate centroid."""
+        certifier = self.style_certifier
+        if certifier is None or not region.any() or (artist is not None and artist not in certifier.artist_names):
+            return None
+        return certifier.certify(image, region, artist)
+
+    # ---------------------------------------------------------------------------------------- painting stages
+    def find_damage(
+        self, images: list[PIL.Image.Image], masks: list, fades: list, detect: bool
+    ) -> tuple[list, list, str]:
+        """Stage 2: the damage maps, as given or found by :meth:`detect_damage`; and their source."""
+        if not detect:
+            return masks, fades, "given"
+        found = self.detect_damage(images)
+        masks = [d.mask_image() if d.mask.any() else None for d in found]
+        fades = [d.fade_map() if (d.fade > 0).any() else None for d in found]
+        _check_damage_present(masks, fades)
+        return masks, fades, "detected"
+
+    def prepare_damage(
+        self,
+        image: np.ndarray,
+        mask_image: PIL.Image.Image | None,
+        fade_map: PIL.Image.Image | None,
+        init_image: PIL.Image.Image | None,
+        *,
+        fading: str,
+    ) -> DamagePlan:
+        """Stage 3: split one painting's damage (:func:`plan_damage` with the pipeline's ``thin_damage_px`` and
+        varnish estimator): thin damage and faded colour are restored in pixel space, the rest is denoised."""
+        return plan_damage(
+            image,
+            mask_image,
+            fade_map,
+            init_image,
+            fading=fading,
+            thin_damage_px=self.config.thin_damage_px,
+            varnish_estimator=self.varnish_estimator,
+        )
+
+    def prepare_style(
+        self, plan: DamagePlan, artist: str | None, switches: ComponentSwitches
+    ) -> tuple[torch.Tensor | None, str | None]:
+        """Stage 4: the (1, style_dim) style vector and its origin; (None, None) when nothing is denoised."""
+        if not plan.region.any():
+            return None, None
+        if not switches.style:
+            return self.unet.null_style[None].detach(), "none"
+        return self.encode_style(plan.image, plan.region | plan.thin, artist)
+
+    def denoise_tiles(
+        self, plan: DamagePlan, style: torch.Tensor | None, settings: DenoiseSettings, *, attribution: bool
+    ) -> Denoised:
+        """Stage 5: denoise tiles around the damage and blend them into the painting (only damaged pixels change).
+
+        Args:
+            plan: the painting's :class:`DamagePlan`.
+            style: (1, style_dim) from :meth:`prepare_style`.
+            settings: the call's :class:`DenoiseSettings`.
+            attribution: record the block-wise attribution through hooks on the denoiser's cross-attention.
+        """
+        arr, region = plan.image, plan.region
+        tiles, side = self._tile_geometry(region) if region.any() else ([], 0)
+        pad_h, pad_w = max(0, side - arr.shape[0]), max(0, side - arr.shape[1])
+        padded = np.pad(arr, ((0, pad_h), (0, pad_w), (0, 0)), mode="reflect") if pad_h or pad_w else arr
+        init_p = None
+        if plan.init is not None:
+            init_p = np.pad(np.asarray(plan.init), ((0, pad_h), (0, pad_w), (0, 0)), mode="reflect")
+        mask_p = np.pad(plan.mask, ((0, pad_h), (0, pad_w)))
+        fade_p = np.pad(plan.fade, ((0, pad_h), (0, pad_w)))
+        ramp = max(1, self.config.context // 2)
+        blender = TileBlender(arr, region, ramp=ramp, whole_tiles=not settings.switches.pixel_compositing)
+        used: list[int] = []
+        recorder = None
+        if attribution and settings.top_k > 0 and self.unet.config.retrieval_dim > 0 and tiles:
+            recorder = AttributionRecorder(
+                self.unet, arr.shape[:2], self.config.attribution_block, self.config.attribution_weighting
+            ).attach()
+        try:
+            for n, tile in enumerate(self.progress_bar(tiles)):
+                sl = tile.slices
+                if recorder is not None:
+                    recorder.begin_tile()
+                inputs = TileInputs(
+                    padded[sl],
+                    mask_p[sl].astype(np.float32),
+                    fade_p[sl],
+                    init_p[sl] if init_p is not None else None,
+                    style,
+                    n,
+                )
+                out, rows = self.denoise_tile(inputs, settings)
+                if recorder is not None:
+                    recorder.end_tile(tile.y0, tile.x0, mask_p[sl] | (fade_p[sl] > 0), rows)
+                blender.add(tile, out)
+                used += [int(r) for r in rows if r >= 0]
+        finally:
+            if recorder is not None:
+                recorder.detach()
+        return Denoised(blender.result(), len(tiles), sorted(set(used)), recorder)
+
+    def _tile_geometry(self, region: np.ndarray) -> tuple[list[Tile], int]:
+        """Tiles (and the padded working size) covering ``region``."""
+        h, w = region.shape
+        align = self.latent_stride * 2 ** (len(self.unet.config.block_channels) - 1)
+        tile_size = self.config.tile_size
+        ys, xs = np.nonzero(region)
+        ctx = self.config.context
+        y0, y1 = max(0, ys.min() - ctx), min(h, ys.max() + 1 + ctx)
+        x0, x1 = max(0, xs.min() - ctx), min(w, xs.max() + 1 + ctx)
+        side = max(y1 - y0, x1 - x0)
+        if side <= tile_size:  # one crop around all the damage
+            side = -(-side // align) * align
+            return [Tile(min(y0, max(h - side, 0)), min(x0, max(w - side, 0)), side)], side
+        core = tile_size - 2 * ctx
+        return plan_tiles(region, tile_size, core), tile_size
+
+    # ------------------------------------------------------------------------------------------------ call
+    @torch.no_grad()
+    def __call__(
+        self,
+        image: PIL.Image.Image | list[PIL.Image.Image],
+        mask_image: PIL.Image.Image | list[PIL.Image.Image | None] | None = None,
+        fade_map: PIL.Image.Image | list[PIL.Image.Image | None] | None = None,
+        artist: str | None = None,
+        num_inference_steps: int | None = None,
+        generator: torch.Generator | None = None,
+        output_type: str = "pil",
+        return_dict: bool = True,
+        *,
+        retrieval: str = "filter",
+        top_k: int | None = None,
+        init_image: PIL.Image.Image | list[PIL.Image.Image | None] | None = None,
+        strength: float = 1.0,
+        attribution: bool = True,
+        certify: bool = True,
+        detect: bool = False,
+        fading: str | None = None,
+        guidance_scale: float | None = None,
+        switches: ComponentSwitches | None = None,
+        callback_on_step_end: Callable | None = None,
+        callback_on_step_end_tensor_inputs: list[str] | None = None,
+    ) -> ArtRestorePipelineOutput | tuple:
+        """Restore damaged paintings.
+
+        Args:
+            image: painting(s), PIL RGB, any size.
+            mask_image: L image(s), white (>= 128) = damaged (cracks, scratches, paint loss), or None.
+            fade_map: L image(s), 0..255 = fading strength, or None.
+            artist: a memory-bank artist (``pipe.memory_bank.artists``, or one added with :meth:`add_artist`), or
+                None to infer the style from the undamaged part of the painting.
+            num_inference_steps: denoising steps, at most ``MAX_INFERENCE_STEPS`` (None: the model's
+                ``default_steps``).
+            generator: torch generator for reproducible noise.
+            output_type: ``"pil"`` or ``"np"`` ((b, H, W, 3) uint8).
+            return_dict: return :class:`ArtRestorePipelineOutput` (else ``(images, attributions, certificates)``).
+            retrieval: ``"filter"`` (only the artist's patches), ``"boost"``, ``"none"`` (ignore the artist) or
+                ``"random"`` (random bank patches: an ablation).
+            top_k: retrieved patches per tile (None: the model's ``top_k``; 0 disables retrieval).
+            init_image: PIL RGB image(s) whose damaged pixels hold a first fill (e.g. an exemplar/PatchMatch fill),
+                or None. Denoising then starts from that fill noised to ``strength``, and the fill's fine texture
+                is kept where the autoencoder cannot reproduce it.
+            strength: share of the noise schedule used when ``init_image`` is given, in (0, 1] (1 = from noise).
+            attribution: record the block-wise attribution (``out.attributions``) through hooks on the denoiser's
+                cross-attention; None entries when False or when nothing was retrieved.
+            certify: fill ``out.certificates`` with the style certificate of each restored region (against
+                ``artist``, or the certifier's nearest artist when None); None entries when False or when the
+                pipeline has no ``style_certifier``.
+            detect: find the damage with :meth:`detect_damage` (``mask_image`` and ``fade_map`` must then be None);
+                ``out.records[i].mask_source`` says ``"detected"``.
+            fading: how faded areas are restored: ``"invert"`` (the ``varnish_estimator`` estimates the painting's
+                ageing transform and inverts it pixel by pixel: colour comes back, every brush stroke stays) or
+                ``"diffuse"`` (differential denoising: a latent of strength s changes during the last s share of
+                the steps). None: ``"invert"`` when the model has a varnish estimator, else ``"diffuse"``.
+            guidance_scale: classifier-free guidance on the style and the retrieved patches: each step predicts
+                with them and with the null style and no patch, and extrapolates by this factor (1: off; > 1
+                follows the artist more closely at twice the denoiser cost; None: the model's ``guidance_scale``).
+            switches: :class:`ComponentSwitches` turning mechanisms of the model off (ablations); None: all on.
+            callback_on_step_end: called as ``fn(pipe, step, timestep, {"latents", "tile_index"})`` after each step;
+                may return ``{"latents": ...}`` to replace them.
+            callback_on_step_end_tensor_inputs: tensors passed to the callback (only ``"latents"``).
+
+        Returns:
+            :class:`ArtRestorePipelineOutput`, or a tuple when ``return_dict`` is False.
+        """
+        images = _as_list(image)
+        masks = _as_list(mask_image) if mask_image is not None else [None] * len(images)
+        fades = _as_list(fade_map) if fade_map is not None else [None] * len(images)
+        inits = _as_list(init_image) if init_image is not None else [None] * len(images)
+        settings = DenoiseSettings(
+            artist=artist,
+            retrieval=retrieval,
+            top_k=self.config.top_k if top_k is None else top_k,
+            num_inference_steps=self.config.default_steps if num_inference_steps is None else num_inference_steps,
+            generator=generator,
+            strength=strength,
+            guidance_scale=self.config.guidance_scale if guidance_scale is None else guidance_scale,
+            switches=ComponentSwitches() if switches is None else switches,
+            callback_on_step_end=callback_on_step_end,
+            callback_on_step_end_tensor_inputs=callback_on_step_end_tensor_inputs or ["latents"],
+        )
+
+        # 1. check inputs
+        self.check_inputs(images, masks, fades, inits, settings, output_type=output_type, fading=fading, detect=detect)
+        fading = fading or ("invert" if self.varnish_estimator is not None else "diffuse")
+
+        # 2. find the damage (as given, or with the damage detector)
+        masks, fades, source = self.find_damage(images, masks, fades, detect)
+
+        results, attributions, certificates, records = [], [], [], []
+        for im, mk, fd, init in zip(images, masks, fades, inits):
+            # 3. split the damage: thin damage and faded colour are restored in pixel space, the rest is denoised
+            plan = self.prepare_damage(np.asarray(im), mk, fd, init, fading=fading)
+            # 4. encode the style (the artist's, or inferred from the undamaged painting)
+            style, style_from = self.prepare_style(plan, artist, settings.switches)
+            # 5. denoise tiles around the damage and blend them in
+            done = self.denoise_tiles(plan, style, settings, attribution=attribution)
+            # 6. attribute the restored blocks to memory-bank patches, certify the style
+            recorder = done.recorder
+            attributions.append(
+                recorder.result(done.image, plan.region, self.memory_bank, self.decode_latents) if recorder else None
+            )
+            certificates.append(self.certify(done.image, plan.changed, artist) if certify else None)
+            results.append(done.image)
+            records.append(self._record(plan, done, settings, (mk, fd, init), source=source, style=style_from))
+        self.maybe_free_model_hooks()
+
+        # 7. postprocess
+        out_images = self.postprocess(results, output_type)
+        if not return_dict:
+            return out_images, attributions, certificates
+        return ArtRestorePipelineOutput(out_images, attributions, certificates, records)
+
+    def _record(
+        self,
+        plan: DamagePlan,
+        done: Denoised,
+        settings: DenoiseSettings,
+        maps: tuple,
+        *,
+        source: str,
+        style: str | None,
+    ) -> RestorationRecord:
+        """The :class:`RestorationRecord` of one painting (``maps``: its mask, fade map and init image)."""
+        mask_image, fade_map, init = maps
+        return RestorationRecord(
+            mask_source=source if mask_image is not None else None,
+            fade_source=source if fade_map is not None else None,
+            mask_image=mask_image,
+            fade_map=fade_map,
+            init=f"given, strength {float(settings.strength):g}" if init is not None else None,
+            artist=settings.artist,
+            style=style,
+            fading=plan.fading,
+            tiles=done.tiles,
+            thin_pixels_filled=int(plan.thin.sum()),
+            steps=settings.num_inference_steps,
+            guidance_scale=float(settings.guidance_scale),
+            retrieved=done.retrieved,
+        )
+
+    @staticmethod
+    def postprocess(results: list[np.ndarray], output_type: str) -> list[PIL.Image.Image] | np.ndarray | list:
+        """PIL images, or one (b, H, W, 3) uint8 array when every image has the same size (else a list)."""
+        if output_type == "pil":
+            return [PIL.Image.fromarray(r) for r in results]
+        return np.stack(results) if len({r.shape for r in results}) == 1 else results
+
+
+def _as_list(x: Any) -> list:
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+def _check_damage_present(masks: list, fades: list) -> None:
+    """``ValueError`` for a painting with nothing to restore (no mask pixel >= 128 and no fading)."""
+    for i, (m, f) in enumerate(zip(masks, fades)):
+        has_mask = m is not None and np.asarray(m).max() >= 128
+        has_fade = f is not None and np.asarray(f).max() > 0
+        if not (has_mask or has_fade):
+            raise ValueError(
+                f"mask_image: image {i} has nothing to restore (no mask pixel >= 128 and no fade_map > 0; with "
+                "detect=True: the detector found no damage)"
+            )
+
+
+def _unknown_artist(artist: str, known: Any) -> str:
+    """The message for an unknown ``artist``: the closest known names, not all of them."""
+    names = sorted(known)
+    folded = {n.casefold(): n for n in names}
+    close = difflib.get_close_matches(artist.strip().casefold(), list(folded), n=3, cutoff=0.5)
+    hint = f"closest: {', '.join(folded[c] for c in close)}" if close else f"{len(names)} are known"
+    return f"artist: {artist!r} is unknown ({hint}; pipe.memory_bank.artists lists them, or None infers the style)"
+
+
+def _component_module(module: str) -> Any:
+    """The module ``module`` beside this one (the ``artrestore.hub`` package)."""
+    try:
+        return importlib.import_module(f"{__package__}.{module}")
+    except ImportError as e:
+        raise ValueError(
+            f"trust_remote_code: the component module {module!r} is not installed beside the pipeline, so the "
+            "components can only be built from the model folder's own code; pass trust_remote_code=True to allow that"
+        ) from e
+
+
+def _resize_short(image: PIL.Image.Image, side: int) -> PIL.Image.Image:
+    scale = side / min(image.size)
+    if scale >= 1:
+        return image
+    return image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), PIL.Image.LANCZOS)

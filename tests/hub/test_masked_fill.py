@@ -1,0 +1,110 @@
+"""Masked fills shared by training and inference: push-pull hole filling, the differential edit masks, and the
+pixel-space fill of thin damage."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from artrestore.hub.masked_fill import edit_mask, pushpull_fill
+
+
+def test_pushpull_keeps_known_pixels_and_fills_holes_from_their_surroundings():
+    torch.manual_seed(0)
+    image = torch.rand(2, 3, 40, 56)
+    hole = torch.zeros(2, 1, 40, 56)
+    hole[:, :, 10:25, 20:40] = 1
+    filled = pushpull_fill(image, hole)
+    known = (hole < 0.5).expand_as(image)
+    assert torch.equal(filled[known], image[known])  # bit-identical outside the holes
+    inside = filled[~known].view(2, 3, -1)
+    lo, hi = image.amin((2, 3))[..., None], image.amax((2, 3))[..., None]
+    assert ((inside >= lo - 1e-6) & (inside <= hi + 1e-6)).all()  # a mean of known colours, never beyond them
+    flat = torch.full((1, 3, 33, 17), 0.3)
+    assert torch.allclose(pushpull_fill(flat, hole[:1, :, :33, :17]), flat)  # a flat painting fills flat
+
+
+def test_pushpull_fill_follows_the_nearer_side_and_handles_empty_images():
+    image = torch.zeros(1, 1, 32, 64)
+    image[..., 32:] = 1.0  # dark left half, bright right half
+    hole = torch.zeros(1, 1, 32, 64)
+    hole[..., 8:24, 8:56] = 1
+    filled = pushpull_fill(image, hole)[0, 0]
+    assert filled[16, 10] < 0.5 < filled[16, 53]  # each side of the hole takes the colour nearer to it
+    assert torch.equal(pushpull_fill(torch.rand(1, 3, 8, 8), torch.ones(1, 1, 8, 8)), torch.full((1, 3, 8, 8), 0.5))
+    soft = hole * 0.6  # values above 0.5 count as unknown
+    assert torch.equal(pushpull_fill(image, soft)[0, 0], filled)
+
+
+def test_training_uses_the_same_fill_as_inference():
+    import artrestore.hub.tile_denoising as inference
+    import artrestore.training.diffusion as training
+
+    assert training.pushpull_fill is inference.pushpull_fill is pushpull_fill
+
+
+@pytest.mark.parametrize("num_steps", [1, 4, 10])
+def test_edit_mask_edits_a_pixel_during_the_last_share_of_steps_given_by_its_strength(num_steps):
+    strength = torch.tensor([0.0, 0.25, 0.5, 0.999, 1.0]).view(1, 1, 1, 5)
+    edits = torch.stack([edit_mask(strength, i, num_steps) for i in range(num_steps)])[:, 0, 0, 0]  # (steps, 5)
+    assert set(edits.unique().tolist()) <= {0.0, 1.0}
+    assert edits[:, 0].sum() == 0 and edits[:, -1].sum() == num_steps  # untouched / binary damage
+    assert edits[-1, 1:].all()  # every damaged pixel is edited at the last step
+    for j, s in enumerate(strength.flatten().tolist()):
+        first = int(np.argmax(edits[:, j].numpy())) if edits[:, j].any() else num_steps
+        assert (edits[first:, j] == 1).all()  # once edited, edited until the end
+        assert abs(edits[:, j].sum().item() - s * num_steps) < 1 + 1e-6  # the share of steps is the strength
+
+
+def test_thin_split_keeps_whole_parts_and_fill_is_biharmonic(monkeypatch):
+    from skimage.restoration import inpaint_biharmonic
+
+    import artrestore.hub.masked_fill as module
+    from artrestore.hub.masked_fill import biharmonic_fill
+
+    mask = np.zeros((60, 80), bool)
+    mask[5:50, 10:13] = True  # 3 px wide line
+    mask[30:45, 40:60] = True  # loss ...
+    mask[44, 60:78] = True  # ... with a thin tail
+    assert module.split_thin_damage(mask, 4).sum() == 45 * 3  # the line, not the tail of the loss
+    assert module.split_thin_damage(mask, 0).sum() == 0
+    assert module.split_thin_damage(mask, 25).sum() == mask.sum()  # nothing holds a 25 px square
+    seed = np.zeros_like(mask)
+    seed[35, 50] = True
+    assert (module.reconstruct(seed, mask) == (mask & (np.arange(80)[None] >= 40))).all()
+    rng = np.random.default_rng(0)
+    for trial in range(6):  # the split works on the damage's bounding box; the same as on the whole image
+        spots = np.zeros((90, 120), bool)
+        for _ in range(4):
+            y, x, h, w = rng.integers(0, 90), rng.integers(0, 120), rng.integers(1, 16), rng.integers(1, 16)
+            spots[y : y + h, x : x + w] = True
+        if trial % 2:
+            spots[:, :3] = False  # bounding box away from the left border
+        whole = spots & ~module.reconstruct(module.binary_opening(spots, 5), spots)
+        assert np.array_equal(module.split_thin_damage(spots, 5), whole)
+    blobs = rng.random((60, 80)) > 0.55
+    seeds = rng.random((60, 80)) > 0.98
+    labelled = module.reconstruct(seeds, blobs)
+    monkeypatch.setitem(sys.modules, "scipy", None)  # without SciPy: geodesic dilation, the same parts
+    assert np.array_equal(module.reconstruct(seeds, blobs), labelled) and labelled.any() and not labelled.all()
+    monkeypatch.undo()
+
+    y, x = np.mgrid[0:60, 0:80]
+    image = np.stack([128 + 60 * np.sin(x / 9.0), 100 + x, 50 + y * 2], -1).clip(0, 255).astype(np.uint8)
+    image[mask] = 0
+    thin = module.split_thin_damage(mask, 4)
+    filled = module.fill_thin_damage(image, thin)
+    assert np.array_equal(filled[~thin], image[~thin])
+    reference = np.clip(np.round(inpaint_biharmonic(image, thin, channel_axis=-1) * 255), 0, 255)
+    assert np.abs(filled[thin].astype(float) - reference[thin]).max() <= 1
+    t = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255  # the torch solver, used without scikit-image
+    ours = biharmonic_fill(t, torch.from_numpy(thin)[None, None].float(), tolerance=1e-6)[0].permute(1, 2, 0)
+    assert np.abs(ours.numpy()[thin] * 255 - reference[thin]).max() <= 1.5
+    assert torch.equal(biharmonic_fill(t, torch.zeros(1, 1, 60, 80)), t)
+    monkeypatch.setitem(sys.modules, "skimage", None)  # a model loaded without scikit-image: the torch solver
+    fallback = module.fill_thin_damage(image, thin)
+    assert np.array_equal(fallback[~thin], image[~thin])
+    assert np.abs(fallback[thin].astype(float) - reference[thin]).max() <= 2

@@ -1,0 +1,331 @@
+"""ArtRestorePipeline: inputs, untouched pixels at any size, determinism, style and retrieval wiring."""
+
+from __future__ import annotations
+
+import numpy as np
+import PIL.Image
+import pytest
+import torch
+
+from artrestore.hub import ComponentSwitches
+from artrestore.hub.tile_denoising import DenoiseSettings, TileInputs
+from artrestore.models import remove_varnish
+
+from .conftest import ARTISTS, build_tiny_pipeline
+
+
+def _painting(w: int, h: int, seed: int = 0) -> PIL.Image.Image:
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    base = np.stack([xx * 255 / w, yy * 255 / h, (xx + yy) * 127 / (w + h)], axis=-1)
+    noise = rng.integers(-20, 20, (h, w, 3))
+    return PIL.Image.fromarray(np.clip(base + noise, 0, 255).astype(np.uint8))
+
+
+def _mask(w: int, h: int, boxes: list[tuple[int, int, int, int]]) -> PIL.Image.Image:
+    m = np.zeros((h, w), np.uint8)
+    for x0, y0, x1, y1 in boxes:
+        m[y0:y1, x0:x1] = 255
+    return PIL.Image.fromarray(m)
+
+
+def _gen() -> torch.Generator:
+    return torch.Generator().manual_seed(0)
+
+
+@pytest.mark.parametrize(
+    "size, boxes",
+    [
+        ((1531, 1017), [(3, 5, 40, 9), (700, 500, 760, 530), (1500, 990, 1531, 1017), (100, 900, 103, 1010)]),
+        ((4000, 3000), [(0, 0, 30, 30), (1990, 1490, 2030, 1560), (3950, 2950, 4000, 3000)]),
+        ((50, 37), [(10, 10, 20, 14)]),  # smaller than a tile: padded, then cropped back
+    ],
+)
+def test_untouched_pixels_are_bit_identical(tiny_pipe, size, boxes):
+    image, mask = _painting(*size), _mask(*size, boxes)
+    out = tiny_pipe(image=image, mask_image=mask, generator=_gen())
+    res, src, m = np.asarray(out.images[0]), np.asarray(image), np.asarray(mask) >= 128
+    assert out.images[0].size == image.size and out.images[0].mode == "RGB"
+    assert np.array_equal(res[~m], src[~m])
+    assert (res[m] != src[m]).any()  # and the damage was actually repainted
+
+
+def test_fade_map_changes_only_faded_pixels(tiny_pipe):
+    image = _painting(200, 150)
+    fade = np.zeros((150, 200), np.uint8)
+    fade[40:90, 60:140] = 180
+    out = tiny_pipe(image=image, fade_map=PIL.Image.fromarray(fade), generator=_gen(), output_type="np")
+    res, src = out.images[0], np.asarray(image)
+    assert res.shape == src.shape and res.dtype == np.uint8
+    assert np.array_equal(res[fade == 0], src[fade == 0])
+    assert (res[fade > 0] != src[fade > 0]).any()
+    assert out.records[0].fade_source == "given" and out.records[0].mask_source is None
+    assert out.records[0].fading == "diffuse"  # this model has no varnish estimator
+
+
+def test_fading_by_varnish_inversion_keeps_structure_and_untouched_pixels():
+    """With a varnish estimator, faded areas are restored by the per-pixel inversion (no tile is denoised when
+    there is no binary damage); ``fading="diffuse"`` still denoises them; holes are denoised either way."""
+    pipe = build_tiny_pipeline(varnish=True)
+    pipe.set_progress_bar_config(disable=True)
+    image = _painting(200, 150)
+    fade = np.zeros((150, 200), np.uint8)
+    fade[40:90, 60:140] = 180
+    fade_im = PIL.Image.fromarray(fade)
+    out = pipe(image=image, fade_map=fade_im, generator=_gen(), output_type="np")
+    res, src = out.images[0], np.asarray(image)
+    assert np.array_equal(res[fade == 0], src[fade == 0])
+    assert (res[fade > 0] != src[fade > 0]).any()
+    assert out.records[0].fading == "invert" and out.records[0].tiles == 0
+    assert out.records[0].style is None  # nothing was denoised, so no style was encoded
+    x = torch.from_numpy(src / 255.0).permute(2, 0, 1)[None].float()  # (1, 3, h, w)
+    f = torch.from_numpy(fade / 255.0)[None, None].float()  # (1, 1, h, w)
+    with torch.no_grad():
+        expected = remove_varnish(x, f, pipe.varnish_estimator(x, f))
+    expected = np.round(expected[0].permute(1, 2, 0).numpy() * 255)
+    assert np.abs(res[fade > 0].astype(float) - expected[fade > 0]).max() <= 1
+    diffused = pipe(image=image, fade_map=fade_im, generator=_gen(), output_type="np", fading="diffuse")
+    assert diffused.records[0].fading == "diffuse" and diffused.records[0].tiles == 1
+    assert not np.array_equal(diffused.images[0], res)
+    mask = _mask(200, 150, [(10, 10, 30, 30)])
+    both = pipe(image=image, mask_image=mask, fade_map=fade_im, generator=_gen(), output_type="np")
+    m = np.asarray(mask) >= 128
+    assert both.records[0].tiles == 1 and (both.images[0][m] != src[m]).any()
+    assert (both.images[0][(fade > 0) & ~m] != src[(fade > 0) & ~m]).any()
+    assert np.array_equal(both.images[0][~m & (fade == 0)], src[~m & (fade == 0)])
+
+
+def test_same_seed_same_result_and_tuple_output(tiny_pipe):
+    image, mask = _painting(160, 120), _mask(160, 120, [(50, 40, 90, 70)])
+    a = tiny_pipe(image=image, mask_image=mask, generator=_gen(), output_type="np").images
+    b, attributions, certificates = tiny_pipe(
+        image=image, mask_image=mask, generator=_gen(), output_type="np", return_dict=False
+    )
+    assert np.array_equal(a, b)
+    assert len(attributions) == 1 and attributions[0] is not None  # the tiny model retrieves
+    assert certificates == [None]  # no certifier in the tiny pipeline
+    c = tiny_pipe(image=image, mask_image=mask, generator=torch.Generator().manual_seed(1), output_type="np").images
+    assert not np.array_equal(a, c)
+
+
+def test_batch_of_images(tiny_pipe):
+    images = [_painting(96, 80, 0), _painting(70, 90, 1)]
+    masks = [_mask(96, 80, [(10, 10, 30, 20)]), _mask(70, 90, [(5, 50, 40, 60)])]
+    out = tiny_pipe(image=images, mask_image=masks, generator=_gen())
+    assert [im.size for im in out.images] == [(96, 80), (70, 90)]
+    assert len(out.records) == 2
+
+
+def test_artist_style_and_retrieval_are_used(tiny_pipe):
+    image, mask = _painting(128, 128), _mask(128, 128, [(40, 40, 90, 90)])
+    inferred = tiny_pipe(image=image, mask_image=mask, generator=_gen(), output_type="np")
+    a0 = tiny_pipe(image=image, mask_image=mask, artist=ARTISTS[0], generator=_gen(), output_type="np")
+    a1 = tiny_pipe(image=image, mask_image=mask, artist=ARTISTS[1], generator=_gen(), output_type="np")
+    no_retrieval = tiny_pipe(image=image, mask_image=mask, artist=ARTISTS[0], top_k=0, generator=_gen())
+    assert inferred.records[0].style == "inferred" and a0.records[0].style == "artist"
+    assert not np.array_equal(a0.images, a1.images)
+    assert not np.array_equal(a0.images[0], np.asarray(no_retrieval.images[0]))
+    bank = tiny_pipe.memory_bank
+    assert a0.records[0].retrieved and all(bank.provenance[i].artist == ARTISTS[0] for i in a0.records[0].retrieved)
+
+
+def test_guidance_contrasts_the_conditioning_with_null_style_and_no_patches(tiny_pipe, monkeypatch):
+    image, mask = _painting(96, 96), _mask(96, 96, [(30, 30, 70, 70)])
+    args = dict(image=image, mask_image=mask, artist=ARTISTS[0], output_type="np")
+    plain = tiny_pipe(**args, generator=_gen())
+    one = tiny_pipe(**args, generator=_gen(), guidance_scale=1.0)
+    assert np.array_equal(plain.images, one.images) and plain.records[0].guidance_scale == 1.0
+    calls = []
+    forward = tiny_pipe.unet.forward
+
+    def spy(sample, timestep, masked_latents, latent_mask, style, film, retrieved, retrieved_mask, **kw):
+        calls.append((sample.shape[0], style.detach().clone(), retrieved_mask.clone(), retrieved.detach().clone()))
+        return forward(sample, timestep, masked_latents, latent_mask, style, film, retrieved, retrieved_mask, **kw)
+
+    def final_latents(store):
+        def cb(pipe, step, timestep, kwargs):
+            store.append(kwargs["latents"].clone())
+            return {}
+
+        return cb
+
+    guided_latents, base_latents = [], []
+    monkeypatch.setattr(tiny_pipe.unet, "forward", spy)
+    guided = tiny_pipe(
+        **args,
+        generator=_gen(),
+        guidance_scale=3.0,
+        num_inference_steps=2,
+        callback_on_step_end=final_latents(guided_latents),
+    )
+    monkeypatch.undo()
+    assert len(calls) == 2 and all(c[0] == 2 for c in calls)  # one batched call per step
+    _, style, valid, tokens = calls[0]
+    assert torch.equal(style[1], tiny_pipe.unet.null_style.detach())
+    assert torch.equal(style[0], tiny_pipe.memory_bank.artist_vectors[ARTISTS[0]].to(style.dtype))
+    assert valid[0].any() and not valid[1].any() and torch.equal(tokens[0], tokens[1])
+    assert guided.records[0].guidance_scale == 3.0
+    tiny_pipe(**args, generator=_gen(), num_inference_steps=2, callback_on_step_end=final_latents(base_latents))
+    assert not torch.allclose(guided_latents[-1], base_latents[-1])
+    region = np.asarray(mask) >= 128
+    assert np.array_equal(guided.images[0][~region], np.asarray(image)[~region])  # untouched stays untouched
+
+
+def test_add_artist_from_references(tiny_pipe):
+    refs = [_painting(64, 64, s) for s in range(3)]
+    vec = tiny_pipe.add_artist("New Artist", refs)
+    assert vec.shape == (16,) and abs(float(vec.norm()) - 1) < 1e-5
+    out = tiny_pipe(image=_painting(64, 64), mask_image=_mask(64, 64, [(20, 20, 40, 40)]), artist="New Artist")
+    assert out.records[0].style == "artist"
+    del tiny_pipe.memory_bank.artist_vectors["New Artist"]
+
+
+def test_callback_on_step_end_sees_every_step(tiny_pipe):
+    seen = []
+
+    def cb(pipe, step, timestep, kwargs):
+        seen.append((kwargs["tile_index"], step, tuple(kwargs["latents"].shape)))
+        return {}
+
+    tiny_pipe(
+        image=_painting(64, 64),
+        mask_image=_mask(64, 64, [(8, 8, 20, 20)]),
+        num_inference_steps=3,
+        callback_on_step_end=cb,
+    )
+    assert [s[1] for s in seen] == [0, 1, 2] and seen[0][2][1] == 4
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(image=_painting(64, 64).convert("RGBA")), "image: expected a PIL RGB"),
+        (dict(mask_image=_mask(60, 64, [(1, 1, 5, 5)])), "mask_image: size"),
+        (dict(mask_image=_mask(64, 64, [(1, 1, 5, 5)]).convert("RGB")), "mask_image: expected a PIL 'L'"),
+        (dict(mask_image=_mask(64, 64, [])), "nothing to restore"),
+        (dict(artist="Nobody"), "artist: 'Nobody' is unknown"),
+        (dict(num_inference_steps=0), "num_inference_steps"),
+        (dict(output_type="latent"), "output_type"),
+        (dict(retrieval="nearest"), "retrieval"),
+        (dict(fade_map=[None, None]), "fade_map: expected one per image"),
+        (dict(fading="erase"), "fading: expected one of"),
+        (dict(fading="invert"), "fading: 'invert' needs a varnish_estimator"),
+        (dict(guidance_scale=-1.0), "guidance_scale: expected a number"),
+        (dict(guidance_scale="3"), "guidance_scale: expected a number"),
+    ],
+)
+def test_bad_inputs_raise_value_errors(tiny_pipe, kwargs, match):
+    args = dict(image=_painting(64, 64), mask_image=_mask(64, 64, [(10, 10, 20, 20)]))
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        tiny_pipe(**args)
+
+
+def test_thin_damage_is_filled_in_pixel_space(tiny_pipe):
+    from artrestore.hub.masked_fill import split_thin_damage
+
+    image = _painting(120, 100)
+    mask = np.zeros((100, 120), np.uint8)
+    mask[50, 10:110] = 255  # a 1 px scratch
+    mask[10:40, 10:40] = 255  # a 30 px loss
+    thin = split_thin_damage(mask >= 128, 5)
+    assert thin[50].sum() == 100 and not thin[10:40, 10:40].any()
+    attached = mask.copy()
+    attached[40:50, 20] = 255  # a crack from the loss down to the scratch joins them into one part
+    assert not split_thin_damage(attached >= 128, 5).any()  # a part with a compact loss stays whole
+    tiny_pipe.register_to_config(thin_damage_px=5)
+    try:
+        out = tiny_pipe(image=image, mask_image=PIL.Image.fromarray(mask), generator=_gen(), output_type="np")
+    finally:
+        tiny_pipe.register_to_config(thin_damage_px=0)
+    res, src = out.images[0], np.asarray(image)
+    assert out.records[0].thin_pixels_filled == 100
+    assert np.array_equal(res[mask == 0], src[mask == 0]) and (res[mask > 0] != src[mask > 0]).any()
+    # the scratch gets the colour of its neighbours
+    assert np.abs(res[50, 20:100].astype(int) - src[49, 20:100].astype(int)).mean() < 25
+
+
+def test_init_image_and_strength(tiny_pipe):
+    image, mask = _painting(96, 96), _mask(96, 96, [(30, 30, 70, 60)])
+    init = np.asarray(image).copy()
+    init[30:60, 30:70] = (200, 40, 40)  # a first fill of the hole
+    init_img = PIL.Image.fromarray(init)
+    base = tiny_pipe(image=image, mask_image=mask, generator=_gen(), output_type="np").images[0]
+    half = tiny_pipe(
+        image=image, mask_image=mask, init_image=init_img, strength=0.5, generator=_gen(), output_type="np"
+    )
+    res, m = half.images[0], np.asarray(mask) >= 128
+    assert np.array_equal(res[~m], np.asarray(image)[~m]) and not np.array_equal(res, base)
+    assert half.records[0].init == "given, strength 0.5"
+    with pytest.raises(ValueError, match="strength"):
+        tiny_pipe(image=image, mask_image=mask, init_image=init_img, strength=0.0)
+    with pytest.raises(ValueError, match="init_image"):
+        tiny_pipe(image=image, mask_image=mask, init_image=init_img.resize((90, 96)))
+
+
+def test_init_fill_left_alone_by_the_denoiser_comes_back_exactly(tiny_pipe):
+    # when the denoiser leaves the init latents unchanged, the tile must be the init fill itself: the boundary
+    # correction may only answer the denoiser's own edit, not add the decoder's error to an exact fill
+    crop = np.asarray(_painting(64, 64, seed=3))
+    mask = np.zeros((64, 64), np.float32)
+    mask[20:44, 16:40] = 1
+    z_init = tiny_pipe.encode_image(tiny_pipe._to_tensor(crop))  # the init fill is the painting itself
+
+    def keep_init(pipe, step, timestep, kwargs):
+        return {"latents": z_init}
+
+    style, _ = tiny_pipe.encode_style(crop, mask > 0, ARTISTS[0])
+    inputs = TileInputs(crop, mask, np.zeros_like(mask), crop, style, 0)
+    settings = DenoiseSettings(
+        artist=ARTISTS[0],
+        retrieval="filter",
+        top_k=0,
+        num_inference_steps=2,
+        generator=_gen(),
+        strength=0.5,
+        guidance_scale=1.0,
+        switches=ComponentSwitches(),
+        callback_on_step_end=keep_init,
+    )
+    restored, _ = tiny_pipe.denoise_tile(inputs, settings)
+    assert tiny_pipe.config.boundary_correction
+    np.testing.assert_allclose(restored, crop.astype(np.float32), atol=1e-2)
+
+
+def test_init_fill_of_a_faded_hole_gets_the_colour_back(monkeypatch):
+    # a first fill copies faded paint into the hole; the varnish inversion that restores the faded area around it
+    # must restore the fill too, or the hole comes back in the faded colours
+    pipe = build_tiny_pipeline(varnish=True)
+    pipe.set_progress_bar_config(disable=True)
+    image, mask = _painting(96, 96), _mask(96, 96, [(40, 40, 56, 56)])
+    fade = np.zeros((96, 96), np.uint8)
+    fade[20:80, 20:80] = 200  # the hole lies inside the faded area
+    seen = []
+    original = pipe.denoise_tile
+
+    def spy(inputs, settings):
+        seen.append((np.array(inputs.init), np.array(inputs.mask) > 0))  # the init crop and its hole
+        return original(inputs, settings)
+
+    monkeypatch.setattr(pipe, "denoise_tile", spy)
+    src = np.asarray(image)
+    pipe(
+        image=image,
+        mask_image=mask,
+        fade_map=PIL.Image.fromarray(fade),
+        init_image=image,
+        strength=0.5,
+        generator=_gen(),
+        output_type="np",
+    )
+    x = torch.from_numpy(src / 255.0).permute(2, 0, 1)[None].float()  # (1, 3, h, w)
+    m = np.asarray(mask) >= 128
+    f_around = torch.from_numpy(np.where(m, 0, fade) / 255.0)[None, None].float()
+    with torch.no_grad():
+        params = pipe.varnish_estimator(x, f_around, torch.from_numpy(m.astype(np.float32))[None, None])
+        expected = remove_varnish(x, torch.from_numpy(fade / 255.0)[None, None].float(), params)
+    expected = np.round(expected[0].permute(1, 2, 0).numpy() * 255)
+    init_crop, hole = seen[0]  # one tile; its hole pixels in the same (row-major) order as the painting's
+    assert hole.sum() == m.sum()
+    assert np.abs(init_crop[hole].astype(float) - expected[m]).max() <= 1
+    assert np.abs(init_crop[hole].astype(float) - src[m]).mean() > 5  # not the faded paint
