@@ -23,6 +23,11 @@ def opt(default: object, help: str, **kwargs: object) -> object:
     return field(default=default, metadata={"help": help, **kwargs})
 
 
+def paintings_option(help: str = "folder of <Artist>/*.jpg paintings") -> object:
+    """The ``--data`` option of every command that reads the paintings (default: the shared data's)."""
+    return opt(lambda: data_path("paintings"), help)
+
+
 @dataclass
 class LoopSettings:
     """Optimisation and bookkeeping settings common to every training run (resumable from ``out``)."""
@@ -47,7 +52,7 @@ class LoopSettings:
 class BenchConfig:
     """Settings of ``artrestore bench``."""
 
-    data: str = opt(lambda: data_path("paintings"), "folder of <Artist>/*.jpg paintings")
+    data: str = paintings_option()
     out: str = opt("bench_out", "output folder for results.md, results.json and the plots")
     masks: str | None = opt(None, "folder of <id>_<kind>_mask.png masks to use instead of simulated damage")
     methods: str = opt(
@@ -55,7 +60,11 @@ class BenchConfig:
         "comma-separated method names; artrestore or artrestore@<sampler><steps> (e.g. artrestore@ddim8) = the model",
     )
     model: str = opt(default_model, "ArtRestore model folder for the artrestore methods")
-    kinds: str = opt(",".join(KINDS), "comma-separated damage kinds (table rows)")
+    kinds: str = opt(
+        ",".join(KINDS),
+        "comma-separated damage kinds (table rows): simulated ones, or the held-out mask families polygon, lines, "
+        "strokes, polygon_lines (never drawn by the training simulator)",
+    )
     size: int = opt(512, "paintings are resized (short side) and centre-cropped to size x size")
     limit: int | None = opt(None, "use at most this many paintings")
     min_works: int = opt(0, "only paintings of artists with at least this many works in the collection")
@@ -80,7 +89,7 @@ class DetectBenchConfig:
     """Settings of ``artrestore bench-detect``: damage detection quality and speed."""
 
     detector: str = opt("runs/detector/final", "folder of a saved DamageDetector (save_pretrained layout)")
-    data: str = opt(lambda: data_path("paintings"), "folder of <Artist>/*.jpg paintings")
+    data: str = paintings_option()
     craquelure: str = opt(lambda: data_path("craquelure"), "real crack close-ups and maps")
     out: str = opt("runs/bench_detect", "output folder for results.md, results.json and plot.png")
     size: int = opt(512, "synthetic cases: paintings resized and centre-cropped to size x size")
@@ -97,7 +106,7 @@ class DetectorCalibrationConfig:
     detector: str = opt("runs/detector/final", "folder of a saved DamageDetector (save_pretrained layout)")
     out: str | None = opt(None, "where to save the calibrated detector (default: over the input folder)")
     report: str = opt("runs/calibrate_detector", "folder for calibration.json and calibration.png")
-    data: str = opt(lambda: data_path("paintings"), "folder of <Artist>/*.jpg paintings")
+    data: str = paintings_option()
     craquelure: str = opt(lambda: data_path("craquelure"), "real crack close-ups and maps")
     paintings: int = opt(40, "training paintings given fresh simulated damage of every kind")
     real: int = opt(60, "real craquelure close-ups of the training files")
@@ -189,7 +198,7 @@ class DetectorTrainConfig(LoopSettings):
     """Settings of ``artrestore train-detector``: synthetic damage on painting crops plus real craquelure."""
 
     out: str = opt("runs/detector", "run folder (an existing run there is resumed)")
-    data: str = opt(lambda: data_path("paintings"), "folder of <Artist>/*.jpg paintings")
+    data: str = paintings_option()
     craquelure: str = opt(lambda: data_path("craquelure"), "real crack close-ups and maps")
     crop: int = opt(192, "training crop side in pixels")
     real_share: float = opt(0.25, "share of samples that are real craquelure close-ups")
@@ -209,7 +218,7 @@ class VarnishTrainConfig(LoopSettings):
     """Settings of ``artrestore train-varnish``: the ageing-transform estimator that restores faded colour."""
 
     out: str = opt("runs/varnish", "run folder (an existing run there is resumed)")
-    data: str = opt(lambda: data_path("paintings"), "folder of <Artist>/*.jpg paintings")
+    data: str = paintings_option()
     crop: int = opt(192, "training crop side in pixels")
     size: int = opt(160, "longest side the estimator resizes a painting to")
     channels: str = opt("32,64,96,128", "widths of the estimator's strided stages")
@@ -225,7 +234,7 @@ class AutoencoderTrainConfig(LoopSettings):
 
     out: str = opt("runs/vae", "run folder (an existing run there is resumed)")
     source: str = opt("style", "training images: style (the 224 px style set) or paintings (train split)")
-    data: str = opt(lambda: data_path("paintings"), "folder of <Artist>/*.jpg paintings")
+    data: str = paintings_option()
     style_data: str = opt(lambda: data_path("wikiart224"), "folder of <Style>/*.jpg")
     init: str | None = opt(None, "start from these autoencoder weights (e.g. the style-set stage's final/)")
     crop: int = opt(128, "training crop side in pixels")
@@ -250,7 +259,7 @@ class DiffusionTrainConfig(LoopSettings):
     out: str = opt("runs/diffusion", "run folder (an existing run there is resumed)")
     vae: str = opt("runs/vae/final", "trained autoencoder folder (save_pretrained of AutoencoderKL)")
     source: str = opt("style", "training images: style (the 224 px style set) or paintings (train split)")
-    data: str = opt(lambda: data_path("paintings"), "folder of <Artist>/*.jpg paintings")
+    data: str = paintings_option()
     style_data: str = opt(lambda: data_path("wikiart224"), "folder of <Style>/*.jpg")
     init: str | None = opt(None, "start from this run's final/ (e.g. the style-set stage)")
     crop: int = opt(128, "training crop side in pixels")
@@ -305,7 +314,7 @@ class ExportConfig:
 
     run: str = opt("runs/diffusion_cells", "`artrestore train` run folder")
     out: str = opt(default_model, "folder to write (replaced)")
-    data: str = opt(lambda: data_path("paintings"), "paintings; the train split fills the bank")
+    data: str = paintings_option("paintings; the train split fills the bank")
     sampler: str = opt("DPMSolverMultistepScheduler", "stock diffusers sampler class")
     default_steps: int = opt(
         PipelineSettings.default_steps, "the pipeline's default denoising steps (4: the best quality per CPU second)"
@@ -344,7 +353,7 @@ class VaeBenchConfig:
     """Settings of ``artrestore bench-vae``: autoencoder reconstruction quality on held-out paintings."""
 
     vae: str = opt("runs/vae/final", "autoencoder folder")
-    data: str = opt(lambda: data_path("paintings"), "folder of <Artist>/*.jpg paintings")
+    data: str = paintings_option()
     split: str = opt("val", "which paintings: val, train or all")
     size: int = opt(512, "paintings are resized (short side) and centre-cropped to size x size")
     limit: int | None = opt(None, "use at most this many paintings")
@@ -357,7 +366,7 @@ class LargeBenchConfig:
     """Settings of ``artrestore bench-large``: peak memory and time on one full-resolution painting."""
 
     model: str = opt(default_model, "ArtRestore model folder")
-    data: str = opt(lambda: data_path("paintings"), "folder of <Artist>/*.jpg paintings")
+    data: str = paintings_option()
     painting: int = opt(0, "index of the validation painting to upscale")
     width: int = opt(4000, "width in pixels")
     height: int = opt(3000, "height in pixels")
@@ -370,7 +379,7 @@ class LargeBenchConfig:
 class CertifierTrainConfig:
     """Settings of ``artrestore train-certifier``: the style certificate's embedding head, centroids, thresholds."""
 
-    data: str = opt(lambda: data_path("paintings"), "folder of <Artist>/*.jpg paintings")
+    data: str = paintings_option()
     out: str = opt("runs/certifier", "run folder (patch statistics are cached there)")
     per_painting: int = opt(16, "random patches per painting (128-256 px)")
     embed_dim: int = opt(64, "embedding size of each head")
@@ -408,7 +417,7 @@ class AblateConfig:
         "comma-separated variants of artrestore.bench.ablation.ABLATIONS",
     )
     baselines: str = opt("patchmatch", "classical methods run alongside, for scale")
-    data: str = opt(lambda: data_path("paintings"), "folder of <Artist>/*.jpg paintings")
+    data: str = paintings_option()
     out: str = opt("bench_out/ablation", "output folder")
     model: str = opt(default_model, "ArtRestore model folder")
     kinds: str = opt("large_loss,mixed,fading", "comma-separated damage kinds")
@@ -424,7 +433,7 @@ class AblateConfig:
 class AttributionBenchConfig:
     """Settings of ``artrestore bench-attribution``: the deletion test of the attribution maps."""
 
-    data: str = opt(lambda: data_path("paintings"), "folder of <Artist>/*.jpg paintings")
+    data: str = paintings_option()
     out: str = opt("bench_out/attribution", "output folder")
     model: str = opt(default_model, "ArtRestore model folder")
     kind: str = opt("large_loss", "simulated damage kind")

@@ -136,3 +136,31 @@ def test_trust_remote_code_load_without_artrestore(tmp_path):
     out, stdout = load_without_artrestore(BUNDLED, tmp_path / "i.png", tmp_path / "m.png", tmp_path)
     assert np.array_equal(out[m == 0], img[m == 0]) and (out[m > 0] != img[m > 0]).any()
     assert "fading invert" in stdout
+
+
+def test_code_defaults_are_the_shipped_settings():
+    """One definition of every default: the pipeline, export and the CLI agree with the bundle's saved config."""
+    import dataclasses
+    import inspect
+
+    from artrestore.config import ExportConfig
+    from artrestore.export import export_run
+    from artrestore.hub import ArtRestoreUNet, PipelineSettings
+
+    index = json.loads((BUNDLED / "model_index.json").read_text())
+    unet = json.loads((BUNDLED / "unet" / "config.json").read_text())
+    settings = PipelineSettings()
+    saved = {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings) if f.name in index}
+    assert len(saved) >= 9 and saved == {k: index[k] for k in saved}
+    assert unet["retrieval_routing"] == settings.retrieval_routing
+    assert (
+        inspect.signature(ArtRestoreUNet.__init__).parameters["retrieval_routing"].default == unet["retrieval_routing"]
+    )
+    init = inspect.signature(ArtRestorePipeline.__init__).parameters
+    assert {k: init[k].default for k in saved} == saved
+    export = ExportConfig()
+    exported = inspect.signature(export_run).parameters
+    for name in ("default_steps", "thin_damage_px", "retrieval_routing"):
+        assert getattr(export, name) == getattr(settings, name), name
+    for name in ("thin_damage_px", "retrieval_routing"):
+        assert exported[name].default == getattr(settings, name), name

@@ -23,6 +23,7 @@ from ..damage import KINDS, DamageConfig, DamageSample, DamageSimulator, derive_
 from ..data import PaintingCollection, center_square, split_collection
 from ..io import load_fade_map, load_image, load_mask
 from ..metrics import dists, lpips, masked_delta_e, masked_psnr, masked_ssim, seam_error, untouched_changed
+from .mask_families import MASK_FAMILIES, family_sample
 from .memory import PeakMemory
 from .model_method import register_model_methods
 from .report import aggregate, markdown_table, plot_rows
@@ -224,9 +225,12 @@ def run_bench(config: BenchConfig) -> dict:
         raise ValueError("methods: give at least one method name")
     register_model_methods(methods, config.model)
     fns = {m: get_method(m) for m in methods}  # raises on unknown names
-    bad = [k for k in kinds if k not in KINDS]
+    bad = [k for k in kinds if k not in KINDS + MASK_FAMILIES]
     if bad or not kinds:
-        raise ValueError(f"kinds: unknown damage kinds {bad}; accepted: {', '.join(KINDS)}")
+        raise ValueError(
+            f"kinds: unknown damage kinds {bad}; accepted: {', '.join(KINDS)} (simulated) and "
+            f"{', '.join(MASK_FAMILIES)} (masks the training simulator never draws)"
+        )
     if config.size < 64:
         raise ValueError(f"size: expected at least 64 pixels, got {config.size}")
     if config.masks is not None and not Path(config.masks).is_dir():
@@ -280,6 +284,8 @@ def run_bench(config: BenchConfig) -> dict:
                     skipped += 1
                     bar.update(1)
                     continue
+            elif kind in MASK_FAMILIES:
+                sample = family_sample(clean, kind, seed)
             else:
                 sample = simulator.simulate(clean, kind, seed)
             outputs: dict[str, np.ndarray] = {}

@@ -12,6 +12,7 @@ from artrestore.hub.damage_detection import DetectedDamage, decide, decision_set
 from ..config import DetectConfig
 from ..damage.grid import type_map_to_rgb
 from ..hub.detector import DamageDetector
+from ..hub.settings import PipelineSettings
 from ..io import load_image, save_png
 
 
@@ -28,8 +29,8 @@ def load_detector(path: str | Path) -> DamageDetector:
 def detect_damage(
     model: DamageDetector,
     image: np.ndarray,
-    tile: int = 1024,
-    overlap: int = 64,
+    tile: int = PipelineSettings.detector_tile,
+    overlap: int = PipelineSettings.detector_overlap,
     damage_threshold: float | None = None,
     fade_threshold: float | None = None,
 ) -> DetectedDamage:

@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from .settings import PipelineSettings
+
 
 class DamageType(IntEnum):
     """Codes of the per-pixel damage-type map (uint8; ``artrestore.damage.DamageType`` is this class). Later
@@ -63,7 +65,10 @@ def _tiles(length: int, tile: int, overlap: int, multiple: int) -> tuple[int, li
 
 @torch.no_grad()
 def predict_tiled(
-    model: torch.nn.Module, image: np.ndarray, tile: int = 1024, overlap: int = 64
+    model: torch.nn.Module,
+    image: np.ndarray,
+    tile: int = PipelineSettings.detector_tile,
+    overlap: int = PipelineSettings.detector_overlap,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Class probabilities and fade strength for an image of any size.
 

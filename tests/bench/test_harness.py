@@ -40,6 +40,16 @@ def test_bench_writes_table_json_and_plot(painting_folder, tmp_path):
     assert list((out / "examples").glob("*.jpg"))
 
 
+def test_bench_runs_the_held_out_mask_families(painting_folder, tmp_path):
+    results = run_bench(_config(painting_folder, tmp_path, kinds="polygon,lines,strokes,polygon_lines"))
+    rows = {(r["kind"], r["method"]): r for r in results["rows"]}
+    for family in ("polygon", "lines", "strokes", "polygon_lines"):
+        assert rows[(family, "telea")]["LPIPS-alex ↓"] < rows[(family, "none")]["LPIPS-alex ↓"]
+    assert all(r["untouched_changed"] == 0 for r in results["records"])
+    with pytest.raises(ValueError, match="polygon, lines"):
+        run_bench(_config(painting_folder, tmp_path, kinds="circles"))
+
+
 def test_bench_catches_a_method_that_touches_too_much(painting_folder, tmp_path):
     from artrestore.baselines import register_method
 
