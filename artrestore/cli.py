@@ -226,7 +226,10 @@ def cmd_train_certifier(config: CertifierTrainConfig) -> int:
 
 def cmd_certify(config: CertifyConfig) -> int:
     from .certificate.certify import certify_file
+    from .output_paths import check_outputs
 
+    if config.out:
+        check_outputs([config.out], inputs=[config.image, config.mask], overwrite=config.overwrite, suffix=".json")
     cert = certify_file(config.image, config.mask, config.artist, config.model).to_json()
     text = json.dumps(cert, indent=2)
     if config.out:

@@ -130,6 +130,7 @@ class DetectConfig:
         None, "probability of any damage needed to mark a pixel (default: calibrated)"
     )
     fade_threshold: float | None = opt(None, "weakest fading strength that is reported (default: calibrated)")
+    overwrite: bool = opt(False, "replace output files that already exist (inputs are never replaced)")
     threads: int = opt(2, "CPU threads")
 
 
@@ -305,6 +306,7 @@ class RestoreConfig:
     fading: str | None = opt(None, "faded areas: invert (varnish inversion) or diffuse (default: invert if possible)")
     guidance_scale: float | None = opt(None, "style and retrieval guidance (1: off; default: the model's)")
     model: str = opt(default_model, "model folder or Hub id (env ARTRESTORE_MODEL overrides the bundled one)")
+    overwrite: bool = opt(False, "replace output files that already exist (inputs are never replaced)")
     threads: int = opt(2, "CPU threads")
 
 
@@ -404,7 +406,8 @@ class CertifyConfig:
     mask: str = field(metadata={"help": "L image, white = the region to certify (e.g. the restored damage)"})
     artist: str | None = opt(None, "artist to certify against; default: the nearest artist of the undamaged part")
     model: str = opt(default_model, "model folder holding style_certifier/ (or a certifier folder)")
-    out: str | None = opt(None, "also write the certificate JSON here")
+    out: str | None = opt(None, "also write the certificate JSON here (a .json file)")
+    overwrite: bool = opt(False, "replace --out if it already exists")
 
 
 @dataclass

@@ -302,12 +302,25 @@ def save_png(
     png = buf.tobytes()
     if icc_profile:
         png = _png_with_icc(png, icc_profile)
+    if path.is_dir():
+        raise ValueError(f"path: {path} is a folder; name a .png file inside it instead")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=path.parent)
-    with os.fdopen(fd, "wb") as f:
-        f.write(png)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(png)
+        os.chmod(tmp, 0o666 & ~_umask())  # as a plain open() would create it (mkstemp makes it 0600)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def save_artwork(path: str | os.PathLike, art: Artwork, protect: Iterable[str | os.PathLike] = ()) -> Path:

@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from .config import RestoreConfig
 from .io import Artwork, load_fade_map, load_image, load_mask, save_artwork, save_png
+from .output_paths import check_outputs
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
 
@@ -175,6 +176,17 @@ def restore_files(config: RestoreConfig, pipe=None) -> list[Path]:
         ]
     if any(out.suffix.lower() != ".png" for *_, out in jobs):
         raise ValueError(f"out: restorations are written as lossless PNG; got {config.out}")
+    inputs = [p for job in jobs for p in job[:3] if p is not None]
+    if src.is_dir():  # every image of the folder is an input, restored or not
+        inputs += [p for p in src.iterdir() if p.is_file()]
+    outputs, sources = [], []
+    for image, _, _, out in jobs:
+        extra = (
+            [out.with_name(f"{out.stem}_{s}.png") for s in ("detected_mask", "detected_fade")] if config.auto else []
+        )
+        outputs += [out, *extra]
+        sources += [image] * (1 + len(extra))
+    check_outputs(outputs, inputs=inputs, overwrite=config.overwrite, sources=sources)  # before any work
     pipe = pipe or load_pipeline(config.model, config.threads)
     written = []
     for image, mask_path, fade_path, out in tqdm(jobs, desc="restore", disable=len(jobs) == 1):

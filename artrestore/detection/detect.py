@@ -14,6 +14,7 @@ from ..damage.grid import type_map_to_rgb
 from ..hub.detector import DamageDetector
 from ..hub.settings import PipelineSettings
 from ..io import load_image, save_png
+from ..output_paths import check_outputs
 
 
 def load_detector(path: str | Path) -> DamageDetector:
@@ -54,9 +55,8 @@ def detect_damage(
 def detect_to_files(config: DetectConfig) -> list[Path]:
     """Run ``artrestore detect``: write the mask, the fade map and optionally the type map; return their paths."""
     torch.set_num_threads(config.threads)
-    outputs = [Path(config.out_mask), Path(config.out_fade)] + ([Path(config.out_types)] if config.out_types else [])
-    if len({p.resolve() for p in outputs}) != len(outputs):
-        raise ValueError("out_mask, out_fade, out_types: the output files must be different")
+    outputs = [config.out_mask, config.out_fade] + ([config.out_types] if config.out_types else [])
+    check_outputs(outputs, inputs=[config.image], overwrite=config.overwrite, option="out_mask, out_fade, out_types")
     art = load_image(config.image)
     found = detect_damage(
         load_detector(config.detector),

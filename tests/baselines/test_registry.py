@@ -10,7 +10,7 @@ from artrestore.damage import simulate_damage
 
 from ..conftest import synthetic_painting
 
-CLASSICAL = ["none", "telea", "ns", "biharmonic", "patchmatch"]
+CLASSICAL = ["none", "telea", "ns", "biharmonic", "patchmatch", "gmic"]
 
 
 def test_classical_baselines_registered():
