@@ -289,9 +289,10 @@ def simulator_tab() -> None:
 
 
 def main() -> None:
+    # a Hugging Face Space sets GRADIO_SERVER_NAME / GRADIO_SERVER_PORT and runs `python app.py`; flags override them
     parser = argparse.ArgumentParser(description="Serve the ArtRestore preview app.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
     args = parser.parse_args()
     app = build_app()
     app.queue(default_concurrency_limit=1, max_size=16)

@@ -19,6 +19,7 @@ import PIL.Image
 
 from .config import RestoreConfig
 from .demo import MAX_UPLOAD_MEGAPIXELS
+from .hub.settings import MAX_INFERENCE_STEPS
 from .io import Artwork, load_image, load_mask, save_artwork, save_png
 from .restore import restore_artwork
 
@@ -194,8 +195,8 @@ def restore_upload(
     """
     if not 1 <= int(variants) <= MAX_VARIANTS:
         raise ValueError(f"variants: expected 1..{MAX_VARIANTS}, got {variants}")
-    if int(steps) < 1:
-        raise ValueError(f"steps: expected a positive number of denoising steps, got {steps}")
+    steps = _whole_number(steps, "steps", 1, MAX_INFERENCE_STEPS)
+    seed = _whole_number(seed, "seed", 0, 2**32 - 1)
     out_dir = Path(out_dir or tempfile.mkdtemp(prefix="artrestore-"))
     defaults = RestoreConfig(input="")  # the same init fill and strength as `artrestore restore`
     init, strength = ("patchmatch", 1 / int(steps)) if exemplar_start else (defaults.init, defaults.strength)
@@ -227,6 +228,17 @@ def restore_upload(
             }
         )
     return results
+
+
+def _whole_number(value, name: str, lo: int, hi: int) -> int:
+    """``value`` as an int in [lo, hi] (1.0 is accepted, 1.5 and "x" are refused), else a ``ValueError``."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if isinstance(value, bool) or not number.is_integer() or not lo <= number <= hi:
+        raise ValueError(f"{name}: expected a whole number in {lo}..{hi}, got {value!r}")
+    return int(number)
 
 
 def attribution_views(attribution, preview_shape: tuple[int, int], thumb: int = 128) -> tuple[np.ndarray | None, list]:

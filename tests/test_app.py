@@ -280,3 +280,26 @@ def test_browser_sketch_and_restore(server, tmp_path):
     assert not (changed & ~mask).any()  # nothing outside the stroke changed
     ys, xs = np.nonzero(mask)
     assert 0.25 < xs.mean() / img.shape[1] < 0.75 and 0.25 < ys.mean() / img.shape[0] < 0.75  # where we drew
+
+
+def test_app_listens_where_a_space_tells_it_to(monkeypatch):
+    """A Hugging Face Space sets GRADIO_SERVER_NAME/PORT and runs `python app.py`; flags still override them."""
+    import app as app_module
+
+    launched = []
+
+    class Dummy:
+        def queue(self, **kwargs):
+            return self
+
+        def launch(self, **kwargs):
+            launched.append(kwargs)
+
+    monkeypatch.setattr(app_module, "build_app", lambda: Dummy())
+    monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")
+    monkeypatch.setenv("GRADIO_SERVER_PORT", "7861")
+    monkeypatch.setattr(sys, "argv", ["app.py"])
+    app_module.main()
+    monkeypatch.setattr(sys, "argv", ["app.py", "--host", "127.0.0.1", "--port", "9000"])
+    app_module.main()
+    assert [(k["server_name"], k["server_port"]) for k in launched] == [("0.0.0.0", 7861), ("127.0.0.1", 9000)]

@@ -117,3 +117,15 @@ def test_examples_come_from_the_authored_masks(shared_data, tmp_path):
     for painting, mask in rows:
         img, m = cv2.imread(painting), cv2.imread(mask, cv2.IMREAD_GRAYSCALE)
         assert img.shape[:2] == m.shape == (512, 512) and str(tmp_path) in painting
+
+
+@pytest.mark.parametrize(
+    "field, value, match",
+    [("seed", 1.5, "seed: expected a whole number"), ("seed", "x", "seed"), ("steps", 10_000, "steps: expected")],
+)
+def test_seed_and_steps_are_validated_not_rounded(field, value, match):
+    from artrestore.restore_ui import restore_upload
+
+    args = {"seed": 0, "steps": 4, field: value}
+    with pytest.raises(ValueError, match=match):
+        restore_upload(None, None, np.zeros((4, 4), bool), None, None, args["steps"], args["seed"], 1)

@@ -225,8 +225,12 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
             for i, im in zip(inits, images)
         ):
             raise ValueError("init_image: expected one PIL RGB image of the painting's size per image, or None")
+        if artist is not None and not isinstance(artist, str):
+            raise ValueError(f"artist: expected a name or None, got {type(artist).__name__}")
         if artist is not None and artist not in self.memory_bank.artist_vectors:
             raise ValueError(_unknown_artist(artist, self.memory_bank.artist_vectors))
+        if artist is None and not detect:
+            _check_style_source(masks, fades)
         if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_INFERENCE_STEPS:
             raise ValueError(f"num_inference_steps: expected an integer in [1, {MAX_INFERENCE_STEPS}], got {steps!r}")
         if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 0:
@@ -386,7 +390,7 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
 
     # ---------------------------------------------------------------------------------------- painting stages
     def find_damage(
-        self, images: list[PIL.Image.Image], masks: list, fades: list, detect: bool
+        self, images: list[PIL.Image.Image], masks: list, fades: list, detect: bool, *, artist: str | None = None
     ) -> tuple[list, list, str]:
         """Stage 2: the damage maps, as given or found by :meth:`detect_damage`; and their source."""
         if not detect:
@@ -395,6 +399,8 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
         masks = [d.mask_image() if d.mask.any() else None for d in found]
         fades = [d.fade_map() if (d.fade > 0).any() else None for d in found]
         _check_damage_present(masks, fades)
+        if artist is None:
+            _check_style_source(masks, fades)
         return masks, fades, "detected"
 
     def prepare_damage(
@@ -568,7 +574,7 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
         fades = _as_list(fade_map) if fade_map is not None else [None] * len(images)
         inits = _as_list(init_image) if init_image is not None else [None] * len(images)
         settings = DenoiseSettings(
-            artist=artist,
+            artist=self.resolve_artist(artist),
             retrieval=retrieval,
             top_k=self.config.top_k if top_k is None else top_k,
             num_inference_steps=self.config.default_steps if num_inference_steps is None else num_inference_steps,
@@ -585,14 +591,14 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
         fading = fading or ("invert" if self.varnish_estimator is not None else "diffuse")
 
         # 2. find the damage (as given, or with the damage detector)
-        masks, fades, source = self.find_damage(images, masks, fades, detect)
+        masks, fades, source = self.find_damage(images, masks, fades, detect, artist=settings.artist)
 
         results, attributions, certificates, records = [], [], [], []
         for im, mk, fd, init in zip(images, masks, fades, inits):
             # 3. split the damage: thin damage and faded colour are restored in pixel space, the rest is denoised
             plan = self.prepare_damage(np.asarray(im), mk, fd, init, fading=fading)
             # 4. encode the style (the artist's, or inferred from the undamaged painting)
-            style, style_from = self.prepare_style(plan, artist, settings.switches)
+            style, style_from = self.prepare_style(plan, settings.artist, settings.switches)
             # 5. denoise tiles around the damage and blend them in
             done = self.denoise_tiles(plan, style, settings, attribution=attribution)
             # 6. attribute the restored blocks to memory-bank patches, certify the style
@@ -600,7 +606,7 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
             attributions.append(
                 recorder.result(done.image, plan.region, self.memory_bank, self.decode_latents) if recorder else None
             )
-            certificates.append(self.certify(done.image, plan.changed, artist) if certify else None)
+            certificates.append(self.certify(done.image, plan.changed, settings.artist) if certify else None)
             results.append(done.image)
             records.append(self._record(plan, done, settings, (mk, fd, init), source=source, style=style_from))
         self.maybe_free_model_hooks()
@@ -610,6 +616,14 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
         if not return_dict:
             return out_images, attributions, certificates
         return ArtRestorePipelineOutput(out_images, attributions, certificates, records)
+
+    def resolve_artist(self, artist: Any) -> Any:
+        """A bank artist named up to case and surrounding spaces (``" claude monet"`` is ``"Claude Monet"``);
+        anything else is returned as given, for :meth:`check_inputs` to judge."""
+        if not isinstance(artist, str) or artist in self.memory_bank.artist_vectors:
+            return artist
+        folded = [a for a in self.memory_bank.artist_vectors if a.casefold() == artist.strip().casefold()]
+        return folded[0] if len(folded) == 1 else artist
 
     def _record(
         self,
@@ -660,6 +674,19 @@ def _check_damage_present(masks: list, fades: list) -> None:
             raise ValueError(
                 f"mask_image: image {i} has nothing to restore (no mask pixel >= 128 and no fade_map > 0; with "
                 "detect=True: the detector found no damage)"
+            )
+
+
+def _check_style_source(masks: list, fades: list) -> None:
+    """``ValueError`` for a painting whose every pixel is damaged: with no artist named, no style can be inferred."""
+    for i, (m, f) in enumerate(zip(masks, fades)):
+        damaged = np.asarray(m) >= 128 if m is not None else None
+        if f is not None:
+            damaged = np.asarray(f) > 0 if damaged is None else damaged | (np.asarray(f) > 0)
+        if damaged is not None and damaged.all():
+            raise ValueError(
+                f"artist: image {i} has no undamaged pixel to infer the style from (the damage covers all of it); "
+                "name the artist (pipe.memory_bank.artists lists them)"
             )
 
 

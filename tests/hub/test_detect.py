@@ -10,7 +10,7 @@ import torch
 from artrestore.damage import DamageType as LibraryDamageType
 from artrestore.hub.damage_detection import DamageType
 
-from .conftest import build_tiny_pipeline
+from .conftest import ARTISTS, build_tiny_pipeline
 
 
 def _detector_says(pipe, damaged: bool) -> None:
@@ -61,11 +61,18 @@ def test_detect_damage_uses_the_detectors_calibrated_decisions(pipe):
 def test_restore_with_detected_masks(pipe):
     _detector_says(pipe, damaged=True)
     img = _image()
-    out = pipe(img, detect=True, generator=torch.Generator().manual_seed(0))
+    # the detector marks every pixel, so no style can be inferred: the artist is named
+    out = pipe(img, detect=True, artist=ARTISTS[0], generator=torch.Generator().manual_seed(0))
     d = out.records[0]
     assert d.mask_source == "detected" and d.fade_source is None
     assert np.asarray(d.mask_image).min() == 255  # the mask that was used is returned
     assert (np.asarray(out.images[0]) != np.asarray(img)).any()
+
+
+def test_detected_damage_covering_everything_asks_for_an_artist(pipe):
+    _detector_says(pipe, damaged=True)
+    with pytest.raises(ValueError, match="artist: image 0 has no undamaged pixel"):
+        pipe(_image(), detect=True)
 
 
 def test_detect_errors(pipe):

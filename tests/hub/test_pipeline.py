@@ -329,3 +329,34 @@ def test_init_fill_of_a_faded_hole_gets_the_colour_back(monkeypatch):
     assert hole.sum() == m.sum()
     assert np.abs(init_crop[hole].astype(float) - expected[m]).max() <= 1
     assert np.abs(init_crop[hole].astype(float) - src[m]).mean() > 5  # not the faded paint
+
+
+def test_inputs_that_would_fail_late_are_refused_before_any_denoising(tiny_pipe, monkeypatch):
+    """Nothing undamaged to infer a style from, a string generator, an unbounded step count: each is a
+    ``ValueError`` naming the argument, raised before the first tile is denoised."""
+    monkeypatch.setattr(tiny_pipe, "denoise_tiles", lambda *a, **k: pytest.fail("denoised before refusing"))
+    image = _painting(48, 40)
+    white = PIL.Image.fromarray(np.full((40, 48), 255, np.uint8))
+    with pytest.raises(ValueError, match="artist: image 0 has no undamaged pixel"):
+        tiny_pipe(image=image, mask_image=white)
+    one = PIL.Image.fromarray(np.zeros((1, 1, 3), np.uint8))
+    with pytest.raises(ValueError, match="no undamaged pixel"):
+        tiny_pipe(image=one, mask_image=PIL.Image.fromarray(np.full((1, 1), 255, np.uint8)))
+    mask = _mask(48, 40, [(5, 5, 15, 15)])
+    with pytest.raises(ValueError, match="generator: expected a torch.Generator"):
+        tiny_pipe(image=image, mask_image=mask, generator="7")
+    with pytest.raises(ValueError, match=r"num_inference_steps: expected an integer in \[1, 200\]"):
+        tiny_pipe(image=image, mask_image=mask, num_inference_steps=10_000)
+    with pytest.raises(ValueError, match="artist: expected a name"):
+        tiny_pipe(image=image, mask_image=mask, artist=3)
+
+
+def test_artist_names_match_up_to_case_and_spaces_and_unknown_ones_get_suggestions(tiny_pipe):
+    image, mask = _painting(48, 40), _mask(48, 40, [(5, 5, 15, 15)])
+    out = tiny_pipe(image=image, mask_image=mask, artist=f"  {ARTISTS[0].upper()} ", generator=_gen())
+    exact = tiny_pipe(image=image, mask_image=mask, artist=ARTISTS[0], generator=_gen())
+    assert out.records[0].artist == ARTISTS[0]
+    assert np.array_equal(np.asarray(out.images[0]), np.asarray(exact.images[0]))
+    with pytest.raises(ValueError, match=f"artist: 'Ada Paintr' is unknown \\(closest: {ARTISTS[0]}") as err:
+        tiny_pipe(image=image, mask_image=mask, artist="Ada Paintr")
+    assert len(str(err.value)) < 200  # suggestions, not the whole list
