@@ -209,10 +209,15 @@ def load_image(path: str | os.PathLike, max_megapixels: float = DEFAULT_MAX_MEGA
 def load_mask(
     path: str | os.PathLike, size: tuple[int, int] | None = None, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS
 ) -> np.ndarray:
-    """Read a damage mask: white (>= 128, or >= 32768 for 16 bit) = damaged.
+    """Read a damage mask as users draw it: a pixel is damaged when its brightest channel is at least half-bright
+    (>= 128, or >= 32768 for 16 bit), so white, red or any bright stroke counts.
+
+    Fully transparent pixels (alpha < half) are undamaged, whatever their colour. Faint pixels, not black but
+    below the threshold (a soft grey brush, anti-aliased edges), are read as undamaged, and a warning says how
+    many there were.
 
     Args:
-        path: an image file; colour masks are reduced to their luminance, EXIF orientation is applied.
+        path: an image file; EXIF orientation is applied.
         size: expected (width, height). A mismatch raises instead of resizing.
         max_megapixels: size limit, as for :func:`load_image`.
 
@@ -220,10 +225,20 @@ def load_mask(
         (h, w) bool array, True = damaged.
     """
     art = load_image(path, max_megapixels)
-    lum = art.pixels.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)  # (h, w)
-    half = 128 if art.bit_depth == 8 else 32768
-    mask = lum >= half - 0.5
     _check_size("mask_image", art.size, size)
+    half = 128 if art.bit_depth == 8 else 32768
+    level = art.pixels.max(axis=2)  # (h, w) the brightest channel
+    if art.alpha is not None:
+        level = np.where(art.alpha >= half, level, 0)
+    mask = level >= half
+    faint = int(((level > 0) & ~mask).sum())
+    if faint:
+        warnings.warn(
+            f"mask_image: {faint} pixels of {Path(path).name} are grey below half brightness and were read as "
+            f"undamaged ({int(mask.sum())} damaged pixels read); paint damage white to include it",
+            UserWarning,
+            stacklevel=2,
+        )
     return mask
 
 

@@ -21,3 +21,6 @@ $A bench-attribution --out bench_out/attribution
 $A ablate --out bench_out/ablation --limit 4
 $A bench --out bench_out/model_512 --limit 4 --kinds scratch,crack,small_loss,large_loss,mixed --examples 0 \
   --methods patchmatch,artrestore,artrestore-auto
+# masks the training simulator never draws (polygons, long straight lines, brush strokes), with G'MIC as a baseline
+$A bench --out bench_out/heldout_masks --limit 12 --kinds polygon,lines,strokes,polygon_lines --examples 2 \
+  --methods patchmatch,gmic,artrestore,artrestore+patchmatch@dpm20~0.05

@@ -213,6 +213,28 @@ def test_mask_white_is_damage(tmp_path):
     assert mask.dtype == bool and mask.sum() == 12 and not mask[6, 6]
 
 
+def test_mask_reads_coloured_strokes_and_ignores_transparent_pixels(tmp_path):
+    rgb = np.zeros((10, 12, 3), np.uint8)
+    rgb[2:5, 3:7] = (255, 0, 0)  # a red stroke (its luminance is 76)
+    Image.fromarray(rgb).save(tmp_path / "red.png")
+    assert load_mask(tmp_path / "red.png").sum() == 12
+    rgba = np.zeros((10, 12, 4), np.uint8)
+    rgba[..., :3] = 255  # white everywhere, but only the stroke is opaque
+    rgba[6:8, 1:4, 3] = 255
+    Image.fromarray(rgba).save(tmp_path / "layer.png")
+    assert load_mask(tmp_path / "layer.png").sum() == 6
+
+
+def test_mask_says_how_many_faint_pixels_it_read_as_undamaged(tmp_path):
+    m = np.zeros((10, 12), np.uint8)
+    m[0, :5] = 255
+    m[5, :3] = 60  # a soft grey brush
+    Image.fromarray(m).save(tmp_path / "soft.png")
+    with pytest.warns(UserWarning, match="3 pixels of soft.png are grey below half brightness .*5 damaged pixels"):
+        mask = load_mask(tmp_path / "soft.png")
+    assert mask.sum() == 5
+
+
 def test_mask_size_mismatch_raises(tmp_path):
     Image.fromarray(np.zeros((10, 12), np.uint8)).save(tmp_path / "m.png")
     with pytest.raises(ValueError, match="mask_image: size 12x10 does not match"):
