@@ -21,6 +21,9 @@ from artrestore.config import BenchConfig, RestoreConfig
 from artrestore.damage import KINDS
 from artrestore.hub.settings import PipelineSettings
 
+# the heavy endpoints (decoding an upload, detection, restoration) share one queue: one runs at a time on 2 CPUs
+HEAVY = {"concurrency_id": "heavy", "concurrency_limit": 1}
+
 
 def _ui_errors(fn):
     """Turn the library's ValueErrors into Gradio errors (a clear message, never a stack trace)."""
@@ -198,14 +201,15 @@ def restore_tab() -> None:
     examples = ui.example_cases(BenchConfig().data, Path(__file__).parent / "examples" / "masks", _example_cache())
     if examples:
         gr.Examples(examples=examples, inputs=[painting, mask_file], label="Examples (damaged validation paintings)")
-    painting.change(on_upload, painting, editor)
-    detect_btn.click(on_detect, painting, editor, api_name="detect")
+    painting.change(on_upload, painting, editor, **HEAVY)
+    detect_btn.click(on_detect, painting, editor, api_name="detect", **HEAVY)
     artist.change(on_artist_choice, artist, [references, new_name])
     restore_btn.click(
         on_restore,
         [painting, editor, mask_file, artist, references, new_name, steps, seed, variants, exemplar],
         [slider, download, gallery, used, attribution, sources, certificate, cert_plot, summary],
         api_name="restore",
+        **HEAVY,
     )
 
 
@@ -221,7 +225,8 @@ def on_fill(clean, sample, method):
 
 
 def build_app() -> gr.Blocks:
-    with gr.Blocks(title="ArtRestore", analytics_enabled=False) as app:
+    # uploads and results in Gradio's cache older than an hour are deleted, checked every hour
+    with gr.Blocks(title="ArtRestore", analytics_enabled=False, delete_cache=(3600, 3600)) as app:
         gr.Markdown("# ArtRestore\nRestore damaged paintings with ArtRestore-Diffusion.")
         with gr.Tab("Restore"):
             restore_tab()
@@ -284,8 +289,9 @@ def simulator_tab() -> None:
         [image, kind, seed, work_side],
         [damaged, types, clean_state, sample_state],
         api_name="simulate",
+        **HEAVY,
     )
-    fill_btn.click(on_fill, [clean_state, sample_state, method], [filled, metrics], api_name="baseline")
+    fill_btn.click(on_fill, [clean_state, sample_state, method], [filled, metrics], api_name="baseline", **HEAVY)
 
 
 def main() -> None:

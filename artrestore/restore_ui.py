@@ -24,6 +24,7 @@ from .io import Artwork, load_image, load_mask, save_artwork, save_png
 from .restore import restore_artwork
 
 PREVIEW_SIDE = 1024
+OUTPUT_MAX_AGE_S = 3600.0  # the app's result files are kept for an hour after their run
 BINARY_LAYERS = ("paint loss", "scratch", "crack")
 FADE_LAYER = "fading (soft brush)"
 LAYERS = (*BINARY_LAYERS, FADE_LAYER)
@@ -197,7 +198,7 @@ def restore_upload(
         raise ValueError(f"variants: expected 1..{MAX_VARIANTS}, got {variants}")
     steps = _whole_number(steps, "steps", 1, MAX_INFERENCE_STEPS)
     seed = _whole_number(seed, "seed", 0, 2**32 - 1)
-    out_dir = Path(out_dir or tempfile.mkdtemp(prefix="artrestore-"))
+    out_dir = Path(out_dir or output_folder())
     defaults = RestoreConfig(input="")  # the same init fill and strength as `artrestore restore`
     init, strength = ("patchmatch", 1 / int(steps)) if exemplar_start else (defaults.init, defaults.strength)
     results = []
@@ -228,6 +229,23 @@ def restore_upload(
             }
         )
     return results
+
+
+def output_folder(root: str | Path | None = None, max_age_s: float = OUTPUT_MAX_AGE_S) -> Path:
+    """A new folder for one run's files, under ``root`` (default: ``<temp>/artrestore-outputs``); the folders of
+    runs older than ``max_age_s`` are deleted first, so the app's outputs stay bounded."""
+    import shutil
+    import time
+
+    root = Path(root or Path(tempfile.gettempdir()) / "artrestore-outputs")
+    root.mkdir(parents=True, exist_ok=True)
+    for old in root.glob("run-*"):
+        try:
+            if old.is_dir() and time.time() - old.stat().st_mtime > max_age_s:
+                shutil.rmtree(old, ignore_errors=True)
+        except FileNotFoundError:  # another request removed it first
+            continue
+    return Path(tempfile.mkdtemp(prefix="run-", dir=root))
 
 
 def _whole_number(value, name: str, lo: int, hi: int) -> int:

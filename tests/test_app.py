@@ -264,7 +264,7 @@ def test_browser_sketch_and_restore(server, tmp_path):
         page.mouse.up()
         page.screenshot(path=str(shots / "restore_drawn.png"), full_page=True)
         page.locator("#restore").click()
-        page.locator("#download a").first.wait_for(state="attached", timeout=180_000)
+        page.locator("#download a").first.wait_for(state="attached", timeout=300_000)  # 2 shared CPUs
         hrefs = [a.get_attribute("href") for a in page.locator("#download a").all()]
         page.locator("#slider img").first.wait_for(state="visible", timeout=30_000)
         page.locator("#attribution img").first.wait_for(state="visible", timeout=30_000)
@@ -303,3 +303,16 @@ def test_app_listens_where_a_space_tells_it_to(monkeypatch):
     monkeypatch.setattr(sys, "argv", ["app.py", "--host", "127.0.0.1", "--port", "9000"])
     app_module.main()
     assert [(k["server_name"], k["server_port"]) for k in launched] == [("0.0.0.0", 7861), ("127.0.0.1", 9000)]
+
+
+def test_heavy_endpoints_share_one_queue_and_the_cache_is_cleaned():
+    """A restore, a detect and a large upload never run at once: they share one concurrency group of size 1."""
+    sys.path.insert(0, str(ROOT))
+    import app
+
+    blocks = app.build_app()
+    fns = {f.api_name: f for f in blocks.fns.values()}
+    for name in ("restore", "detect", "simulate", "baseline", "on_upload"):
+        assert (fns[name].concurrency_id, fns[name].concurrency_limit) == ("heavy", 1), name
+    assert fns["on_artist_choice"].concurrency_id != "heavy"  # light handlers are not held up
+    assert blocks.delete_cache == (3600, 3600)

@@ -129,3 +129,24 @@ def test_seed_and_steps_are_validated_not_rounded(field, value, match):
     args = {"seed": 0, "steps": 4, field: value}
     with pytest.raises(ValueError, match=match):
         restore_upload(None, None, np.zeros((4, 4), bool), None, None, args["steps"], args["seed"], 1)
+
+
+def test_output_folders_of_old_runs_are_deleted(tmp_path):
+    import os
+    import time
+
+    from artrestore.restore_ui import output_folder
+
+    old = output_folder(tmp_path)
+    (old / "restored.png").write_bytes(b"x")
+    hour_ago = time.time() - 7200
+    os.utime(old, (hour_ago, hour_ago))
+    recent = output_folder(tmp_path)
+    assert not old.exists() and recent.is_dir()
+    again = output_folder(tmp_path)  # a fresh run keeps the other recent ones
+    assert recent.is_dir() and again != recent
+    stray = tmp_path / "user-file"
+    stray.mkdir()
+    os.utime(stray, (hour_ago, hour_ago))
+    output_folder(tmp_path)
+    assert stray.exists()  # only the app's own run folders are removed
