@@ -176,10 +176,13 @@ def cmd_export(config: ExportConfig) -> int:
 
 
 def cmd_push(config: PushConfig) -> int:
-    from .export import push_folder
+    from .export import push_folder, push_space
 
     for line in push_folder(config.folder, config.repo_id, config.private, config.dry_run):
         print(line)
+    if config.space:
+        for line in push_space(config.space, private=config.private, dry_run=config.dry_run):
+            print(line)
     return 0
 
 

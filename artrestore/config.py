@@ -347,7 +347,8 @@ class PushConfig:
     repo_id: str = field(metadata={"help": "Hub repository, e.g. user/artrestore-base"})
     folder: str = opt(default_model, "model folder to upload")
     private: bool = opt(False, "create the repository as private")
-    dry_run: bool = opt(False, "only list what would be uploaded")
+    dry_run: bool = opt(False, "only list what would be uploaded (with each file's size and LFS status)")
+    space: str | None = opt(None, "also publish the app as a Gradio Space with this Hub id (e.g. user/artrestore)")
 
 
 @dataclass

@@ -331,3 +331,69 @@ def push_folder(folder: str | Path, repo_id: str, private: bool = False, dry_run
         repo_id=repo_id, folder_path=str(folder), ignore_patterns=["**/__pycache__/**", ".gitattributes"]
     )
     return [f"uploaded {len(files)} files ({total:.1f} MB) to {repo_id}: {info}"]
+
+
+# what a Gradio Space of the app needs: the app, its package, the pins, the Space card (README.md's YAML front
+# matter) and the bundled model it loads by default; never tests, docs, runs or virtual environments
+SPACE_FILES = ("app.py", "requirements.txt", "README.md", "pyproject.toml")
+SPACE_FOLDERS = ("artrestore", "examples", "checkpoints/artrestore-base")
+
+
+def space_files(root: str | Path | None = None) -> list[Path]:
+    """The files of the project that a Space of the app is made of, relative to ``root`` (the project)."""
+    from .paths import REPO_ROOT
+
+    root = Path(root or REPO_ROOT)
+    files = [Path(f) for f in SPACE_FILES if (root / f).is_file()]
+    for folder in SPACE_FOLDERS:
+        files += sorted(
+            p.relative_to(root)
+            for p in (root / folder).rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc" and p.name != ".gitattributes"
+        )
+    return files
+
+
+def push_space(
+    space_id: str, *, private: bool = False, dry_run: bool = False, root: str | Path | None = None
+) -> list[str]:
+    """Publish the app as a Gradio Space: the app, the package and the bundled model (weights through LFS).
+
+    Args:
+        space_id: target Space (``user/name``).
+        private: create it private.
+        dry_run: only list the files, their sizes and whether they go through LFS.
+        root: the project folder (default: this checkout).
+
+    Returns:
+        Report lines.
+    """
+    from .paths import REPO_ROOT
+
+    if space_id.count("/") != 1 or not all(space_id.split("/")):
+        raise ValueError(f"space: expected 'owner/name', got {space_id!r}")
+    root = Path(root or REPO_ROOT)
+    if not (root / "app.py").is_file() or "sdk: gradio" not in (root / "README.md").read_text():
+        raise ValueError(f"space: {root} has no app.py with a Gradio Space card (README.md front matter)")
+    files = space_files(root)
+    lines = [
+        f"{p.as_posix()}\t{(root / p).stat().st_size}\t{'lfs' if p.suffix in LFS_SUFFIXES else 'git'}" for p in files
+    ]
+    lines.append(f".gitattributes\t{len(HUB_GITATTRIBUTES)}\tgit (generated: {', '.join(LFS_SUFFIXES)} under LFS)")
+    total = sum((root / p).stat().st_size for p in files) / 2**20
+    if dry_run:
+        return [f"would upload {len(files) + 1} files ({total:.1f} MB) from {root} to the Space {space_id}:", *lines]
+    from huggingface_hub import HfApi
+
+    api = HfApi()
+    api.create_repo(space_id, repo_type="space", space_sdk="gradio", private=private, exist_ok=True)
+    api.upload_file(
+        path_or_fileobj=HUB_GITATTRIBUTES.encode(), path_in_repo=".gitattributes", repo_id=space_id, repo_type="space"
+    )
+    info = api.upload_folder(
+        repo_id=space_id,
+        repo_type="space",
+        folder_path=str(root),
+        allow_patterns=[p.as_posix() for p in files],
+    )
+    return [f"uploaded {len(files) + 1} files ({total:.1f} MB) to the Space {space_id}: {info}"]

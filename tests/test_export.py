@@ -172,3 +172,21 @@ def test_replace_decoder_keeps_the_encoder_and_refuses_another_latent_space():
         replace_decoder(vae, build_autoencoder((8, 16)))
     with pytest.raises(ValueError, match="architecture"):
         replace_decoder(vae, build_autoencoder((8, 32)))
+
+
+def test_space_dry_run_lists_the_app_package_and_model_with_lfs_status(capsys):
+    from artrestore.cli import main
+
+    code = main(["push", "--repo-id", "someone/artrestore-base", "--space", "someone/artrestore", "--dry-run"])
+    out = capsys.readouterr().out
+    assert code == 0 and "to the Space someone/artrestore" in out
+    space = out.split("to the Space someone/artrestore:")[1]
+    rows = {line.split("\t")[0]: line.split("\t")[-1] for line in space.splitlines() if "\t" in line}
+    assert rows["app.py"] == "git" and rows["requirements.txt"] == "git" and rows["README.md"] == "git"
+    assert rows["artrestore/hub/pipeline_artrestore.py"] == "git"
+    assert rows["checkpoints/artrestore-base/unet/diffusion_pytorch_model.safetensors"] == "lfs"
+    assert rows["checkpoints/artrestore-base/memory_bank/index.faiss"] == "lfs"
+    assert ".gitattributes" in rows
+    assert not [p for p in rows if p.startswith(("tests/", "docs/", "runs/", ".venv/")) or "__pycache__" in p]
+    assert main(["push", "--repo-id", "someone/m", "--space", "no-slash", "--dry-run"]) == 2
+    assert "space: expected 'owner/name'" in capsys.readouterr().err
