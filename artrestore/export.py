@@ -295,6 +295,16 @@ def replace_decoder(vae, donor) -> None:
     vae.load_state_dict({k: theirs[k] if k.startswith(decoder) else v for k, v in ours.items()})
 
 
+def upload_listing(root: Path, files: list[Path]) -> tuple[list[str], float]:
+    """``path<TAB>bytes<TAB>lfs|git`` per file (relative to ``root``), plus the generated ``.gitattributes``; and
+    the total in MB."""
+    lines = [
+        f"{p.as_posix()}\t{(root / p).stat().st_size}\t{'lfs' if p.suffix in LFS_SUFFIXES else 'git'}" for p in files
+    ]
+    lines.append(f".gitattributes\t{len(HUB_GITATTRIBUTES)}\tgit (generated: {', '.join(LFS_SUFFIXES)} under LFS)")
+    return lines, sum((root / p).stat().st_size for p in files) / 2**20
+
+
 def push_folder(folder: str | Path, repo_id: str, private: bool = False, dry_run: bool = False) -> list[str]:
     """Upload a model folder to the Hugging Face Hub with ``huggingface_hub``.
 
@@ -314,12 +324,7 @@ def push_folder(folder: str | Path, repo_id: str, private: bool = False, dry_run
         raise ValueError(f"repo_id: expected 'owner/name', got {repo_id!r}")
     files = sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
     files = [p for p in files if p.name != ".gitattributes"]  # the Hub's own is uploaded instead
-    lines = [
-        f"{p.relative_to(folder).as_posix()}\t{p.stat().st_size}\t{'lfs' if p.suffix in LFS_SUFFIXES else 'git'}"
-        for p in files
-    ]
-    lines.append(f".gitattributes\t{len(HUB_GITATTRIBUTES)}\tgit (generated: {', '.join(LFS_SUFFIXES)} under LFS)")
-    total = sum(p.stat().st_size for p in files) / 2**20
+    lines, total = upload_listing(folder, [p.relative_to(folder) for p in files])
     if dry_run:
         return [f"would upload {len(files) + 1} files ({total:.1f} MB) from {folder} to {repo_id}:", *lines]
     from huggingface_hub import HfApi
@@ -376,11 +381,7 @@ def push_space(
     if not (root / "app.py").is_file() or "sdk: gradio" not in (root / "README.md").read_text():
         raise ValueError(f"space: {root} has no app.py with a Gradio Space card (README.md front matter)")
     files = space_files(root)
-    lines = [
-        f"{p.as_posix()}\t{(root / p).stat().st_size}\t{'lfs' if p.suffix in LFS_SUFFIXES else 'git'}" for p in files
-    ]
-    lines.append(f".gitattributes\t{len(HUB_GITATTRIBUTES)}\tgit (generated: {', '.join(LFS_SUFFIXES)} under LFS)")
-    total = sum((root / p).stat().st_size for p in files) / 2**20
+    lines, total = upload_listing(root, files)
     if dry_run:
         return [f"would upload {len(files) + 1} files ({total:.1f} MB) from {root} to the Space {space_id}:", *lines]
     from huggingface_hub import HfApi
