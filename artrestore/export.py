@@ -121,6 +121,20 @@ def folder_size(folder: str | Path) -> int:
     return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file())
 
 
+def stale_bundle_files(folder: str | Path) -> list[str]:
+    """The code files of a model folder that differ from :mod:`artrestore.hub` or are missing (those of optional
+    components the folder was exported without are not expected)."""
+    from .hub import BUNDLE_FILES
+
+    folder = Path(folder)
+    return [
+        target
+        for target, source in BUNDLE_FILES.items()
+        if (folder / target).parent.is_dir()
+        and (not (folder / target).is_file() or (folder / target).read_bytes() != (HUB_SOURCE / source).read_bytes())
+    ]
+
+
 def sync_bundle_code(folder: str | Path, model_card: str | None = None) -> list[str]:
     """Write the pipeline's and the components' code from :mod:`artrestore.hub` (and the model card) into a model
     folder; no weight, config or memory-bank file is touched.
@@ -140,35 +154,14 @@ def sync_bundle_code(folder: str | Path, model_card: str | None = None) -> list[
     folder = Path(folder)
     if not (folder / "model_index.json").is_file():
         raise ValueError(f"folder: {folder} has no model_index.json (build it with `artrestore export`)")
-    changed = []
-    for target, source in BUNDLE_FILES.items():
-        path = folder / target
-        if not path.parent.is_dir():  # an optional component the model was exported without
-            continue
-        code = (HUB_SOURCE / source).read_bytes()
-        if not path.is_file() or path.read_bytes() != code:
-            path.write_bytes(code)
-            changed.append(target)
-    if model_card is not None and (
-        not (folder / "README.md").is_file() or (folder / "README.md").read_text() != model_card
-    ):
-        (folder / "README.md").write_text(model_card)
+    changed = stale_bundle_files(folder)
+    for target in changed:
+        (folder / target).write_bytes((HUB_SOURCE / BUNDLE_FILES[target]).read_bytes())
+    card = folder / "README.md"
+    if model_card is not None and (not card.is_file() or card.read_text() != model_card):
+        card.write_text(model_card)
         changed.append("README.md")
     return changed
-
-
-def stale_bundle_files(folder: str | Path) -> list[str]:
-    """The code files of a model folder that differ from :mod:`artrestore.hub` (or are missing)."""
-    from .hub import BUNDLE_FILES
-
-    folder = Path(folder)
-    stale = [
-        target
-        for target, source in BUNDLE_FILES.items()
-        if (folder / target).parent.is_dir()
-        and (not (folder / target).is_file() or (folder / target).read_bytes() != (HUB_SOURCE / source).read_bytes())
-    ]
-    return stale
 
 
 def write_hub_folder(pipe, out: str | Path, model_card: str, max_mb: float = 120.0) -> Path:

@@ -134,6 +134,14 @@ def _pair(folder: str | None, image: Path) -> Path | None:
     return p if p.exists() else None
 
 
+def detected_map_paths(out: Path) -> dict[str, Path]:
+    """Where ``--auto`` writes the maps it detected, beside the restoration: record field -> path."""
+    return {
+        "mask_image": out.with_name(f"{out.stem}_detected_mask.png"),
+        "fade_map": out.with_name(f"{out.stem}_detected_fade.png"),
+    }
+
+
 def restore_files(config: RestoreConfig, pipe=None) -> list[Path]:
     """Run ``artrestore restore``: one image, or every image in a folder (masks matched by file stem).
 
@@ -181,12 +189,10 @@ def restore_files(config: RestoreConfig, pipe=None) -> list[Path]:
         inputs += [p for p in src.iterdir() if p.is_file()]
     outputs, sources = [], []
     for image, _, _, out in jobs:
-        extra = (
-            [out.with_name(f"{out.stem}_{s}.png") for s in ("detected_mask", "detected_fade")] if config.auto else []
-        )
+        extra = list(detected_map_paths(out).values()) if config.auto else []
         outputs += [out, *extra]
         sources += [image] * (1 + len(extra))
-    check_outputs(outputs, inputs=inputs, overwrite=config.overwrite, sources=sources)  # before any work
+    check_outputs(outputs, inputs=inputs, overwrite=config.overwrite, sources=sources, suffix=None)  # before any work
     pipe = pipe or load_pipeline(config.model, config.threads)
     written = []
     for image, mask_path, fade_path, out in tqdm(jobs, desc="restore", disable=len(jobs) == 1):
@@ -211,9 +217,8 @@ def restore_files(config: RestoreConfig, pipe=None) -> list[Path]:
         protect = [p for p in (image, mask_path, fade_path) if p is not None]
         written.append(save_artwork(out, restored, protect=protect))
         if config.auto:  # the detected maps, editable and reusable with --mask / --fade
-            for key, suffix in (("mask_image", "detected_mask"), ("fade_map", "detected_fade")):
+            for key, path in detected_map_paths(out).items():
                 used = getattr(result.records[0], key)
                 if used is not None:
-                    path = out.with_name(f"{out.stem}_{suffix}.png")
                     written.append(save_png(path, np.asarray(used), protect=protect))
     return written

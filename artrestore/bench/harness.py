@@ -103,7 +103,7 @@ def certify_outputs(
     not, is certified the same way).
 
     Args:
-        certifier: the model's :class:`~artrestore.models.StyleCertifier`, or None.
+        certifier: the model's :class:`~artrestore.hub.StyleCertifier`, or None.
         sample: the damage (its mask and fade map are the certified region).
         outputs: (h, w, 3) uint8 restorations.
         artist: the painting's artist.

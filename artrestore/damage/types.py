@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 # The per-pixel damage-type codes live with the pipeline (they ship with exported models); one definition.
-from artrestore.hub.damage_detection import DamageType
+from ..hub.damage_detection import DamageType
 
 __all__ = ["KINDS", "DamageSample", "DamageType"]
 

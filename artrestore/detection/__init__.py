@@ -1,7 +1,6 @@
 """Automatic damage detection: a small U-Net, tiled inference and classical crack detectors."""
 
-from artrestore.hub.damage_detection import DetectedDamage, decide, decision_settings, predict_tiled
-
+from ..hub.damage_detection import DetectedDamage, decide, decision_settings, predict_tiled
 from ..hub.detector import CLASSES, DamageDetector
 from .classical import adaptive_cracks, tophat_cracks
 

@@ -27,12 +27,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from artrestore.hub.damage_detection import decide, predict_tiled
-
 from ..config import DetectorCalibrationConfig
 from ..damage import DamageSimulator, DamageType, derive_seed
 from ..data import PaintingCollection, center_square, split_collection
 from ..data.craquelure_pairs import crack_pairs, load_pair
+from ..hub.damage_detection import decide, predict_tiled
 from ..hub.detector import DamageDetector
 from ..io import load_image
 from ..metrics import confusion_curve, f1_curve, f1_from_counts

@@ -7,10 +7,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from artrestore.hub.damage_detection import DetectedDamage, decide, decision_settings, predict_tiled
-
 from ..config import DetectConfig
 from ..damage.grid import type_map_to_rgb
+from ..hub.damage_detection import DetectedDamage, decide, decision_settings, predict_tiled
 from ..hub.detector import DamageDetector
 from ..hub.settings import PipelineSettings
 from ..io import load_image, save_png

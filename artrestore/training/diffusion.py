@@ -18,14 +18,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from artrestore.hub.masked_fill import pushpull_fill
-
 from ..config import DiffusionTrainConfig
 from ..damage import DamageType, derive_seed
 from ..data import DamagedCropDataset, multiscale_random_crop
 from ..data.sources import training_sources
+from ..hub import ArtRestoreUNet, FiLMMaskEncoder, StyleEncoder
+from ..hub.masked_fill import pushpull_fill
 from ..hub.memory_bank import BANK_PATCH_LATENT
-from ..models import ArtRestoreUNet, FiLMMaskEncoder, StyleEncoder
 from ..models.autoencoder import latent_stride
 from .trainer import train
 

@@ -198,12 +198,7 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
             settings: the call's other arguments, as packed by ``__call__``.
             output_type, fading, detect: as in ``__call__``.
         """
-        artist, steps, top_k, generator = (
-            settings.artist,
-            settings.num_inference_steps,
-            settings.top_k,
-            settings.generator,
-        )
+        artist, steps, top_k = settings.artist, settings.num_inference_steps, settings.top_k
         if not images or not all(isinstance(im, PIL.Image.Image) and im.mode == "RGB" for im in images):
             raise ValueError("image: expected a PIL RGB image or a list of them (convert with .convert('RGB'))")
         if detect and any(m is not None for m in masks + fades):
@@ -218,8 +213,6 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
                     raise ValueError(f"{name}: expected a PIL 'L' (8-bit greyscale) image or None")
                 if m.size != im.size:
                     raise ValueError(f"{name}: size {m.size} differs from the image's {im.size}; it is never resized")
-        if not detect:
-            _check_damage_present(masks, fades)
         if len(inits) != len(images) or any(
             i is not None and (not isinstance(i, PIL.Image.Image) or i.mode != "RGB" or i.size != im.size)
             for i, im in zip(inits, images)
@@ -229,14 +222,14 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
             raise ValueError(f"artist: expected a name or None, got {type(artist).__name__}")
         if artist is not None and artist not in self.memory_bank.artist_vectors:
             raise ValueError(_unknown_artist(artist, self.memory_bank.artist_vectors))
-        if artist is None and not detect:
-            _check_style_source(masks, fades)
+        if not detect:
+            _check_damage(masks, fades, style_inferred=artist is None)
         if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_INFERENCE_STEPS:
             raise ValueError(f"num_inference_steps: expected an integer in [1, {MAX_INFERENCE_STEPS}], got {steps!r}")
         if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 0:
             raise ValueError(f"top_k: expected an integer >= 0 (0 disables retrieval), got {top_k!r}")
-        if generator is not None and not isinstance(generator, torch.Generator):
-            raise ValueError(f"generator: expected a torch.Generator or None, got {type(generator).__name__}")
+        if settings.generator is not None and not isinstance(settings.generator, torch.Generator):
+            raise ValueError(f"generator: expected a torch.Generator or None, got {type(settings.generator).__name__}")
         if output_type not in ("pil", "np"):
             raise ValueError(f"output_type: expected 'pil' or 'np', got {output_type!r}")
         if settings.retrieval not in self.memory_bank.retrieval_modes:
@@ -398,9 +391,7 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
         found = self.detect_damage(images)
         masks = [d.mask_image() if d.mask.any() else None for d in found]
         fades = [d.fade_map() if (d.fade > 0).any() else None for d in found]
-        _check_damage_present(masks, fades)
-        if artist is None:
-            _check_style_source(masks, fades)
+        _check_damage(masks, fades, style_inferred=artist is None)
         return masks, fades, "detected"
 
     def prepare_damage(
@@ -468,12 +459,12 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
                 if recorder is not None:
                     recorder.begin_tile()
                 inputs = TileInputs(
-                    padded[sl],
-                    mask_p[sl].astype(np.float32),
-                    fade_p[sl],
-                    init_p[sl] if init_p is not None else None,
-                    style,
-                    n,
+                    crop=padded[sl],
+                    mask=mask_p[sl].astype(np.float32),
+                    fade=fade_p[sl],
+                    init=init_p[sl] if init_p is not None else None,
+                    style=style,
+                    index=n,
                 )
                 out, rows = self.denoise_tile(inputs, settings)
                 if recorder is not None:
@@ -665,25 +656,19 @@ def _as_list(x: Any) -> list:
     return list(x) if isinstance(x, (list, tuple)) else [x]
 
 
-def _check_damage_present(masks: list, fades: list) -> None:
-    """``ValueError`` for a painting with nothing to restore (no mask pixel >= 128 and no fading)."""
+def _check_damage(masks: list, fades: list, *, style_inferred: bool) -> None:
+    """``ValueError`` for a painting with nothing to restore (no mask pixel >= 128 and no fading), or, when the
+    style is to be inferred (no artist named), with no undamaged pixel to infer it from."""
     for i, (m, f) in enumerate(zip(masks, fades)):
-        has_mask = m is not None and np.asarray(m).max() >= 128
-        has_fade = f is not None and np.asarray(f).max() > 0
-        if not (has_mask or has_fade):
+        mask = np.asarray(m) >= 128 if m is not None else None
+        fade = np.asarray(f) > 0 if f is not None else None
+        if not ((mask is not None and mask.any()) or (fade is not None and fade.any())):
             raise ValueError(
                 f"mask_image: image {i} has nothing to restore (no mask pixel >= 128 and no fade_map > 0; with "
                 "detect=True: the detector found no damage)"
             )
-
-
-def _check_style_source(masks: list, fades: list) -> None:
-    """``ValueError`` for a painting whose every pixel is damaged: with no artist named, no style can be inferred."""
-    for i, (m, f) in enumerate(zip(masks, fades)):
-        damaged = np.asarray(m) >= 128 if m is not None else None
-        if f is not None:
-            damaged = np.asarray(f) > 0 if damaged is None else damaged | (np.asarray(f) > 0)
-        if damaged is not None and damaged.all():
+        damaged = mask if fade is None else fade if mask is None else mask | fade
+        if style_inferred and damaged.all():
             raise ValueError(
                 f"artist: image {i} has no undamaged pixel to infer the style from (the damage covers all of it); "
                 "name the artist (pipe.memory_bank.artists lists them)"

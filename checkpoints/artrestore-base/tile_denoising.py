@@ -118,7 +118,19 @@ class TileDenoisingMixin:
         style = inputs.style
         token_style = None if settings.switches.style_tokens else self.unet.null_style[None].expand(style.shape[0], -1)
         return TileConditions(
-            x, m, f, x_filled, z_image, latent_mask, strength, film, style, token_style, tokens, valid, rows
+            image=x,
+            mask=m,
+            fade=f,
+            filled=x_filled,
+            z_image=z_image,
+            latent_mask=latent_mask,
+            strength=strength,
+            film=film,
+            style=style,
+            token_style=token_style,
+            tokens=tokens,
+            valid=valid,
+            rows=rows,
         )
 
     def prepare_latents(

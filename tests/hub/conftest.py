@@ -6,8 +6,7 @@ import pytest
 import torch
 
 from artrestore.export import make_sampler
-from artrestore.hub.pipeline_artrestore import ArtRestorePipeline
-from artrestore.models import (
+from artrestore.hub import (
     ArtRestoreUNet,
     DamageDetector,
     FiLMMaskEncoder,
@@ -17,6 +16,7 @@ from artrestore.models import (
     StyleMemoryBank,
     VarnishEstimator,
 )
+from artrestore.hub.pipeline_artrestore import ArtRestorePipeline
 from artrestore.models.autoencoder import build_autoencoder
 from artrestore.training.diffusion import make_scheduler
 

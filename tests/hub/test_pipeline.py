@@ -7,9 +7,8 @@ import PIL.Image
 import pytest
 import torch
 
-from artrestore.hub import ComponentSwitches
+from artrestore.hub import ComponentSwitches, remove_varnish
 from artrestore.hub.tile_denoising import DenoiseSettings, TileInputs
-from artrestore.models import remove_varnish
 
 from .conftest import ARTISTS, build_tiny_pipeline
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from artrestore.data import PaintingCollection
-from artrestore.models import VarnishEstimator
+from artrestore.hub import VarnishEstimator
 from artrestore.training.varnish import VarnishSamples, varnish_loss
 
 

@@ -9,7 +9,7 @@ import PIL.Image
 import pytest
 import torch
 
-from artrestore.models import StyleCertificate, StyleCertifier
+from artrestore.hub import StyleCertificate, StyleCertifier
 from tests.hub.conftest import ARTISTS, build_tiny_certifier, build_tiny_pipeline
 
 

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from artrestore.hub import BUNDLE_FILES, PIPELINE_MODULES
-from artrestore.models import ArtRestoreUNet, FiLMMaskEncoder, StyleEncoder, damage_planes
+from artrestore.hub import BUNDLE_FILES, PIPELINE_MODULES, ArtRestoreUNet, FiLMMaskEncoder, StyleEncoder, damage_planes
 
 TINY_UNET = dict(
     block_channels=(32, 64),

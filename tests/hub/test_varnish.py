@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from artrestore.damage.fading import VARNISH, apply_fading, fade_map
-from artrestore.models import VarnishEstimator, remove_varnish
+from artrestore.hub import VarnishEstimator, remove_varnish
 
 
 def _aged(seed: int = 0, size: int = 48):
