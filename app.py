@@ -85,15 +85,17 @@ def on_restore(
     gallery = [(r["preview"], f"seed {r['seed']}") for r in results]
     folder = Path(first["path"]).parent
     maps = ui.save_damage_maps(mask, fade, folder, upload.name)
-    overlay, sources = ui.attribution_views(first["attribution"], upload.preview.shape[:2])
+    overlay, sources, sources_note = ui.attribution_views(first["attribution"], upload.preview.shape[:2], artist_name)
     verdict, plot, cert_json = ui.certificate_views(first["certificate"], folder, upload.name)
     return (
         (upload.preview, first["preview"]),
+        first["zoom"],
         [r["path"] for r in results] + maps + ([cert_json] if cert_json else []),
         gallery,
         ui.mask_overlay(upload.preview, mask, fade),
         overlay,
         sources,
+        sources_note,
         verdict,
         plot,
         ui.run_summary(results, mask, fade, artist_name),
@@ -104,7 +106,7 @@ def on_restore(
 def on_detect(path, progress=gr.Progress()):
     progress(0, desc="detecting damage")
     upload = ui.load_upload(path)
-    return ui.detect_into_editor(get_pipeline(model_path()), upload)
+    return ui.detect_into_editor(get_pipeline(model_path()), upload)  # (editor value, what was found)
 
 
 def on_artist_choice(choice):
@@ -134,9 +136,10 @@ def _example_cache() -> Path:
 def restore_tab() -> None:
     """The Restore tab: upload, sketch the damage, restore at full resolution."""
     gr.Markdown(
-        "Upload a scan of a painting (any size), paint the damage on the preview (one layer each for **paint loss**, "
-        "**scratch** and **crack**, and a soft brush for **fading**), then press **Restore**. The restoration runs on "
-        "the full-resolution original; pixels outside the marked damage are never changed."
+        "Upload a scan of a painting (any size), paint the damage on the preview with the **red brush** (paint loss, "
+        "scratches, cracks) or the translucent **violet brush** (fading), then press **Restore**. The brush colour "
+        "decides what a stroke means, whatever layer it is on. The restoration runs on the full-resolution "
+        "original; pixels outside the marked damage are never changed."
     )
     with gr.Row():
         with gr.Column():
@@ -153,6 +156,7 @@ def restore_tab() -> None:
                 elem_id="editor",
             )
             detect_btn = gr.Button("Detect damage (fills the layers; correct them, then Restore)", elem_id="detect")
+            found = gr.Markdown(elem_id="found")
             mask_file = gr.File(label="…or upload a mask (white = damaged, the painting's own size)", type="filepath")
             with gr.Row():
                 artist = gr.Dropdown(_artist_choices(), value=ui.INFER, label="Artist", elem_id="artist")
@@ -174,12 +178,17 @@ def restore_tab() -> None:
             restore_btn = gr.Button("Restore", variant="primary", elem_id="restore")
         with gr.Column():
             slider = gr.ImageSlider(label="Before / after", type="numpy", elem_id="slider")
+            zoom = gr.ImageSlider(
+                label="Close-up of the largest damaged region, before / after (full resolution)",
+                type="numpy",
+                elem_id="zoom",
+            )
             download = gr.File(
                 label="Restored painting(s) at full resolution (lossless PNG) and the damage maps used",
                 file_count="multiple",
                 elem_id="download",
             )
-            gallery = gr.Gallery(label="Variants", columns=4, height=200, elem_id="variants")
+            gallery = gr.Gallery(label="Variants", columns=4, height=260, object_fit="contain", elem_id="variants")
             used = gr.Image(label="Damage restored (red: mask, violet: fading)", type="numpy", elem_id="used")
             with gr.Row():
                 attribution = gr.Image(
@@ -188,26 +197,30 @@ def restore_tab() -> None:
                     elem_id="attribution",
                 )
                 sources = gr.Gallery(
-                    label="Top sources (decoded bank patches, colours as in the overlay)",
+                    label="Sources used (decoded bank patches, colours as in the overlay)",
                     columns=2,
                     height=320,
+                    object_fit="contain",
                     elem_id="sources",
                 )
+            sources_note = gr.Markdown(elem_id="sources_note")
             certificate = gr.Markdown(elem_id="certificate")
             cert_plot = gr.Image(
-                label="Style certificate: block distances vs threshold", type="numpy", elem_id="cert_plot"
+                label="Style certificate: restored blocks against genuine passages of the artist",
+                type="numpy",
+                elem_id="cert_plot",
             )
             summary = gr.Code(label="Run record (JSON)", language="json", elem_id="summary")
     examples = ui.example_cases(BenchConfig().data, Path(__file__).parent / "examples" / "masks", _example_cache())
     if examples:
         gr.Examples(examples=examples, inputs=[painting, mask_file], label="Examples (damaged validation paintings)")
     painting.change(on_upload, painting, editor, **HEAVY)
-    detect_btn.click(on_detect, painting, editor, api_name="detect", **HEAVY)
+    detect_btn.click(on_detect, painting, [editor, found], api_name="detect", **HEAVY)
     artist.change(on_artist_choice, artist, [references, new_name])
     restore_btn.click(
         on_restore,
         [painting, editor, mask_file, artist, references, new_name, steps, seed, variants, exemplar],
-        [slider, download, gallery, used, attribution, sources, certificate, cert_plot, summary],
+        [slider, zoom, download, gallery, used, attribution, sources, sources_note, certificate, cert_plot, summary],
         api_name="restore",
         **HEAVY,
     )

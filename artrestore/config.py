@@ -10,6 +10,7 @@ import dataclasses
 import types
 import typing
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .damage.types import KINDS
 from .hub.settings import PipelineSettings
@@ -97,6 +98,7 @@ class DetectBenchConfig:
     seed: int = opt(0, "base seed of the synthetic damage")
     threads: int = opt(2, "CPU threads")
     speed_megapixels: float = opt(2.0, "size of the timed full-resolution run, in megapixels")
+    intact_side: int = opt(768, "longer side of the undamaged validation paintings (false-positive check)")
 
 
 @dataclass
@@ -111,6 +113,11 @@ class DetectorCalibrationConfig:
     paintings: int = opt(40, "training paintings given fresh simulated damage of every kind")
     real: int = opt(60, "real craquelure close-ups of the training files")
     size: int = opt(512, "synthetic cases: paintings resized and centre-cropped to size x size")
+    intact: int = opt(40, "undamaged training paintings on which the thresholds must mark little")
+    intact_side: int = opt(768, "longer side of the undamaged paintings")
+    max_intact_share: float = opt(
+        0.0015, "largest mean share of an undamaged painting each threshold (damage, fading) may mark"
+    )
     seed: int = opt(0, "base seed of the simulated damage")
     threads: int = opt(2, "CPU threads")
 
@@ -289,6 +296,31 @@ class DiffusionTrainConfig(LoopSettings):
 
 
 @dataclass
+class RefinerTrainConfig(LoopSettings):
+    """Settings of ``artrestore train-refiner``: the ExemplarRefiner on a pool of PatchMatch-filled crops."""
+
+    out: str = opt("runs/refiner", "run folder (an existing run and pool there are resumed)")
+    data: str = paintings_option()
+    style_data: str = opt(lambda: data_path("wikiart224"), "folder of <Style>/*.jpg")
+    style_encoder: str = opt(lambda: str(Path(default_model()) / "style_encoder"), "frozen style encoder folder")
+    init: str | None = opt(None, "start from this refiner folder (e.g. a previous run's final/)")
+    channels: str = opt("24,48,96,128", "refiner widths per level")
+    crop: int = opt(128, "training crop side in pixels")
+    min_scale: float = opt(0.25, "smallest multi-scale crop factor")
+    large_holes: float = opt(0.5, "probability that a crop also loses a rectangle or ellipses (20-60 percent)")
+    patch_size: int = opt(3, "PatchMatch patch size of the exemplar fills")
+    pool_size: int = opt(4000, "exemplar-filled crops in the pool")
+    pool_workers: int = opt(2, "processes that build the pool")
+    style_dropout: float = opt(0.2, "probability of training with the null style")
+    l1_weight: float = opt(1.0, "weight of the hole L1")
+    lpips_weight: float = opt(1.0, "weight of LPIPS-vgg on the composite")
+    style_weight: float = opt(0.0, "weight of the Gram style loss on VGG features (0 disables)")
+    steps: int = opt(4000, "optimiser steps in total")
+    batch_size: int = opt(6, "batch size per process")
+    lr: float = opt(5e-4, "peak AdamW learning rate (linear warm-up, cosine decay)")
+
+
+@dataclass
 class RestoreConfig:
     """Settings of ``artrestore restore``: one painting, or every image of a folder."""
 
@@ -384,7 +416,9 @@ class CertifierTrainConfig:
 
     data: str = paintings_option()
     out: str = opt("runs/certifier", "run folder (patch statistics are cached there)")
-    per_painting: int = opt(16, "random patches per painting (128-256 px)")
+    per_painting: int = opt(4, "random-offset blocks per painting, besides its block grid (for the heads)")
+    block_size: int = opt(128, "side of the certified blocks at the working size")
+    working_side: int = opt(512, "longer side paintings are certified at")
     embed_dim: int = opt(64, "embedding size of each head")
     hidden_dim: int = opt(512, "hidden width of each projection head")
     n_heads: int = opt(2, "independently trained heads, ensembled (their unit embeddings concatenated)")
@@ -392,11 +426,29 @@ class CertifierTrainConfig:
     lr: float = opt(1e-3, "peak learning rate of the head")
     alpha: float = opt(0.05, "conformal level: genuine patches exceed the threshold with probability <= alpha")
     min_paintings: int = opt(5, "fewest calibration paintings for an artist-specific threshold (else pooled)")
+    min_heldout_paintings: int = opt(
+        3, "fewest held-out paintings for an artist's own verified rate in its certificates (else the overall rate)"
+    )
     folds: int = opt(5, "folds of the out-of-fold calibration over the training paintings")
-    head_version: str = opt("vggstats-mlp2-oof-v1", "recorded in every certificate")
+    head_version: str = opt("vggstats-mlp2-oof-v2-certify-geometry", "recorded in every certificate")
     patch_seed: int = opt(0, "seed of the patch positions")
     seed: int = opt(10, "seed of the first head (head i uses seed + i)")
     threads: int = opt(2, "CPU threads")
+
+
+@dataclass
+class CertifyBenchConfig:
+    """Settings of ``artrestore bench-certify``: the certificate's coverage and discrimination on unseen paintings."""
+
+    data: str = paintings_option()
+    model: str = opt(default_model, "model folder (its style_certifier, and the pipeline for the restorations)")
+    out: str = opt("bench_out/certify", "output folder for certify.md and certify.json")
+    size: int = opt(512, "longer side of the paintings")
+    restorations: bool = opt(True, "also measure pass rates and discrimination on restorations (runs the model)")
+    limit: int | None = opt(None, "at most this many main-artist paintings for the restorations")
+    min_works: int = opt(15, "artists with at least this many works are the main artists")
+    seed: int = opt(0, "region seed")
+    threads: int = opt(2, "torch threads")
 
 
 @dataclass

@@ -193,16 +193,23 @@ def load_image(path: str | os.PathLike, max_megapixels: float = DEFAULT_MAX_MEGA
             pixels = np.asarray(rgb)
         else:
             has_alpha = mode in ("LA", "RGBA", "PA") or (mode == "P" and "transparency" in im.info)
-            rgba = im.convert("RGBA") if has_alpha else im.convert("RGB")
-            arr = np.asarray(rgba)
-            pixels = arr[:, :, :3]
-            alpha = arr[:, :, 3] if has_alpha else None
+            target = "RGBA" if has_alpha else "RGB"
+            im.load()
+            converted = im if im.mode == target else im.convert(target)  # no extra copy of an RGB image
+            if converted is not im:
+                im.im = None  # drop the decoded original now: only the converted copy is needed
+            arr = np.asarray(converted)  # (h, w, 3 or 4)
+            del converted
+            pixels = arr[:, :, :3] if has_alpha else arr
+            alpha = np.ascontiguousarray(arr[:, :, 3]) if has_alpha else None
     op = _ORIENTATION_OPS.get(orientation)
     if op is not None:
         pixels = op(pixels)
         alpha = op(alpha) if alpha is not None else None
-    pixels = np.array(pixels, order="C")  # an owned, writable copy
-    alpha = np.array(alpha, order="C") if alpha is not None else None
+    if not (pixels.flags.c_contiguous and pixels.flags.writeable and pixels.flags.owndata):
+        pixels = np.array(pixels, order="C")  # an owned, writable copy (one, only where needed)
+    if alpha is not None and not (alpha.flags.c_contiguous and alpha.flags.writeable):
+        alpha = np.array(alpha, order="C")
     return Artwork(pixels, alpha, icc, mode, fmt, orientation)
 
 

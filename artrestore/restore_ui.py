@@ -8,7 +8,9 @@ error.
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,7 +51,8 @@ class Upload:
 
 
 def load_upload(path: str | None, max_megapixels: float = MAX_UPLOAD_MEGAPIXELS) -> Upload:
-    """Read an uploaded painting and make its preview.
+    """Read an uploaded painting and make its preview; the last upload is decoded once and shared by the upload,
+    detect and restore handlers (a 60 MP scan is not decoded three times).
 
     Args:
         path: the uploaded file (None when nothing was uploaded).
@@ -57,13 +60,24 @@ def load_upload(path: str | None, max_megapixels: float = MAX_UPLOAD_MEGAPIXELS)
     """
     if not path:
         raise ValueError("image: upload a painting first")
+    try:
+        stat = os.stat(path)
+    except OSError as e:
+        raise ValueError(f"image: cannot read {Path(path).name}: {e.strerror}") from e
+    return _decoded_upload(str(path), stat.st_size, stat.st_mtime_ns, float(max_megapixels))
+
+
+@functools.lru_cache(maxsize=1)
+def _decoded_upload(path: str, size: int, mtime_ns: int, max_megapixels: float) -> Upload:
+    """:func:`load_upload`'s decoding, cached on the file's path, size and modification time."""
     art = load_image(path, max_megapixels=max_megapixels)  # raises a clear ValueError for unreadable files
     rgb = art.to_uint8()
     scale = min(1.0, PREVIEW_SIDE / max(rgb.shape[:2]))
     preview = rgb
     if scale < 1:
-        size = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))
-        preview = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+        size_px = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))
+        preview = cv2.resize(rgb, size_px, interpolation=cv2.INTER_AREA)
+    art.pixels.setflags(write=False)  # shared between handlers: nobody may change it in place
     return Upload(art, np.ascontiguousarray(preview), Path(path).stem)
 
 
@@ -83,33 +97,84 @@ def _alpha(layer: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray:
     return a
 
 
+DAMAGE_BRUSH = (255, 32, 32)  # "#ff2020": paint loss, scratches, cracks (binary damage)
+FADING_BRUSH = (160, 64, 224)  # "#a040e0": fading (the stroke's opacity is the fading strength)
+
+
+def _hex(rgb) -> str:
+    return "#" + "".join(f"{int(c):02x}" for c in rgb)
+
+
+def editor_roles(layers: list, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Binary damage and fading strength painted on editor layers, read by the brush colour of every stroke.
+
+    The role of a stroke is its colour (the red damage brush or the violet fading brush), never the position of
+    its layer, so deleting, adding or reordering layers cannot turn fading into paint loss. A stroke of another
+    colour is ambiguous and raises a ``ValueError`` naming it.
+
+    Args:
+        layers: editor layers, (h, w, 4) RGBA (or RGB: every non-black pixel is damage) or None.
+        shape: the preview's (h, w).
+
+    Returns:
+        (h, w) float32 damage opacity and (h, w) float32 fading strength, both in [0, 1].
+    """
+    damage = np.zeros(shape, np.float32)
+    fading = np.zeros(shape, np.float32)
+    red, violet = np.array(DAMAGE_BRUSH, np.float32), np.array(FADING_BRUSH, np.float32)
+    for layer in layers:
+        if layer is None:
+            continue
+        layer = np.asarray(layer)
+        if layer.ndim != 3 or layer.shape[2] != 4:
+            damage = np.maximum(damage, _alpha(layer, shape))
+            continue
+        if layer.shape[:2] != shape:
+            layer = cv2.resize(layer, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
+        alpha = layer[..., 3].astype(np.float32) / 255
+        rgb = layer[..., :3].astype(np.float32)
+        to_red = np.linalg.norm(rgb - red, axis=-1)
+        to_violet = np.linalg.norm(rgb - violet, axis=-1)
+        # faint edge pixels carry little colour information: only clearly painted pixels can be ambiguous
+        unclear = (alpha >= 0.125) & (np.minimum(to_red, to_violet) > 90)
+        if unclear.any():
+            ys, xs = np.nonzero(unclear)
+            colour = _hex(layer[ys[0], xs[0], :3])
+            raise ValueError(
+                f"mask: {int(unclear.sum())} painted pixels have the colour {colour}, which is neither the red "
+                f"damage brush ({_hex(DAMAGE_BRUSH)}) nor the violet fading brush ({_hex(FADING_BRUSH)}); repaint "
+                "them with one of those two brushes"
+            )
+        is_fading = to_violet < to_red
+        damage = np.maximum(damage, np.where(is_fading, 0, alpha))
+        fading = np.maximum(fading, np.where(is_fading, alpha, 0))
+    return damage, fading
+
+
 def damage_from_editor(
     editor: dict | None, mask_upload: str | None, upload: Upload
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Full-resolution damage from the editor layers (and/or an uploaded mask).
 
     Args:
-        editor: the ImageEditor value (``{"background", "layers", "composite"}``), layers in :data:`LAYERS` order.
+        editor: the ImageEditor value (``{"background", "layers", "composite"}``); strokes are read by their brush
+            colour (see :func:`editor_roles`), whatever layer they are on.
         mask_upload: path of an uploaded mask of the painting's full size, or None.
         upload: the painting.
 
     Returns:
-        (H, W) bool mask and (H, W) float32 fade map in [0, 1] (None when nothing was painted on the fading layer).
+        (H, W) bool mask and (H, W) float32 fade map in [0, 1] (None when nothing was painted with the fading
+        brush).
     """
     h, w = upload.art.pixels.shape[:2]
     ph, pw = upload.preview.shape[:2]
     mask = np.zeros((h, w), bool)
     fade = None
-    layers = list((editor or {}).get("layers") or [])
-    binary = np.zeros((ph, pw), np.float32)
-    for layer in layers[: len(BINARY_LAYERS)]:
-        binary = np.maximum(binary, _alpha(layer, (ph, pw)))
+    binary, soft = editor_roles(list((editor or {}).get("layers") or []), (ph, pw))
     if binary.any():
         mask |= cv2.resize((binary > 0).astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
-    if len(layers) > len(BINARY_LAYERS):
-        soft = _alpha(layers[len(BINARY_LAYERS)], (ph, pw))
-        if soft.any():
-            fade = np.clip(cv2.resize(soft, (w, h), interpolation=cv2.INTER_LINEAR), 0, 1)
+    if soft.any():
+        fade = np.clip(cv2.resize(soft, (w, h), interpolation=cv2.INTER_LINEAR), 0, 1)
     if mask_upload:
         mask |= load_mask(mask_upload, size=(w, h))  # a mask of another size raises instead of being resized
     if not mask.any() and (fade is None or not (fade > 0).any()):
@@ -117,13 +182,14 @@ def damage_from_editor(
     return mask, fade
 
 
-LAYER_COLOURS = {"paint loss": (255, 32, 32), "scratch": (255, 32, 32), "crack": (255, 32, 32)}
-FADE_COLOUR = (160, 64, 224)
+LAYER_COLOURS = {"paint loss": DAMAGE_BRUSH, "scratch": DAMAGE_BRUSH, "crack": DAMAGE_BRUSH}
+FADE_COLOUR = FADING_BRUSH
 
 
-def detect_into_editor(pipe, upload: Upload) -> dict:
+def detect_into_editor(pipe, upload: Upload) -> tuple[dict, str]:
     """Run the model's damage detector on the full-resolution painting and return an ImageEditor value whose
-    layers (:data:`LAYERS` order) hold the detected paint loss, scratches, cracks and fading, ready to correct.
+    layers (:data:`LAYERS` order) hold the detected paint loss, scratches, cracks and fading, ready to correct,
+    with a Markdown line saying how much of the painting was marked (nothing is restored yet).
 
     Binary layers are opaque where the detector marked that type (downscaled to the preview with any coverage
     counting, so hair-thin cracks stay visible); the fading layer's alpha is the fade strength.
@@ -145,7 +211,14 @@ def detect_into_editor(pipe, upload: Upload) -> dict:
     layers.append(fade_layer)
     if not found.mask.any() and not (found.fade > 0).any():
         raise ValueError("detect: the detector found no damage in this painting; draw it by hand")
-    return {"background": upload.preview, "layers": layers, "composite": None}
+    shares = {name: found.class_mask(kind).mean() for name, kind in zip(BINARY_LAYERS, ("loss", "scratch", "crack"))}
+    shares["fading"] = (found.fade > 0).mean()
+    found_text = ", ".join(f"{name} {100 * share:.2f} %" for name, share in shares.items())
+    note = (
+        f"**Found** (share of the painting): {found_text}. Nothing has been restored: check the layers, erase what "
+        "is intact paint, add what was missed, then press **Restore**."
+    )
+    return {"background": upload.preview, "layers": layers, "composite": None}, note
 
 
 def resolve_artist(pipe, choice: str | None, references: list[str] | None, new_name: str | None) -> str | None:
@@ -191,8 +264,9 @@ def restore_upload(
             (``--init patchmatch --strength 1/steps``); False: the defaults of ``artrestore restore``.
 
     Returns:
-        Per variant: ``{"path", "preview" (uint8 at preview size), "seed", "record" (the pipeline's RestorationRecord),
-        "attribution", "certificate"}`` (the last two as the pipeline gives them, possibly None).
+        Per variant: ``{"path", "preview" (uint8 at preview size), "zoom" (the largest damaged region before and
+        after, at full resolution, for the first variant; else None), "seed", "record" (the pipeline's
+        RestorationRecord), "attribution", "certificate"}`` (the last two as the pipeline gives them, possibly None).
     """
     if not 1 <= int(variants) <= MAX_VARIANTS:
         raise ValueError(f"variants: expected 1..{MAX_VARIANTS}, got {variants}")
@@ -218,10 +292,12 @@ def restore_upload(
         path = save_artwork(out_dir / f"{upload.name}_restored_seed{int(seed) + v}.png", restored)
         rgb = restored.to_uint8()
         preview = cv2.resize(rgb, (pw, ph), interpolation=cv2.INTER_AREA) if (ph, pw) != rgb.shape[:2] else rgb
+        restored_region = mask | (fade > 0) if fade is not None else mask
         results.append(
             {
                 "path": str(path),
                 "preview": preview,
+                "zoom": damage_zoom(upload.art.to_uint8(), rgb, restored_region) if v == 0 else None,
                 "seed": int(seed) + v,
                 "record": out.records[0],
                 "attribution": out.attributions[0],
@@ -259,40 +335,90 @@ def _whole_number(value, name: str, lo: int, hi: int) -> int:
     return int(number)
 
 
-def attribution_views(attribution, preview_shape: tuple[int, int], thumb: int = 128) -> tuple[np.ndarray | None, list]:
-    """The attribution overlay at preview size and the top-source gallery ``[(thumbnail, caption)]``.
+def attribution_views(
+    attribution, preview_shape: tuple[int, int], style_artist: str | None = None, thumb: int = 128
+) -> tuple[np.ndarray | None, list, str]:
+    """The attribution overlay at preview size, the gallery ``[(thumbnail, short caption)]`` of the sources that
+    restored at least one block, and a Markdown note with each one's provenance and, for a patch of another artist
+    than the restoration's, why it was retrieved.
 
     Args:
         attribution: a ``BlockAttribution`` or None (no retrieval).
         preview_shape: (h, w) of the preview.
+        style_artist: the artist the restoration was conditioned on (None: the style was inferred).
         thumb: side of the gallery thumbnails (bank patches are decoded at a few dozen pixels).
     """
     if attribution is None:
-        return None, []
+        return None, [], ""
     ph, pw = preview_shape
     overlay = np.asarray(attribution.overlay)
     if overlay.shape[:2] != (ph, pw):
         overlay = cv2.resize(overlay, (pw, ph), interpolation=cv2.INTER_AREA)
     from artrestore.hub.attribution import PALETTE
 
-    gallery = []
-    for rank, src in enumerate(attribution.top_sources, 1):
+    gallery, lines = [], []
+    used = [(rank, src) for rank, src in enumerate(attribution.top_sources, 1) if src.blocks > 0]
+    for shown, (rank, src) in enumerate(used, 1):
         image = np.asarray(src.thumbnail) if src.thumbnail is not None else np.zeros((8, 8, 3), np.uint8)
         image = cv2.resize(image, (thumb, thumb), interpolation=cv2.INTER_NEAREST)
-        colour = tuple(int(c) for c in PALETTE[(rank - 1) % len(PALETTE)])
-        image = cv2.copyMakeBorder(image, 8, 8, 8, 8, cv2.BORDER_CONSTANT, value=colour)  # the overlay's colour
+        colour = tuple(int(c) for c in PALETTE[(rank - 1) % len(PALETTE)])  # the overlay's colour for this source
+        image = cv2.copyMakeBorder(image, 8, 8, 8, 8, cv2.BORDER_CONSTANT, value=colour)
+        gallery.append((image, f"#{shown} {src.artist}, {src.blocks} blocks"))
         x0, y0, x1, y1 = src.box
-        caption = (
-            f"#{rank} {src.artist}: {Path(src.painting).name} [{x0},{y0}-{x1},{y1}], "
-            f"{src.share:.0%} of the attention, top source of {src.blocks} blocks"
+        line = (
+            f"{shown}. **{src.artist}**, {Path(src.painting).name} [{x0},{y0}-{x1},{y1}]: top source of "
+            f"{src.blocks} restored blocks, {src.share:.0%} of the attention"
         )
-        gallery.append((image, caption))
-    return overlay, gallery
+        if style_artist is None:
+            line += (
+                " (no artist was chosen, so the memory bank was searched across all artists for patches like the "
+                "paint around the damage)"
+            )
+        elif src.artist != style_artist:
+            line += f" (not {style_artist}: the bank has no closer patch of {style_artist} for this context)"
+        lines.append(line)
+    note = (
+        "Sources that restored at least one block:\n\n" + "\n".join(lines)
+        if lines
+        else ("No memory-bank patch was the top source of any restored block: the painting's own context restored it.")
+    )
+    return overlay, gallery, note
+
+
+def damage_zoom(
+    before: np.ndarray, after: np.ndarray, mask: np.ndarray, *, margin: float = 0.5, side: int = 640
+) -> tuple[np.ndarray, np.ndarray]:
+    """The largest damaged region, cropped from the painting before and after restoration, for a close look.
+
+    Args:
+        before: (H, W, 3) uint8 damaged painting.
+        after: (H, W, 3) uint8 restoration.
+        mask: (H, W) bool restored pixels (damage and fading).
+        margin: context around the region, as a share of its size.
+        side: the crops are resized so the longer side is this many pixels (upscaled with nearest neighbours, so
+            pixels stay visible).
+    """
+    if not mask.any():
+        return before, after
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    biggest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    x, y, w, h = (int(v) for v in stats[biggest, :4])
+    pad = int(round(margin * max(w, h))) + 8
+    h_img, w_img = mask.shape
+    x0, y0 = max(0, x - pad), max(0, y - pad)
+    x1, y1 = min(w_img, x + w + pad), min(h_img, y + h + pad)
+    crops = [np.ascontiguousarray(img[y0:y1, x0:x1]) for img in (before, after)]
+    scale = side / max(crops[0].shape[:2])
+    if scale != 1:
+        size = (max(1, round(crops[0].shape[1] * scale)), max(1, round(crops[0].shape[0] * scale)))
+        interp = cv2.INTER_NEAREST if scale > 1 else cv2.INTER_AREA
+        crops = [cv2.resize(c, size, interpolation=interp) for c in crops]
+    return crops[0], crops[1]
 
 
 def certificate_views(certificate, folder: str | Path, name: str) -> tuple[str, np.ndarray | None, str | None]:
-    """The certificate as a verdict line (Markdown), a plot of block distances against the threshold, and a JSON
-    file.
+    """The certificate in words (Markdown: the plain sentence first, then what it rests on, then the technical
+    lines), a plot of the restored blocks against genuine passages of the artist, and a JSON file.
 
     Args:
         certificate: a ``StyleCertificate`` or None (no certifier, or an artist it does not know).
@@ -302,12 +428,13 @@ def certificate_views(certificate, folder: str | Path, name: str) -> tuple[str, 
     if certificate is None:
         return "No style certificate (the model has no certifier, or it does not know this artist).", None, None
     c = certificate
-    verdict = "PASS" if c.passed else "FAIL"
+    verdict = {True: "PASS", False: "FAIL", None: "UNCALIBRATED"}[c.passed]
+    rate = "n/a" if c.violation_rate != c.violation_rate else f"{c.violation_rate:.0%}"
     text = (
-        f"**{verdict}**: {c.violation_rate:.0%} of {len(c.blocks)} restored blocks are farther from "
-        f"**{c.artist}**'s style centroid ({c.artist_source}) than the {c.threshold_kind} threshold {c.threshold:.3f} "
-        f"(pass if at most {c.max_violation_rate:.0%}). Threshold guarantee: a genuine patch of the artist exceeds it "
-        f"with probability at most {c.alpha:g}. Embedding: {c.embedding}, head {c.head_version}."
+        f"**{verdict}.** {c.summary}\n\n{c.guarantee}\n\n"
+        f"<small>Technical: {rate} of {len(c.blocks)} blocks above the {c.threshold_kind} threshold "
+        f"{c.threshold:.3f} for {c.artist} ({c.artist_source}); pass if at most {c.max_violation_rate:.0%}; "
+        f"conformal level {c.alpha:g}; embedding {c.embedding}, head {c.head_version}.</small>"
     )
     path = Path(folder) / f"{name}_certificate.json"
     path.write_text(json.dumps(c.to_json(), indent=1))
@@ -315,21 +442,31 @@ def certificate_views(certificate, folder: str | Path, name: str) -> tuple[str, 
 
 
 def certificate_plot(certificate) -> np.ndarray:
-    """(h, w, 3) uint8 bar chart of the per-block style distances with the threshold line."""
+    """(h, w, 3) uint8 plot: the distribution of genuine passages' style distances (from the certificate's
+    quantiles of them), the threshold, and each restored block as a marker."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    d = np.array(certificate.distances)
-    fig, ax = plt.subplots(figsize=(6, 2.6), dpi=100)
-    colours = ["#D55E00" if v > certificate.threshold else "#0072B2" for v in d]
-    ax.bar(np.arange(len(d)), d, color=colours)
-    ax.axhline(certificate.threshold, color="black", ls="--", lw=1, label=f"threshold {certificate.threshold:.3f}")
-    ax.set_xlabel("restored block")
-    ax.set_ylabel("style distance")
-    ax.set_title(f"{certificate.artist}: violation rate {certificate.violation_rate:.0%}")
-    ax.legend(loc="upper right", fontsize=8)
+    c = certificate
+    d = np.array(c.distances)
+    fig, ax = plt.subplots(figsize=(6.4, 2.8), dpi=100)
+    quantiles = np.asarray(c.genuine_quantiles, np.float64)
+    if len(quantiles) > 1 and np.ptp(quantiles) > 0:
+        q = np.maximum.accumulate(quantiles)
+        widths = np.diff(q).clip(1e-4)
+        density = (1 / (len(q) - 1)) / widths  # equal mass between consecutive quantiles
+        ax.stairs(density / density.max(), q, fill=True, color="#BBBBBB", label=f"genuine {c.artist} passages")
+    ax.axvline(c.threshold, color="black", ls="--", lw=1, label=f"threshold {c.threshold:.3f}")
+    colours = ["#D55E00" if v else "#0072B2" for v in (b.violation for b in c.blocks)]
+    jitter = np.random.default_rng(0).uniform(0.15, 0.85, len(d))
+    ax.scatter(d, jitter, c=colours, s=36, zorder=3, edgecolors="white", label="restored blocks")
+    ax.set_xlabel("style distance (lower = closer to the artist)")
+    ax.set_yticks([])
+    ax.set_ylim(0, 1.05)
+    ax.set_title(f"Restored blocks against genuine {c.artist} passages", fontsize=10)
+    ax.legend(loc="upper right", fontsize=7, framealpha=0.9)
     fig.tight_layout()
     fig.canvas.draw()
     image = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()

@@ -188,15 +188,20 @@ def test_gradio_client_restore_endpoint(server, tmp_path):
         False,
         api_name="/restore",
     )
-    files = result[1]
+    files = result[2]
     restored = cv2.imread(str(next(f for f in files if "restored" in str(f))))
     assert restored.shape == img.shape
     changed = (restored != img).any(axis=2)
     assert changed.any() and not (changed & (mask == 0)).any()
-    _slider, _files, _variants, _used, overlay, sources, verdict, plot, summary = result
+    _slider, zoom, _files, _variants, _used, overlay, sources, sources_note, verdict, plot, summary = result
     assert cv2.imread(str(overlay)).shape == img.shape  # attribution overlay at the preview (= full) size
-    assert sources and all("of the attention" in (s.get("caption") or "") for s in sources)  # decoded bank patches
-    assert verdict.startswith(("**PASS**", "**FAIL**")) and "threshold" in verdict
+    # only sources that restored a block, with short captions; the provenance and the reason go in the note
+    assert all(s.get("caption", "").endswith("blocks") for s in sources)
+    assert len(sources) == sources_note.count("top source of") and " 0 restored blocks" not in sources_note
+    before, after = (cv2.imread(str(z.get("path") if isinstance(z, dict) else z)) for z in zoom)
+    assert before.shape == after.shape and max(before.shape[:2]) == 640  # the close-up of the damaged region
+    assert verdict.startswith(("**PASS.**", "**FAIL.**", "**UNCALIBRATED.**")) and "threshold" in verdict
+    assert "The restored area" in verdict
     assert cv2.imread(str(plot)) is not None
     cert = json.loads(Path(next(f for f in files if str(f).endswith("_certificate.json"))).read_text())
     assert cert["artist_source"] == "inferred" and len(cert["blocks"]) >= 1
@@ -223,7 +228,8 @@ def test_gradio_client_detect_fills_the_layers(server, tmp_path):
     img = synthetic_painting(120, 160, seed=6)
     cv2.imwrite(str(tmp_path / "p.png"), img)
     client = Client(server, verbose=False)
-    value = client.predict(handle_file(str(tmp_path / "p.png")), api_name="/detect")
+    value, found = client.predict(handle_file(str(tmp_path / "p.png")), api_name="/detect")
+    assert found.startswith("**Found**") and "paint loss 100.00 %" in found and "Nothing has been restored" in found
     import PIL.Image
 
     layers = [  # an opaque layer may come back without an alpha channel: RGBA conversion makes it 255

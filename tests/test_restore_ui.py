@@ -27,10 +27,10 @@ def upload(tmp_path) -> ui.Upload:
     return ui.load_upload(str(tmp_path / "big.png"))
 
 
-def _layer(shape, box, alpha=255):
+def _layer(shape, box, alpha=255, colour=ui.DAMAGE_BRUSH):
     layer = np.zeros((*shape, 4), np.uint8)
     x0, y0, x1, y1 = box
-    layer[y0:y1, x0:x1] = (255, 0, 0, alpha)
+    layer[y0:y1, x0:x1] = (*colour, alpha)
     return layer
 
 
@@ -42,7 +42,12 @@ def test_editor_layers_scale_to_full_resolution(upload):
     shape = upload.preview.shape[:2]  # (731, 1024)
     editor = {
         "background": upload.preview,
-        "layers": [_layer(shape, (100, 100, 200, 150)), None, None, _layer(shape, (500, 300, 600, 400), alpha=128)],
+        "layers": [
+            _layer(shape, (100, 100, 200, 150)),
+            None,
+            None,
+            _layer(shape, (500, 300, 600, 400), alpha=128, colour=ui.FADING_BRUSH),
+        ],
     }
     mask, fade = ui.damage_from_editor(editor, None, upload)
     assert mask.shape == (1500, 2100) and fade.shape == (1500, 2100)
@@ -50,6 +55,26 @@ def test_editor_layers_scale_to_full_resolution(upload):
     scale = 2100 / 1024
     assert abs(xs.min() - 100 * scale) <= 3 and abs(xs.max() - 200 * scale) <= 3
     assert 0.45 < fade[700, 1130] < 0.56 and fade[0, 0] == 0
+
+
+def test_strokes_are_read_by_brush_not_by_layer_position(upload):
+    """Deleting a layer (or reordering them) must not turn fading into paint loss."""
+    shape = upload.preview.shape[:2]
+    loss = _layer(shape, (100, 100, 200, 150))
+    soft = _layer(shape, (500, 300, 600, 400), alpha=90, colour=ui.FADING_BRUSH)
+    full = ui.damage_from_editor({"layers": [loss, None, None, soft]}, None, upload)
+    for layers in ([loss, None, soft], [soft, loss], [np.maximum(loss, soft)]):  # a layer deleted, reordered, merged
+        mask, fade = ui.damage_from_editor({"layers": layers}, None, upload)
+        assert np.array_equal(mask, full[0]) and np.allclose(fade, full[1])
+    mask, fade = ui.damage_from_editor({"layers": [soft]}, None, upload)  # fading only, on the first layer
+    assert not mask.any() and fade.max() == pytest.approx(90 / 255, abs=0.01)
+
+
+def test_a_stroke_of_another_colour_is_a_clear_error(upload):
+    shape = upload.preview.shape[:2]
+    green = _layer(shape, (10, 10, 40, 40), colour=(0, 200, 0))
+    with pytest.raises(ValueError, match="#00c800.*neither the red damage brush"):
+        ui.damage_from_editor({"layers": [green]}, None, upload)
 
 
 def test_uploaded_mask_must_have_the_painting_size(upload, tmp_path):
@@ -150,3 +175,64 @@ def test_output_folders_of_old_runs_are_deleted(tmp_path):
     os.utime(stray, (hour_ago, hour_ago))
     output_folder(tmp_path)
     assert stray.exists()  # only the app's own run folders are removed
+
+
+def _source(artist, blocks, share=0.3):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        artist=artist, blocks=blocks, share=share, painting=f"{artist}/work.jpg", box=(0, 0, 32, 32), thumbnail=None
+    )
+
+
+def test_attribution_shows_only_used_sources_and_says_why_another_artist():
+    from types import SimpleNamespace
+
+    attribution = SimpleNamespace(
+        overlay=np.zeros((20, 30, 3), np.uint8),
+        top_sources=[_source("Salvator Rosa", 5), _source("Claude Monet", 3), _source("Claude Monet", 0)],
+    )
+    overlay, gallery, note = ui.attribution_views(attribution, (40, 60), "Claude Monet")
+    assert overlay.shape == (40, 60, 3)
+    assert [c for _, c in gallery] == ["#1 Salvator Rosa, 5 blocks", "#2 Claude Monet, 3 blocks"]
+    assert "not Claude Monet" in note and note.count("top source of") == 2
+    _, _, inferred = ui.attribution_views(attribution, (20, 30), None)
+    assert "no artist was chosen" in inferred
+    none_used = SimpleNamespace(overlay=attribution.overlay, top_sources=[_source("A", 0)])
+    assert ui.attribution_views(none_used, (20, 30))[1] == []
+
+
+def test_damage_zoom_crops_the_largest_damaged_region():
+    before = np.zeros((400, 600, 3), np.uint8)
+    after = before.copy()
+    mask = np.zeros((400, 600), bool)
+    mask[100:140, 300:360] = True  # the largest region
+    mask[10:12, 10:12] = True
+    after[mask] = 200
+    b, a = ui.damage_zoom(before, after, mask, side=320)
+    assert b.shape == a.shape and max(b.shape[:2]) == 320
+    assert (a != b).any() and (a == 200).mean() > 0.1  # the region fills a good part of the close-up
+    same = ui.damage_zoom(before, after, np.zeros((400, 600), bool))
+    assert same[0] is before
+
+
+def test_certificate_views_lead_with_the_plain_sentence(tmp_path):
+    from tests.hub.conftest import build_tiny_certifier
+
+    cert = build_tiny_certifier().certify(
+        synthetic_painting(64, 96, seed=2)[..., ::-1].copy(), np.ones((64, 96), bool), ARTISTS[0]
+    )
+    text, plot, path = ui.certificate_views(cert, tmp_path, "x")
+    assert text.startswith(("**PASS.** The restored area", "**FAIL.** The restored area"))
+    assert text.index("Technical") > text.index("The restored area") and plot.ndim == 3
+    assert json.loads(open(path).read())["summary"] == cert.summary
+
+
+def test_an_upload_is_decoded_once_for_all_handlers(tmp_path):
+    path = tmp_path / "p.png"
+    cv2.imwrite(str(path), synthetic_painting(60, 80, seed=3))
+    first = ui.load_upload(str(path))
+    assert ui.load_upload(str(path)) is first  # the detect and restore handlers reuse the decoded painting
+    assert not first.art.pixels.flags.writeable  # shared, so read-only
+    cv2.imwrite(str(path), synthetic_painting(60, 90, seed=4))  # a new file at the same path is decoded again
+    assert ui.load_upload(str(path)).art.pixels.shape == (60, 90, 3)

@@ -15,6 +15,7 @@ from ..config import DetectBenchConfig
 from ..damage import DamageSimulator, DamageType, derive_seed
 from ..data import PaintingCollection, center_square, split_collection
 from ..data.craquelure_pairs import crack_pairs, load_pair
+from ..data.image_cache import load_training_image
 from ..detection import DamageDetector, adaptive_cracks, decide, decision_settings, predict_tiled, tophat_cracks
 from ..detection.calibration import VISIBLE_FADE
 from ..io import load_image
@@ -77,10 +78,26 @@ def _bound_markdown(records: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def intact_markdown(records: list[dict], target: float = 0.005) -> str:
+    """The table of what the detector marks on undamaged paintings (target: at most ``target`` of the pixels)."""
+    rs = [r for r in records if r["set"] == "intact"]
+    if not rs:
+        return ""
+    damage = np.array([r["damage_share"] for r in rs])
+    fade = np.array([r["fade_share"] for r in rs])
+    total = damage + fade
+    return (
+        "| intact paintings | damage marked | fading marked | both (target ≤ "
+        f"{100 * target:.1f} %) | worst painting | paintings above target |\n|---|---|---|---|---|---|\n"
+        f"| {len(rs)} | {100 * damage.mean():.2f} % | {100 * fade.mean():.2f} % | {100 * total.mean():.2f} % | "
+        f"{100 * total.max():.2f} % | {int((total > target).sum())} |\n"
+    )
+
+
 def _mean_rows(records: list[dict]) -> list[dict]:
     groups: dict[tuple[str, str, str], list[dict]] = {}
     for r in records:
-        if "lpips_bound" not in r:  # the restoration bound has its own table
+        if "lpips_bound" not in r and r["set"] != "intact":  # the restoration bound and intact have their own tables
             groups.setdefault((r["set"], r["target"], r["method"]), []).append(r)
     rows = []
     for (set_name, target, method), rs in groups.items():
@@ -187,6 +204,19 @@ def run_detect_bench(config: DetectBenchConfig) -> dict:
                         **_scores(found.mask, sample.mask),
                     }
                 )
+    for painting in tqdm(paintings, desc="detect: intact paintings"):
+        intact = load_training_image(painting, config.intact_side)  # the whole painting, undamaged
+        found = decide(*predict_tiled(model, intact), **settings)
+        records.append(
+            {
+                "set": "intact",
+                "target": "nothing",
+                "painting": painting.painting_id,
+                "damage_share": float(found.mask.mean()),
+                "fade_share": float((found.fade > 0).mean()),
+                "pixels": int(found.mask.size),
+            }
+        )
     for pair in tqdm(real, desc="detect: real craquelure"):
         image, crack = load_pair(pair)
         probs, fade = predict_tiled(model, image)
@@ -230,6 +260,8 @@ def run_detect_bench(config: DetectBenchConfig) -> dict:
         f"{len(real)} held-out real close-ups)\n\n" + _markdown(rows, speed, settings) + "\n## What detection "
         "leaves for restoration\n\nEach synthetic case with exactly the detected pixels set back to the clean "
         "painting: the best LPIPS any restoration of the detected region can reach (binary damage; faded pixels for "
-        "fading). Missed pixels stay damaged.\n\n" + _bound_markdown(records)
+        "fading). Missed pixels stay damaged.\n\n" + _bound_markdown(records) + "\n## Intact paintings\n\n"
+        f"The validation paintings as they are (no damage), whole, at {config.intact_side} px: every marked pixel "
+        "would be repainted by `restore --auto`.\n\n" + intact_markdown(records)
     )
     return results

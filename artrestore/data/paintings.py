@@ -3,10 +3,33 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp")
+
+
+def artist_key(name: str) -> str:
+    """What tells artist names apart: letters and digits, case-folded (so "Claesz." and "Claesz" are one)."""
+    return "".join(c for c in unicodedata.normalize("NFKD", name).casefold() if c.isalnum())
+
+
+def artist_aliases(names: list[str]) -> dict[str, str]:
+    """``{spelling: canonical}`` for names that differ only in case, punctuation or spaces; the canonical one is the
+    most frequent spelling (on ties, the longest, then the first in sorted order)."""
+    counts: dict[str, int] = {}
+    for n in names:
+        counts[n] = counts.get(n, 0) + 1
+    groups: dict[str, list[str]] = {}
+    for n in sorted(counts):
+        groups.setdefault(artist_key(n), []).append(n)
+    aliases = {}
+    for spellings in groups.values():
+        canonical = max(spellings, key=lambda n: (counts[n], len(n)))
+        aliases.update({n: canonical for n in spellings if n != canonical})
+    return aliases
 
 
 @dataclass(frozen=True)
@@ -64,10 +87,12 @@ class PaintingCollection:
                     continue
                 rel = f"{artist_dir.name}/{img.name}"
                 row = meta.get(rel, {})
-                artist = (row.get("artist") or artist_dir.name.replace("_", " ")).strip()
+                artist = " ".join((row.get("artist") or artist_dir.name.replace("_", " ")).split())
                 records.append(PaintingRecord(img, artist, f"{artist_dir.name}/{img.stem}", row.get("title") or ""))
         if not records:
             raise ValueError(f"data: no images found in artist subfolders of {root}")
+        aliases = artist_aliases([r.artist for r in records])
+        records = [dataclasses.replace(r, artist=aliases.get(r.artist, r.artist)) for r in records]
         return cls(root, records)
 
     def __len__(self) -> int:

@@ -45,38 +45,71 @@ PIXELS_PER_CASE = 4000  # damaged pixels sampled per tuning case for the type we
 _TYPE_TO_INDEX = np.array([-1, 0, 1, 2, -1], np.int64)
 
 
-def choose_threshold(curves: torch.Tensor, thresholds: torch.Tensor) -> tuple[float, float]:
+def _best(scores: torch.Tensor, thresholds: torch.Tensor, allowed: torch.Tensor | None) -> tuple[float, float]:
+    """The lowest threshold of the best score among the allowed ones ((nan, nan) when none is allowed)."""
+    if allowed is not None:
+        if allowed.shape != thresholds.shape:
+            raise ValueError(f"allowed: expected {tuple(thresholds.shape)}, got {tuple(allowed.shape)}")
+        if not allowed.any():
+            return float("nan"), float("nan")
+        scores = torch.where(allowed, scores, torch.full_like(scores, -1.0))
+    best = int(scores.argmax())
+    return float(thresholds[best]), float(scores[best])
+
+
+def choose_threshold(
+    curves: torch.Tensor, thresholds: torch.Tensor, allowed: torch.Tensor | None = None
+) -> tuple[float, float]:
     """The threshold with the best mean F1.
 
     Args:
         curves: (b, n) per-image F1 at each threshold (see :func:`~artrestore.metrics.f1_curve`).
         thresholds: (n,) the thresholds.
+        allowed: (n,) bool, the thresholds that may be chosen (e.g. those that mark little of intact paintings);
+            None = all.
 
     Returns:
-        The best threshold and its mean F1 (the lowest such threshold on ties).
+        The best threshold and its mean F1 (the lowest such threshold on ties; NaN, NaN when none is allowed).
     """
     if curves.ndim != 2 or curves.shape[1] != thresholds.numel() or curves.shape[0] == 0:
         raise ValueError(f"curves: expected (b >= 1, {thresholds.numel()}), got {tuple(curves.shape)}")
-    mean = curves.mean(0)  # (n,)
-    best = int(mean.argmax())
-    return float(thresholds[best]), float(mean[best])
+    return _best(curves.mean(0), thresholds, allowed)
 
 
-def choose_pooled_threshold(counts: torch.Tensor, thresholds: torch.Tensor) -> tuple[float, float]:
+def choose_pooled_threshold(
+    counts: torch.Tensor, thresholds: torch.Tensor, allowed: torch.Tensor | None = None
+) -> tuple[float, float]:
     """The threshold with the best F1 of the pixel counts pooled over all images.
 
     Args:
         counts: (b, n, 3) per-image tp/fp/fn at each threshold (see :func:`~artrestore.metrics.confusion_curve`).
         thresholds: (n,) the thresholds.
+        allowed: (n,) bool, the thresholds that may be chosen; None = all.
 
     Returns:
-        The best threshold and its pooled F1 (the lowest such threshold on ties).
+        The best threshold and its pooled F1 (the lowest such threshold on ties; NaN, NaN when none is allowed).
     """
     if counts.ndim != 3 or counts.shape[1] != thresholds.numel() or counts.shape[2] != 3 or counts.shape[0] == 0:
         raise ValueError(f"counts: expected (b >= 1, {thresholds.numel()}, 3), got {tuple(counts.shape)}")
-    pooled = f1_from_counts(counts.sum(0))  # (n,)
-    best = int(pooled.argmax())
-    return float(thresholds[best]), float(pooled[best])
+    return _best(f1_from_counts(counts.sum(0)), thresholds, allowed)
+
+
+def intact_shares(probs: np.ndarray, fade: np.ndarray, thresholds: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Share of an intact painting's pixels that each damage and fade threshold would mark.
+
+    Args:
+        probs: (h, w, 4) detector class probabilities.
+        fade: (h, w) predicted fade strength.
+        thresholds: (n,) candidate thresholds.
+
+    Returns:
+        (n,) damage shares (probability of "none" below ``1 - t``) and (n,) fade shares (strength >= ``t``).
+    """
+    none = torch.from_numpy(np.ascontiguousarray(probs[..., 0])).flatten()
+    f = torch.from_numpy(np.ascontiguousarray(fade)).flatten()
+    damage = torch.stack([(none < 1 - t).float().mean() for t in thresholds])
+    fading = torch.stack([(f >= t).float().mean() for t in thresholds])
+    return damage, fading
 
 
 def choose_type_weights(
@@ -111,6 +144,18 @@ def choose_type_weights(
         if score > best_score + 1e-9:
             best, best_score = (w_crack, w_scratch, 1.0), score
     return best, best_score
+
+
+def intact_paintings(config: DetectorCalibrationConfig) -> Iterator[np.ndarray]:
+    """Yield ``config.intact`` undamaged training paintings, whole, at ``config.intact_side`` px on the longer side
+    (spread over the training split; the validation paintings stay unseen)."""
+    from ..data.image_cache import load_training_image
+
+    records = split_collection(PaintingCollection.scan(config.data), "train").records
+    if config.intact < 1 or not records:
+        return
+    for i in np.linspace(0, len(records) - 1, min(config.intact, len(records))).round().astype(int):
+        yield load_training_image(records[int(i)], config.intact_side)
 
 
 def tuning_cases(
@@ -196,6 +241,15 @@ def calibrate_detector(config: DetectorCalibrationConfig) -> dict:
     kept: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # one detector pass serves every choice
     rng = np.random.default_rng(config.seed)
     cases = config.paintings * len(TUNING_KINDS) + config.real
+    intact_damage, intact_fade = [], []  # intact training paintings: what each threshold would mark on them
+    for image in tqdm(intact_paintings(config), total=config.intact, desc="intact paintings"):
+        d, f = intact_shares(*predict_tiled(model, image), grid)
+        intact_damage.append(d)
+        intact_fade.append(f)
+    allowed_damage = allowed_fade = None
+    if intact_damage:
+        allowed_damage = torch.stack(intact_damage).mean(0) <= config.max_intact_share  # (n,)
+        allowed_fade = torch.stack(intact_fade).mean(0) <= config.max_intact_share
     for name, image, mask, types, fade in tqdm(tuning_cases(config), total=cases, desc="calibrate detector"):
         probs, fade_pred = predict_tiled(model, image)
         kept.append((probs, fade_pred, types))  # for the type vote, below (about 5 MB a case at 512 px)
@@ -211,12 +265,14 @@ def calibrate_detector(config: DetectorCalibrationConfig) -> dict:
             visible = torch.from_numpy(fade >= VISIBLE_FADE)[None]  # (1, h, w)
             fade_curves.append(confusion_curve(torch.from_numpy(fade_pred)[None], visible, grid))  # (1, n, 3)
         names.append(name)
-    damage_threshold, damage_f1 = choose_threshold(torch.cat(damage_curves), grid)
+    damage_threshold, damage_f1 = choose_threshold(torch.cat(damage_curves), grid, allowed_damage)
+    if damage_threshold != damage_threshold:  # NaN: every threshold marks too much intact paint
+        damage_threshold, damage_f1 = float(grid[-1]), float(torch.cat(damage_curves).mean(0)[-1])
     fade_threshold, fade_f1 = (
-        choose_pooled_threshold(torch.cat(fade_curves), grid) if fade_curves else (0.08, float("nan"))
+        choose_pooled_threshold(torch.cat(fade_curves), grid, allowed_fade) if fade_curves else (0.08, float("nan"))
     )
-    if fade_f1 < MIN_FADE_F1:
-        fade_threshold = 1.0  # the fade output finds no fading: report none
+    if not fade_f1 >= MIN_FADE_F1:  # also NaN: no threshold spares intact paint
+        fade_threshold = 1.0  # the fade output cannot tell fading from intact paint: report none
     labels = torch.from_numpy(np.concatenate(type_labels))
     keep = labels >= 0  # damage pixels of a binary type (fading never overlaps them in the simulator)
     type_weights, type_accuracy = choose_type_weights(
@@ -248,6 +304,10 @@ def calibrate_detector(config: DetectorCalibrationConfig) -> dict:
         "grid": grid.tolist(),
         "damage_f1_curve": torch.cat(damage_curves).mean(0).tolist(),
         "fade_f1_curve": f1_from_counts(torch.cat(fade_curves).sum(0)).tolist() if fade_curves else [],
+        "intact_paintings": len(intact_damage),
+        "max_intact_share": config.max_intact_share,
+        "intact_damage_share_curve": torch.stack(intact_damage).mean(0).tolist() if intact_damage else [],
+        "intact_fade_share_curve": torch.stack(intact_fade).mean(0).tolist() if intact_fade else [],
     }
     report = Path(config.report)
     report.mkdir(parents=True, exist_ok=True)

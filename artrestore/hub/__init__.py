@@ -42,6 +42,7 @@ _LAZY = {
     "AttributionRecorder": "attribution",
     "BlockAttribution": "attribution",
     "DamageType": "damage_detection",
+    "ExemplarRefiner": "exemplar_refiner",
     "DetectedDamage": "damage_detection",
     "ArtRestoreUNet": "denoiser",
     "ArtRestoreUNetOutput": "denoiser",

@@ -101,6 +101,22 @@ class StyleMemoryBank(ModelMixin, ConfigMixin):
             raise ValueError(f"vector: expected shape ({self.dim},), got {tuple(vector.shape)}")
         self.artist_vectors[artist] = torch.nn.functional.normalize(vector.detach().float().cpu(), dim=0)
 
+    def rename_artists(self, aliases: dict[str, str]) -> None:
+        """Rename artists (``{old: new}``), merging an artist into another of the new name: its patches keep their
+        provenance under the new name and the two style vectors are averaged (renormalised)."""
+        merged: dict[str, list[torch.Tensor]] = {}
+        for name, vector in self.artist_vectors.items():
+            merged.setdefault(aliases.get(name, name), []).append(vector)
+        self.artist_vectors = {
+            n: torch.nn.functional.normalize(torch.stack(v).mean(0), dim=0) for n, v in merged.items()
+        }
+        self.provenance = [
+            Provenance(aliases.get(p.artist, p.artist), p.painting, p.box) if p.artist in aliases else p
+            for p in self.provenance
+        ]
+        self.patch_artists = {p.artist for p in self.provenance}
+        self._rows_by_artist = None
+
     @contextmanager
     def excluding(self, rows: set[int] | list[int]) -> Iterator[None]:
         """Withdraw bank rows from every search inside the ``with`` block (deletion tests, provenance opt-outs).

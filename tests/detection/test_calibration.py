@@ -17,6 +17,7 @@ from artrestore.detection.calibration import (
     choose_threshold,
     choose_type_vote,
     choose_type_weights,
+    intact_shares,
 )
 from artrestore.hub.damage_detection import predict_tiled
 
@@ -27,6 +28,27 @@ def test_choose_threshold_takes_the_best_mean_f1():
     assert choose_threshold(curves, grid) == pytest.approx((0.4, 0.6))
     with pytest.raises(ValueError, match="curves"):
         choose_threshold(torch.zeros(2, 2), grid)
+
+
+def test_thresholds_that_mark_intact_paint_are_not_chosen():
+    grid = torch.tensor([0.2, 0.4, 0.6])
+    curves = torch.tensor([[0.5, 0.9, 0.1], [0.5, 0.3, 1.0]])  # best mean F1 at 0.4
+    assert choose_threshold(curves, grid, torch.tensor([False, False, True])) == pytest.approx((0.6, 0.55))
+    t, f = choose_threshold(curves, grid, torch.zeros(3, dtype=torch.bool))
+    assert t != t and f != f  # NaN: nothing allowed
+    counts = torch.tensor([[[5.0, 1.0, 5.0], [9.0, 1.0, 1.0], [1.0, 0.0, 9.0]]])
+    assert choose_pooled_threshold(counts, grid, torch.tensor([True, False, True]))[0] == pytest.approx(0.2)
+    with pytest.raises(ValueError, match="allowed"):
+        choose_threshold(curves, grid, torch.ones(2, dtype=torch.bool))
+
+
+def test_intact_shares_count_what_each_threshold_marks():
+    probs = np.zeros((2, 2, 4), np.float32)
+    probs[..., 0] = [[0.1, 0.5], [0.9, 1.0]]  # probability of "no damage"
+    fade = np.array([[0.0, 0.3], [0.6, 0.9]], np.float32)
+    damage, fading = intact_shares(probs, fade, torch.tensor([0.2, 0.6]))
+    # damage at t: none < 1 - t -> t=0.2: 0.1, 0.5 (2 of 4); t=0.6: 0.1 (1 of 4). fade >= t: 3 of 4, then 2 of 4
+    assert damage.tolist() == pytest.approx([0.5, 0.25]) and fading.tolist() == pytest.approx([0.75, 0.5])
 
 
 def test_pooled_threshold_is_not_won_by_images_without_the_damage():
@@ -75,17 +97,26 @@ def test_calibration_writes_thresholds_into_the_detector(shared_data, tmp_path, 
     DamageDetector(channels=(4, 8)).save_pretrained(tmp_path / "det")
     args = ["--detector", str(tmp_path / "det"), "--out", str(tmp_path / "cal"), "--report", str(tmp_path / "rep")]
     data = ["--data", str(shared_data / "paintings"), "--craquelure", str(shared_data / "craquelure")]
-    assert main(["calibrate-detector", *args, *data, "--paintings", "1", "--real", "1", "--size", "64"]) == 0
+    small = ["--paintings", "1", "--real", "1", "--size", "64", "--intact", "2", "--intact-side", "64"]
+    assert main(["calibrate-detector", *args, *data, *small, "--max-intact-share", "0.3"]) == 0
     report = json.loads((tmp_path / "rep" / "calibration.json").read_text())
     assert report["cases"] == 7 and (tmp_path / "rep" / "calibration.png").exists()
-    assert len(calls) == 7  # one detector pass serves the thresholds, the type weights and the type vote
+    assert len(calls) == 9  # one detector pass per case serves every choice, plus one per intact painting
+    assert report["intact_paintings"] == 2
+
+    def best_allowed(curve, intact):
+        allowed = [i for i, share in enumerate(intact) if share <= 0.3]
+        return max(allowed, key=lambda i: (curve[i], -i)) if allowed else None
+
     curve = report["damage_f1_curve"]
-    assert max(curve) == pytest.approx(report["damage_f1"])
-    assert report["grid"][curve.index(max(curve))] == pytest.approx(report["damage_threshold"])
+    i = best_allowed(curve, report["intact_damage_share_curve"])
+    if i is not None:  # the best F1 among thresholds that mark at most 30 % of the intact paintings
+        assert curve[i] == pytest.approx(report["damage_f1"])
+        assert report["grid"][i] == pytest.approx(report["damage_threshold"])
     fade_curve = report["fade_f1_curve"]
-    assert max(fade_curve) == pytest.approx(report["fade_f1"])
-    if report["fade_f1"] >= MIN_FADE_F1:
-        assert report["grid"][fade_curve.index(max(fade_curve))] == pytest.approx(report["fade_threshold"])
+    j = best_allowed(fade_curve, report["intact_fade_share_curve"])
+    if j is not None and report["fade_f1"] >= MIN_FADE_F1:
+        assert report["grid"][j] == pytest.approx(report["fade_threshold"])
     else:  # a fade output that finds no fading is switched off
         assert report["fade_threshold"] == 1.0
     loaded = DamageDetector.from_pretrained(tmp_path / "cal")

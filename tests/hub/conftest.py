@@ -35,7 +35,13 @@ def build_tiny_certifier(seed: int = 0) -> StyleCertifier:
     """A randomly initialised certifier (VGG16 layout, small head) knowing both test artists."""
     torch.manual_seed(seed)
     cert = StyleCertifier(
-        embed_dim=8, hidden_dim=16, n_heads=2, pooled_threshold=0.5, block_size=32, head_version="test"
+        embed_dim=8,
+        hidden_dim=16,
+        n_heads=2,
+        pooled_threshold=0.5,
+        block_size=32,
+        head_version="test",
+        normalised_threshold=1.5,
     )
     for i, a in enumerate(ARTISTS):
         cert.set_artist(a, torch.randn(16), threshold=0.4 + 0.2 * i)

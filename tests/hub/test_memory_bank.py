@@ -86,3 +86,14 @@ def test_filter_is_exact_when_the_artist_is_far_from_the_query():
     assert bank.provenance[int(boosted.indices[0, 5])].artist == "Monet"
     plain = bank.search(q, k=6, artist="Degas", mode="boost", boost=0.0)  # no boost = the global ranking
     assert plain.indices[0].tolist() == _brute_force(emb, q, list(range(305)), 6)
+
+
+def test_renaming_merges_an_artist_into_another(bank):
+    bank.set_artist_vector("Monet", torch.eye(8)[0])
+    bank.set_artist_vector("Degas", torch.eye(8)[1])
+    bank.rename_artists({"Degas": "Monet"})
+    assert bank.artists == ["Monet"] and {p.artist for p in bank.provenance} == {"Monet"}
+    torch.testing.assert_close(
+        bank.artist_vectors["Monet"], torch.nn.functional.normalize(torch.eye(8)[:2].sum(0), dim=0)
+    )
+    assert len(bank._artist_rows("Monet")) == 6  # the artist filter sees the merged patches

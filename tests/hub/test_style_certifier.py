@@ -61,7 +61,14 @@ def test_inferred_and_reference_artists(certifier):
     cert = build_tiny_certifier()
     cert.add_artist("New Hand", [_painting(4), _painting(5)])
     c = cert.certify(img, region, "New Hand")
-    assert c.artist_source == "references" and c.threshold_kind == "pooled" and c.threshold == pytest.approx(0.5)
+    # two references cannot calibrate a threshold: the certificate says so and gives no verdict
+    assert c.artist_source == "references" and c.threshold_kind == "uncalibrated" and c.passed is None
+    assert not any(b.violation for b in c.blocks) and "uncalibrated" in c.summary and "uncalibrated" in c.guarantee
+    assert json.loads(json.dumps(c.to_json()))["violation_rate"] is None
+    cert.add_artist("Well Known Hand", [_painting(10 + i) for i in range(5)])
+    c = cert.certify(img, region, "Well Known Hand")
+    assert c.threshold_kind == "references" and np.isfinite(c.threshold) and c.passed in (True, False)
+    assert "5 reference images" in c.guarantee
 
 
 def test_errors_name_the_argument(certifier):
@@ -112,3 +119,60 @@ def test_vgg_weights_are_stored_in_half_precision(certifier, tmp_path):
     assert saved["features.convs.0.weight"].dtype == torch.float16 and saved["centroids"].dtype == torch.float32
     back = StyleCertifier.from_pretrained(str(tmp_path))
     assert back.features.convs[0].weight.dtype == torch.float32
+
+
+def test_the_certificate_speaks_plainly(certifier):
+    img = _painting(20)
+    region = np.zeros(img.shape[:2], bool)
+    region[:40, :40] = True
+    cert = build_tiny_certifier()
+    i = cert.artist_index(ARTISTS[0])
+    d = float(np.median(cert.certify(img, region, ARTISTS[0]).distances))
+    # genuine distances spread around the restoration's: 9 in 10 are at least as far
+    cert.genuine_quantiles[i] = torch.linspace(d - 0.1, d + 0.9, 21)
+    c = cert.certify(img, region, ARTISTS[0])
+    assert c.closeness == pytest.approx(0.9, abs=1e-3)
+    assert c.summary.startswith(f"The restored area is as close to {ARTISTS[0]}'s style as 9 in 10 genuine")
+    assert ("passes" if c.passed else "fails") in c.summary
+    cert.genuine_quantiles[i] = torch.linspace(d - 1.0, d - 0.5, 21)  # every genuine passage is closer
+    assert "farther from" in cert.certify(img, region, ARTISTS[0]).summary
+
+
+def test_large_images_are_certified_at_the_working_size(certifier):
+    big = np.kron(_painting(21, (48, 32)), np.ones((4, 4, 1), np.uint8))  # (128, 192, 3), blocky
+    region = np.zeros(big.shape[:2], bool)
+    region[8:120, 8:100] = True
+    cert = build_tiny_certifier()
+    cert.register_to_config(working_side=96)
+    c = cert.certify(big, region, ARTISTS[0])
+    view, share = cert.working_view(big, region)
+    assert view.shape == (64, 96, 3) and share.shape == (64, 96)
+    expected = cert.distances(cert._embed_blocks(view, [b for b, _ in cert.select_blocks(share)]), ARTISTS[0])
+    assert c.distances == pytest.approx(expected.tolist())
+    assert all(0 <= b.box[0] < b.box[2] <= 192 and 0 <= b.box[1] < b.box[3] <= 128 for b in c.blocks)
+    assert max(b.box[2] for b in c.blocks) > 96  # boxes are in the certified image's pixels
+
+
+def test_painting_weighted_threshold_weighs_paintings_equally():
+    from artrestore.hub.style_certifier import painting_weighted_threshold
+
+    # 19 paintings with one low score each, and one painting with 100 high scores
+    scores = np.concatenate([np.linspace(0.1, 0.2, 19), np.full(100, 0.9)])
+    paintings = np.concatenate([np.arange(19), np.full(100, 99)])
+    # at alpha 0.1 one painting in 20 may exceed: the many blocks of one painting do not drag the threshold up
+    assert painting_weighted_threshold(scores, paintings, 0.1) == pytest.approx(0.2)
+    assert painting_weighted_threshold(scores, paintings, 0.05) == pytest.approx(0.9)  # 0.95 * 21 / 20 > 19 / 20
+    assert painting_weighted_threshold(scores[:3], paintings[:3], 0.05) == float("inf")  # too few paintings
+    with pytest.raises(ValueError, match="alpha"):
+        painting_weighted_threshold(scores, paintings, 1.5)
+
+
+def test_renaming_keeps_the_calibrated_threshold_of_a_merged_artist():
+    cert = build_tiny_certifier()
+    cert.set_artist("A. Person", torch.randn(16))  # pooled
+    before = float(cert.thresholds[cert.artist_index(ARTISTS[1])])
+    cert.rename_artists({"A. Person": ARTISTS[1], ARTISTS[0]: "Renamed"})
+    assert sorted(cert.artist_names) == sorted(["Renamed", ARTISTS[1]])
+    assert float(cert.thresholds[cert.artist_index(ARTISTS[1])]) == pytest.approx(before)
+    assert cert.artist_kinds[cert.artist_index(ARTISTS[1])] == "artist" and cert.centroids.shape[0] == 2
+    assert cert.config.artists == cert.artist_names

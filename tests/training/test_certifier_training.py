@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 import torch
 
 import artrestore.training.certifier as certifier
@@ -88,3 +89,29 @@ def test_main_artists_and_patch_boxes():
     boxes = sample_boxes(300, 200, 64, (128, 256), np.random.default_rng(0))
     assert len(boxes) == 64 and {s for _, _, s in boxes} == {128, 200}  # 256 is clipped to the short side
     assert all(0 <= y <= 300 - s and 0 <= x <= 200 - s for y, x, s in boxes)
+
+
+@pytest.mark.slow
+def test_train_certifier_end_to_end_calibrates_and_checks_through_certify(shared_data, tmp_path):
+    """A small run on 3 artists x 7 paintings at a 256 px working size: the certifier saves, its blocks are in
+    certify()'s geometry, and every artist ships the record of what its threshold was checked on."""
+    import json
+
+    from artrestore.cli import main
+    from artrestore.hub import StyleCertifier
+
+    root = tmp_path / "paintings"
+    for artist in ("Claude_Monet", "Edgar_Degas", "Paul_Gauguin"):
+        (root / artist).mkdir(parents=True)
+        for src in sorted((shared_data / "paintings" / artist).glob("*.jpg"))[:7]:
+            (root / artist / src.name).symlink_to(src)
+    out = tmp_path / "cert"
+    args = ["--data", str(root), "--out", str(out), "--per-painting", "1", "--epochs", "2", "--folds", "2"]
+    assert main(["train-certifier", *args, "--working-side", "256", "--min-paintings", "2"]) == 0
+    table = np.load(out / "patches.npz")
+    assert set(table["kind"].tolist()) == {"grid", "random"} and table["boxes"].max() <= 256
+    report = json.loads((out / "report.json").read_text())
+    assert report["heldout_through_certify"]["paintings"] == 3  # one validation painting per artist
+    cert = StyleCertifier.from_pretrained(str(out / "final"))
+    assert cert.config.working_side == 256 and len(cert.artist_calibration) == 3
+    assert all("heldout_rate" in c for c in cert.artist_calibration)
