@@ -18,6 +18,7 @@ $A bench-large --out bench_out/large.json
 $A bench-vae --vae checkpoints/artrestore-base/vae --out bench_out/vae_bench.json
 # attribution deletion test, ablations (with the certificate's wrong-artist discrimination), detection end to end
 $A bench-attribution --out bench_out/attribution
+$A bench-certify --out bench_out/certify
 $A ablate --out bench_out/ablation --limit 4
 $A bench --out bench_out/model_512 --limit 4 --kinds scratch,crack,small_loss,large_loss,mixed --examples 0 \
   --methods patchmatch,artrestore,artrestore-auto

@@ -171,6 +171,8 @@ class StyleCertificate:
                 "added from (each scored against the others); it has not been checked on other paintings."
             )
         whose = f"of {self.artist}" if self.threshold_kind == "artist" else "of the artists sharing a pooled threshold"
+        if c.get("scope") == "overall":  # too few held-out paintings of this artist: the check over all artists
+            whose = "of all the certifier's artists"
         if "heldout_rate" not in c:
             return f"The threshold ({self.threshold_kind}) was calibrated on genuine paintings {whose}."
         return (

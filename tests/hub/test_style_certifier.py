@@ -176,3 +176,16 @@ def test_renaming_keeps_the_calibrated_threshold_of_a_merged_artist():
     assert float(cert.thresholds[cert.artist_index(ARTISTS[1])]) == pytest.approx(before)
     assert cert.artist_kinds[cert.artist_index(ARTISTS[1])] == "artist" and cert.centroids.shape[0] == 2
     assert cert.config.artists == cert.artist_names
+
+
+def test_the_guarantee_says_what_it_was_checked_on():
+    cert = build_tiny_certifier()
+    record = {"heldout_paintings": 4, "heldout_rate": 0.05, "heldout_low": 0.0, "heldout_high": 0.12}
+    cert.artist_calibration[cert.artist_index(ARTISTS[1])] = {**record, "scope": "artist"}
+    cert.artist_calibration[cert.artist_index(ARTISTS[0])] = {**record, "scope": "overall"}
+    cert.artist_kinds[cert.artist_index(ARTISTS[0])] = "artist"
+    img, region = _painting(30), np.ones((64, 96), bool)
+    own = cert.certify(img, region, ARTISTS[1]).guarantee
+    assert own.startswith(f"On 4 paintings not used in calibration, genuine passages of {ARTISTS[1]} exceeded")
+    assert "5.0 % of blocks (95 % interval 0.0-12.0 %" in own
+    assert "of all the certifier's artists" in cert.certify(img, region, ARTISTS[0]).guarantee
