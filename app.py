@@ -314,7 +314,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
     args = parser.parse_args()
     app = build_app()
-    app.queue(default_concurrency_limit=1, max_size=16)
+    # one heavy request runs at a time; up to 24 wait their turn (a 20-client burst is served), more are refused
+    app.queue(default_concurrency_limit=1, max_size=24)
     app.launch(server_name=args.host, server_port=args.port, max_file_size="100mb", show_error=True)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .config import (
     AblateConfig,
+    AppLoadBenchConfig,
     AttributionBenchConfig,
     AutoencoderTrainConfig,
     BenchConfig,
@@ -179,6 +180,7 @@ def cmd_export(config: ExportConfig) -> int:
         config.retrieval_routing,
         config.thin_damage_px,
         config.decoder,
+        refiner=config.refiner,
     )
     print(f"wrote {out} ({folder_size(out) / 2**20:.1f} MB)")
     return 0
@@ -244,6 +246,14 @@ def cmd_bench_certify(config: CertifyBenchConfig) -> int:
     return 0 if results else 1
 
 
+def cmd_bench_app(config: AppLoadBenchConfig) -> int:
+    from .bench.app_load import run_app_load_bench
+
+    run_app_load_bench(config)
+    print((Path(config.out) / "app_load.md").read_text())
+    return 0
+
+
 def cmd_certify(config: CertifyConfig) -> int:
     from .certificate.certify import certify_file
     from .output_paths import check_outputs
@@ -290,6 +300,11 @@ COMMANDS: dict[str, tuple[type, Callable, str]] = {
         CertifyBenchConfig,
         cmd_bench_certify,
         "the certificate's coverage on genuine held-out paint, pass rates and wrong-artist discrimination",
+    ),
+    "bench-app": (
+        AppLoadBenchConfig,
+        cmd_bench_app,
+        "the app's peak memory on a huge upload and a burst of concurrent clients, through its API",
     ),
     "bench-attribution": (AttributionBenchConfig, cmd_bench_attribution, "deletion test of the attribution maps"),
     "ablate": (AblateConfig, cmd_ablate, "the bench with model components switched off (ablation study)"),

@@ -61,6 +61,9 @@ class BenchConfig:
         "comma-separated method names; artrestore or artrestore@<sampler><steps> (e.g. artrestore@ddim8) = the model",
     )
     model: str = opt(default_model, "ArtRestore model folder for the artrestore methods")
+    refiner: str | None = opt(
+        None, "exemplar refiner folder (`train-refiner`) to use in the artrestore methods instead of the model's own"
+    )
     kinds: str = opt(
         ",".join(KINDS),
         "comma-separated damage kinds (table rows): simulated ones, or the held-out mask families polygon, lines, "
@@ -359,6 +362,9 @@ class ExportConfig:
         "runs/detector_vote", "damage detector folder (`train-detector`, then `calibrate-detector`)"
     )
     varnish: str | None = opt("runs/varnish/final", "varnish estimator folder (`artrestore train-varnish`)")
+    refiner: str | None = opt(
+        None, "exemplar refiner folder (`artrestore train-refiner`); it corrects --init fills before denoising"
+    )
     retrieval_routing: int = opt(
         PipelineSettings.retrieval_routing, "retrieved patches each latent pixel reads (0: all; 1: the attributed one)"
     )
@@ -408,6 +414,19 @@ class LargeBenchConfig:
     kind: str = opt("large_loss", "damage kind to simulate")
     out: str = opt("bench_out/large.json", "result file")
     threads: int = opt(2, "CPU threads")
+
+
+@dataclass
+class AppLoadBenchConfig:
+    """Settings of ``artrestore bench-app``: the app's peak memory on a huge upload and a burst of clients."""
+
+    model: str | None = opt(None, "model folder for the app (default: the app's own, ARTRESTORE_MODEL or the bundle)")
+    data: str = paintings_option()
+    out: str = opt("bench_out/app_load", "output folder for app_load.md and app_load.json")
+    large_megapixels: float = opt(60.0, "size of the large upload in megapixels")
+    clients: int = opt(20, "clients in the burst")
+    steps: int = opt(8, "denoising steps of every restoration request")
+    start_timeout: float = opt(300.0, "seconds to wait for the app to serve")
 
 
 @dataclass

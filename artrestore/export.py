@@ -212,6 +212,7 @@ def export_run(
     retrieval_routing: int = PipelineSettings.retrieval_routing,
     thin_damage_px: int = PipelineSettings.thin_damage_px,
     decoder: str | Path | None = None,
+    refiner: str | Path | None = None,
 ) -> Path:
     """Build the pipeline from a ``artrestore train`` run folder and write it with :func:`write_hub_folder`.
 
@@ -226,6 +227,7 @@ def export_run(
         certifier: a saved :class:`StyleCertifier` folder (``artrestore train-certifier``), or None.
         detector: a saved :class:`DamageDetector` folder (``artrestore train-detector``), or None.
         varnish: a saved :class:`VarnishEstimator` folder (``artrestore train-varnish``), or None.
+        refiner: a saved :class:`ExemplarRefiner` folder (``artrestore train-refiner``), or None.
         retrieval_routing: retrieved patches each latent pixel reads (0: all; see :class:`ArtRestoreUNet`).
         thin_damage_px: damage thin everywhere below this width is filled in pixel space (the pipeline's setting).
         decoder: an autoencoder folder whose decoder replaces the run's (``artrestore train-vae --decoder-only``);
@@ -237,6 +239,7 @@ def export_run(
         ArtRestorePipeline,
         ArtRestoreUNet,
         DamageDetector,
+        ExemplarRefiner,
         FiLMMaskEncoder,
         StyleCertifier,
         VarnishEstimator,
@@ -262,6 +265,7 @@ def export_run(
         style_certifier=StyleCertifier.from_pretrained(str(certifier)).eval() if certifier else None,
         damage_detector=DamageDetector.from_pretrained(str(detector)).eval() if detector else None,
         varnish_estimator=VarnishEstimator.from_pretrained(str(varnish)).eval() if varnish else None,
+        exemplar_refiner=ExemplarRefiner.from_pretrained(str(refiner)).eval() if refiner else None,
         default_steps=default_steps,
         thin_damage_px=thin_damage_px,
     )

@@ -26,6 +26,9 @@ from .io import Artwork, load_image, load_mask, save_artwork, save_png
 from .restore import restore_artwork
 
 PREVIEW_SIDE = 1024
+# Detect damage works on a copy at most this long (4x the preview, where its layers live): a 60 MP scan is not
+# detected at full size only to be shrunk to the preview
+DETECT_SIDE = 4096
 OUTPUT_MAX_AGE_S = 3600.0  # the app's result files are kept for an hour after their run
 BINARY_LAYERS = ("paint loss", "scratch", "crack")
 FADE_LAYER = "fading (soft brush)"
@@ -192,9 +195,15 @@ def detect_into_editor(pipe, upload: Upload) -> tuple[dict, str]:
     with a Markdown line saying how much of the painting was marked (nothing is restored yet).
 
     Binary layers are opaque where the detector marked that type (downscaled to the preview with any coverage
-    counting, so hair-thin cracks stay visible); the fading layer's alpha is the fade strength.
+    counting, so hair-thin cracks stay visible); the fading layer's alpha is the fade strength. Paintings longer
+    than :data:`DETECT_SIDE` are detected on a copy of that size (the layers are at the preview's size anyway).
     """
-    found = pipe.detect_damage(upload.art.to_pil())[0]
+    rgb = upload.art.to_uint8()
+    scale = DETECT_SIDE / max(rgb.shape[:2])
+    if scale < 1:
+        size = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))
+        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    found = pipe.detect_damage(PIL.Image.fromarray(rgb))[0]
     ph, pw = upload.preview.shape[:2]
     layers = []
     for name, kind in zip(BINARY_LAYERS, ("loss", "scratch", "crack")):
@@ -214,9 +223,12 @@ def detect_into_editor(pipe, upload: Upload) -> tuple[dict, str]:
     shares = {name: found.class_mask(kind).mean() for name, kind in zip(BINARY_LAYERS, ("loss", "scratch", "crack"))}
     shares["fading"] = (found.fade > 0).mean()
     found_text = ", ".join(f"{name} {100 * share:.2f} %" for name, share in shares.items())
+    legend = ", ".join(f"Layer {i + 1} = {name}" for i, name in enumerate(LAYERS))
     note = (
         f"**Found** (share of the painting): {found_text}. Nothing has been restored: check the layers, erase what "
-        "is intact paint, add what was missed, then press **Restore**."
+        "is intact paint, add what was missed, then press **Restore**. The editor numbers the layers it receives "
+        f"({legend}); the brush colour decides what a stroke means (red: damage, violet: fading), so deleting "
+        "or reordering layers changes nothing else."
     )
     return {"background": upload.preview, "layers": layers, "composite": None}, note
 

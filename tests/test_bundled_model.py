@@ -52,8 +52,10 @@ def test_folder_is_complete_and_within_budget():
 def test_pipeline_and_component_files_match_the_source():
     """The shipped .py files and model card are the project's own, not stale copies (`make sync-model`)."""
     index = json.loads((BUNDLED / "model_index.json").read_text())
-    for name, (module, _) in COMPONENTS.items():
-        assert index[name] == [module, COMPONENTS[name][1]], name
+    for name, (module, class_name) in COMPONENTS.items():
+        if name == "exemplar_refiner" and index.get(name) in (None, [None, None]):
+            continue  # optional, and not bundled until it beats its exemplar fill on the bench
+        assert index[name] == [module, class_name], name
     assert len(BUNDLE_FILES) >= 16
     assert stale_bundle_files(BUNDLED) == [], "the bundle's code is stale: run `make sync-model`"
     assert (BUNDLED / "README.md").read_text() == (ROOT / "model_card.md").read_text(), "run `make sync-model`"

@@ -236,3 +236,28 @@ def test_an_upload_is_decoded_once_for_all_handlers(tmp_path):
     assert not first.art.pixels.flags.writeable  # shared, so read-only
     cv2.imwrite(str(path), synthetic_painting(60, 90, seed=4))  # a new file at the same path is decoded again
     assert ui.load_upload(str(path)).art.pixels.shape == (60, 90, 3)
+
+
+def test_detect_works_on_a_bounded_copy_of_a_huge_painting(tmp_path, monkeypatch):
+    """Detect damage never runs the detector on more than DETECT_SIDE px: its layers live at the preview size."""
+    from artrestore.hub.damage_detection import decide
+
+    seen = []
+
+    class Detector:  # records the size it is given, finds a loss in the middle
+        def detect_damage(self, image):
+            seen.append(image.size)
+            w, h = image.size
+            probs = np.zeros((h, w, 4), np.float32)
+            probs[..., 0] = 1
+            probs[h // 3 : 2 * h // 3, w // 3 : 2 * w // 3] = (0, 0, 0, 1)
+            return [decide(probs, np.zeros((h, w), np.float32))]
+
+    monkeypatch.setattr(ui, "DETECT_SIDE", 300)
+    monkeypatch.setattr(ui, "PREVIEW_SIDE", 200)
+    path = tmp_path / "big.png"
+    cv2.imwrite(str(path), synthetic_painting(600, 900, seed=2))
+    value, note = ui.detect_into_editor(Detector(), ui.load_upload(str(path)))
+    assert seen == [(300, 200)]  # the 900 x 600 painting, detected at 300 x 200
+    assert value["layers"][0].shape[:2] == value["background"].shape[:2] == (133, 200)
+    assert 0.08 < (value["layers"][0][..., 3] > 0).mean() < 0.14 and "paint loss 11." in note

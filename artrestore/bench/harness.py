@@ -223,7 +223,7 @@ def run_bench(config: BenchConfig) -> dict:
     kinds = [k.strip() for k in config.kinds.split(",") if k.strip()]
     if not methods:
         raise ValueError("methods: give at least one method name")
-    register_model_methods(methods, config.model)
+    register_model_methods(methods, config.model, refiner=config.refiner)
     fns = {m: get_method(m) for m in methods}  # raises on unknown names
     bad = [k for k in kinds if k not in KINDS + MASK_FAMILIES]
     if bad or not kinds:

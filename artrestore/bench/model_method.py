@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import re
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -33,12 +34,14 @@ def is_model_method(name: str) -> bool:
     )
 
 
-def register_model_methods(names: list[str], model: str) -> None:
+def register_model_methods(names: list[str], model: str, *, refiner: str | None = None) -> None:
     """Register every ``artrestore...`` name of ``names``, all sharing one loaded pipeline.
 
     Args:
         names: method names (others are ignored).
         model: model folder.
+        refiner: an :class:`~artrestore.hub.ExemplarRefiner` folder that replaces the model's own (it corrects the
+            ``+<init>`` fills), or None.
     """
     wanted = [n for n in names if is_model_method(n)]
     if not wanted:
@@ -50,6 +53,12 @@ def register_model_methods(names: list[str], model: str) -> None:
 
     defaults = RestoreConfig(input="")
     pipe = load_pipeline(model, torch.get_num_threads())
+    if refiner is not None:
+        from ..hub import ExemplarRefiner
+
+        if not Path(refiner, "config.json").is_file():
+            raise ValueError(f"refiner: no saved ExemplarRefiner in {refiner}")
+        pipe.register_modules(exemplar_refiner=ExemplarRefiner.from_pretrained(refiner).eval())
     pipe.set_progress_bar_config(disable=True)
     default_scheduler = pipe.scheduler
     for name in wanted:

@@ -70,37 +70,67 @@ def feather_window(size: int, ramp: int) -> np.ndarray:
 class TileBlender:
     """Accumulates tile outputs and blends them, writing only where ``region`` is True.
 
+    The sums are kept in ``chunk`` x ``chunk`` pieces allocated where tiles land, so memory follows the damage, not
+    the painting: one loss on a 60 MP scan needs a few chunks, not two full-size float64 planes.
+
     Args:
         image: (H, W, C) the original painting (any dtype); untouched pixels are copied from it.
         region: (H, W) bool, the pixels a restoration may change.
         ramp: feathering width in pixels.
         whole_tiles: write every pixel some tile covered, not only ``region`` (an ablation: no pixel compositing).
+        chunk: side of the accumulation pieces.
     """
 
-    def __init__(self, image: np.ndarray, region: np.ndarray, ramp: int, *, whole_tiles: bool = False) -> None:
+    def __init__(
+        self, image: np.ndarray, region: np.ndarray, ramp: int, *, whole_tiles: bool = False, chunk: int = 512
+    ) -> None:
         self.image, self.region, self.ramp, self.whole_tiles = image, region, ramp, whole_tiles
-        self.acc = np.zeros(image.shape[:2] + (image.shape[2],), np.float64)
-        self.weight = np.zeros(image.shape[:2], np.float64)
+        self.chunk = chunk
+        self._chunks: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}  # (cy, cx) -> (acc, weight)
+
+    def _piece(self, cy: int, cx: int) -> tuple[np.ndarray, np.ndarray]:
+        if (cy, cx) not in self._chunks:
+            h, w = self.image.shape[:2]
+            ch, cw = min(self.chunk, h - cy * self.chunk), min(self.chunk, w - cx * self.chunk)
+            channels = self.image.shape[2]
+            self._chunks[cy, cx] = (np.zeros((ch, cw, channels), np.float64), np.zeros((ch, cw), np.float64))
+        return self._chunks[cy, cx]
 
     def add(self, tile: Tile, output: np.ndarray) -> None:
         """Add one tile's output ((size, size, C) float, the image's value range); parts outside the image drop."""
         h, w = self.image.shape[:2]
         win = feather_window(tile.size, self.ramp)
         y1, x1 = min(tile.y0 + tile.size, h), min(tile.x0 + tile.size, w)
-        oh, ow = y1 - tile.y0, x1 - tile.x0
-        self.acc[tile.y0 : y1, tile.x0 : x1] += output[:oh, :ow] * win[:oh, :ow, None]
-        self.weight[tile.y0 : y1, tile.x0 : x1] += win[:oh, :ow]
+        c = self.chunk
+        for cy in range(tile.y0 // c, (y1 - 1) // c + 1):
+            for cx in range(tile.x0 // c, (x1 - 1) // c + 1):
+                acc, weight = self._piece(cy, cx)
+                ya, yb = max(tile.y0, cy * c), min(y1, cy * c + acc.shape[0])  # image rows of the overlap
+                xa, xb = max(tile.x0, cx * c), min(x1, cx * c + acc.shape[1])
+                ty, tx = slice(ya - tile.y0, yb - tile.y0), slice(xa - tile.x0, xb - tile.x0)  # in the tile
+                py, px = slice(ya - cy * c, yb - cy * c), slice(xa - cx * c, xb - cx * c)  # in the chunk
+                acc[py, px] += output[ty, tx] * win[ty, tx, None]
+                weight[py, px] += win[ty, tx]
 
     def result(self) -> np.ndarray:
         """The composite: blended outputs inside ``region``, the original everywhere else (bit-identical)."""
-        region = self.weight > 0 if self.whole_tiles else self.region
-        covered = region & (self.weight > 0)
-        if (region & ~covered).any():
-            raise RuntimeError("TileBlender: some damaged pixels are not covered by any tile")
+        c = self.chunk
+        h, w = self.image.shape[:2]
+        for cy in range((h + c - 1) // c):
+            for cx in range((w + c - 1) // c):
+                if (cy, cx) not in self._chunks and self.region[cy * c : (cy + 1) * c, cx * c : (cx + 1) * c].any():
+                    raise RuntimeError("TileBlender: some damaged pixels are not covered by any tile")
         out = self.image.copy()
-        blended = self.acc[covered] / self.weight[covered][:, None]
-        if np.issubdtype(out.dtype, np.integer):
-            info = np.iinfo(out.dtype)
-            blended = np.clip(np.round(blended), info.min, info.max)
-        out[covered] = blended.astype(out.dtype)
+        for (cy, cx), (acc, weight) in self._chunks.items():
+            ys, xs = slice(cy * c, cy * c + acc.shape[0]), slice(cx * c, cx * c + acc.shape[1])
+            region = weight > 0 if self.whole_tiles else self.region[ys, xs]
+            covered = region & (weight > 0)
+            if (region & ~covered).any():
+                raise RuntimeError("TileBlender: some damaged pixels are not covered by any tile")
+            blended = acc[covered] / weight[covered][:, None]
+            view = out[ys, xs]
+            if np.issubdtype(out.dtype, np.integer):
+                info = np.iinfo(out.dtype)
+                blended = np.clip(np.round(blended), info.min, info.max)
+            view[covered] = blended.astype(out.dtype)
         return out

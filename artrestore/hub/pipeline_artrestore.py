@@ -13,6 +13,7 @@ exported checkpoints and load with ``DiffusionPipeline.from_pretrained(path, tru
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import importlib
 import json
@@ -42,7 +43,7 @@ from .tile_denoising import DenoiseSettings, TileDenoisingMixin, TileInputs
 
 @dataclass
 class Denoised:
-    """Stage 5 of a painting: the composite and what produced it."""
+    """Stage 6 of a painting: the composite and what produced it."""
 
     image: np.ndarray  # (H, W, 3) uint8
     tiles: int
@@ -65,6 +66,8 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
         damage_detector: :class:`DamageDetector` behind :meth:`detect_damage` and ``detect=True``, or None.
         varnish_estimator: :class:`VarnishEstimator` that restores faded colour by inverting the painting's ageing
             transform under the fade map (``fading="invert"``), or None (faded areas are then denoised).
+        exemplar_refiner: :class:`ExemplarRefiner` that corrects an ``init_image`` (exemplar) fill of the denoised
+            damage before denoising starts from it, or None (the fill is used as given).
         default_steps, tile_size, context, top_k, thin_damage_px, boundary_correction, attribution_block,
             attribution_weighting, guidance_scale: the saved configuration; see :class:`PipelineSettings`, whose
             defaults are the shipped model's.
@@ -72,7 +75,7 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
 
     model_cpu_offload_seq = "style_encoder->mask_encoder->unet->vae"
     _callback_tensor_inputs = ["latents"]
-    _optional_components = ["style_certifier", "damage_detector", "varnish_estimator"]
+    _optional_components = ["style_certifier", "damage_detector", "varnish_estimator", "exemplar_refiner"]
 
     def __init__(
         self,
@@ -85,6 +88,7 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
         style_certifier=None,
         damage_detector=None,
         varnish_estimator=None,
+        exemplar_refiner=None,
         default_steps: int = PipelineSettings.default_steps,
         tile_size: int = PipelineSettings.tile_size,
         context: int = PipelineSettings.context,
@@ -108,6 +112,7 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
             style_certifier=style_certifier,
             damage_detector=damage_detector,
             varnish_estimator=varnish_estimator,
+            exemplar_refiner=exemplar_refiner,
         )
         self.register_to_config(
             default_steps=default_steps,
@@ -299,8 +304,13 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
         if artist is not None:
             return self.memory_bank.artist_vectors[artist][None].to(device), "artist"
         scale = min(1.0, 512 / max(image.shape[:2]))
-        x = self._to_tensor(image).to(device)  # (1, 3, H, W)
-        valid = torch.from_numpy(~region)[None, None].float().to(device)  # (1, 1, H, W)
+        factor = int(1 / scale) // 2  # on a huge scan, block means first: the float copy stays small
+        if factor >= 2:
+            x = torch.from_numpy(_block_mean(image, factor)).permute(2, 0, 1)[None].to(device) / 255.0
+            valid = torch.from_numpy(_block_mean(~region[..., None], factor)).permute(2, 0, 1)[None].to(device)
+        else:
+            x = self._to_tensor(image).to(device)  # (1, 3, H, W)
+            valid = torch.from_numpy(~region)[None, None].float().to(device)  # (1, 1, H, W)
         if scale < 1:
             size = (max(8, round(image.shape[0] * scale)), max(8, round(image.shape[1] * scale)))
             x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
@@ -425,10 +435,55 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
             return self.unet.null_style[None].detach(), "none"
         return self.encode_style(plan.image, plan.region | plan.thin, artist)
 
+    @torch.no_grad()
+    def refine_exemplar(self, plan: DamagePlan, style: torch.Tensor | None, switches: ComponentSwitches) -> DamagePlan:
+        """Stage 5: the exemplar refiner corrects the ``init_image`` fill inside the denoised region.
+
+        The refiner runs on the same tiles as the denoiser, conditioned on the style (the refiner's null style when
+        the style is switched off), and only the region's pixels of the fill change. An untrained refiner is the
+        identity, so the plan comes back unchanged; without a refiner, an init fill or a region, it is returned as is.
+        """
+        refiner = self.exemplar_refiner
+        if refiner is None or plan.init is None or not switches.exemplar_refiner or not plan.region.any():
+            return plan
+        init = np.asarray(plan.init)  # (H, W, 3) uint8
+        tiles, side = self._tile_geometry(plan.region)
+        stride = refiner.stride
+        side_r = -(-side // stride) * stride
+        extra = side_r - side  # tiles grow to the refiner's multiple: the padding covers what they reach past
+        pad_h, pad_w = max(0, side - init.shape[0]) + extra, max(0, side - init.shape[1]) + extra
+
+        def pad(a: np.ndarray) -> np.ndarray:
+            if not (pad_h or pad_w):
+                return a
+            if a.ndim == 2:
+                return np.pad(a, ((0, pad_h), (0, pad_w)))
+            return np.pad(a, ((0, pad_h), (0, pad_w), (0, 0)), mode="reflect")
+
+        init_p, image_p, region_p = pad(init), pad(plan.image), pad(plan.region)
+        if style is not None and not switches.style:
+            style = None
+        elif style is not None and style.shape[-1] != refiner.config.style_dim:
+            raise ValueError(
+                f"exemplar_refiner: its style_dim {refiner.config.style_dim} differs from the style encoder's "
+                f"{style.shape[-1]}"
+            )
+        dtype = next(refiner.parameters()).dtype
+        blender = TileBlender(init, plan.region, ramp=max(1, self.config.context // 2))
+        for tile in tiles:
+            tile = Tile(tile.y0, tile.x0, side_r)
+            sl = tile.slices
+            exemplar = self._to_tensor(np.ascontiguousarray(init_p[sl])).to(dtype)  # (1, 3, s, s) in [0, 1]
+            known = self._to_tensor(np.ascontiguousarray(image_p[sl])).to(dtype)
+            hole = torch.from_numpy(region_p[sl].astype(np.float32))[None, None].to(dtype)  # (1, 1, s, s)
+            refined = refiner(exemplar, known, hole, None if style is None else style.to(dtype))  # (1, 3, s, s)
+            blender.add(tile, refined[0].permute(1, 2, 0).float().numpy() * 255.0)
+        return dataclasses.replace(plan, init=blender.result())
+
     def denoise_tiles(
         self, plan: DamagePlan, style: torch.Tensor | None, settings: DenoiseSettings, *, attribution: bool
     ) -> Denoised:
-        """Stage 5: denoise tiles around the damage and blend them into the painting (only damaged pixels change).
+        """Stage 6: denoise tiles around the damage and blend them into the painting (only damaged pixels change).
 
         Args:
             plan: the painting's :class:`DamagePlan`.
@@ -590,9 +645,11 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
             plan = self.prepare_damage(np.asarray(im), mk, fd, init, fading=fading)
             # 4. encode the style (the artist's, or inferred from the undamaged painting)
             style, style_from = self.prepare_style(plan, settings.artist, settings.switches)
-            # 5. denoise tiles around the damage and blend them in
+            # 5. correct the exemplar fill (init_image) with the exemplar refiner
+            plan = self.refine_exemplar(plan, style, settings.switches)
+            # 6. denoise tiles around the damage and blend them in
             done = self.denoise_tiles(plan, style, settings, attribution=attribution)
-            # 6. attribute the restored blocks to memory-bank patches, certify the style
+            # 7. attribute the restored blocks to memory-bank patches, certify the style
             recorder = done.recorder
             attributions.append(
                 recorder.result(done.image, plan.region, self.memory_bank, self.decode_latents) if recorder else None
@@ -602,7 +659,7 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
             records.append(self._record(plan, done, settings, (mk, fd, init), source=source, style=style_from))
         self.maybe_free_model_hooks()
 
-        # 7. postprocess
+        # 8. postprocess
         out_images = self.postprocess(results, output_type)
         if not return_dict:
             return out_images, attributions, certificates
@@ -650,6 +707,17 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
         if output_type == "pil":
             return [PIL.Image.fromarray(r) for r in results]
         return np.stack(results) if len({r.shape for r in results}) == 1 else results
+
+
+def _block_mean(array: np.ndarray, factor: int, rows: int = 256) -> np.ndarray:
+    """(H, W, C) array -> (H // factor, W // factor, C) float32 means of factor x factor blocks, in row strips (the
+    last H % factor rows and W % factor columns are left out)."""
+    h, w = array.shape[0] // factor, array.shape[1] // factor
+    out = np.empty((h, w, array.shape[2]), np.float32)
+    for y in range(0, h, rows):
+        part = array[y * factor : min(h, y + rows) * factor, : w * factor].astype(np.float32)
+        out[y : y + rows] = part.reshape(-1, factor, w, factor, array.shape[2]).mean(axis=(1, 3))
+    return out
 
 
 def _as_list(x: Any) -> list:

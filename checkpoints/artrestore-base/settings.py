@@ -22,6 +22,7 @@ COMPONENTS = {
     "style_certifier": ("style_certifier", "StyleCertifier"),
     "damage_detector": ("detector", "DamageDetector"),
     "varnish_estimator": ("varnish", "VarnishEstimator"),
+    "exemplar_refiner": ("exemplar_refiner", "ExemplarRefiner"),
 }
 MAX_INFERENCE_STEPS = 200
 
@@ -75,6 +76,7 @@ class ComponentSwitches:
         style: the style everywhere (off: the null style for AdaLN and tokens; no style is encoded).
         pixel_compositing: write restored pixels only inside the damage (off: decoded tiles are pasted whole).
         boundary_correction: the boundary colour correction (None: the pipeline's ``boundary_correction``).
+        exemplar_refiner: the exemplar refiner's correction of an ``init_image`` fill (off: the fill as given).
     """
 
     film: bool = True
@@ -83,3 +85,4 @@ class ComponentSwitches:
     style: bool = True
     pixel_compositing: bool = True
     boundary_correction: bool | None = None
+    exemplar_refiner: bool = True

@@ -152,3 +152,18 @@ def test_wrong_artist_choice_is_made_once_for_the_restoration_and_its_certificat
     method.fn(img, mask, fade, artist=ARTISTS[0])
     assert method.conditioning(ARTISTS[0]) == ARTISTS[1]
     assert calls == [ARTISTS[0]]
+
+
+def test_bench_can_swap_in_a_trained_exemplar_refiner(pipe, monkeypatch, tmp_path):
+    import artrestore.bench.model_method as mm
+    import artrestore.restore as restore_module
+    from artrestore.hub import ExemplarRefiner
+
+    monkeypatch.setattr(restore_module, "load_pipeline", lambda model, threads: pipe)
+    with pytest.raises(ValueError, match="refiner"):
+        mm.register_model_methods(["artrestore+patchmatch"], "unused", refiner=str(tmp_path / "none"))
+    ExemplarRefiner(channels=(8, 16), style_dim=16, dilations=(2,)).save_pretrained(tmp_path / "refiner")
+    mm.register_model_methods(["artrestore+patchmatch"], "unused", refiner=str(tmp_path / "refiner"))
+    mm._REGISTRY.pop("artrestore+patchmatch")
+    assert isinstance(pipe.exemplar_refiner, ExemplarRefiner)
+    pipe.register_modules(exemplar_refiner=None)  # the fixture is shared

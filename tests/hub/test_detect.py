@@ -87,3 +87,24 @@ def test_detect_errors(pipe):
         no_detector.detect_damage(_image())
     with pytest.raises(ValueError, match="image"):
         pipe.detect_damage(_image().convert("L"))
+
+
+def test_decisions_in_row_strips_equal_the_whole_image(monkeypatch):
+    """The full-resolution decisions run in row strips (flat memory on huge scans) with exactly the same result."""
+    from artrestore.hub import damage_detection as dd
+
+    rng = np.random.default_rng(3)
+    h, w = 203, 157
+    damaged = rng.random((h, w)) < 0.5
+    damaged[40:120, 30:90] = True  # compact damage that the vote acts on
+    probs = rng.random((h, w, 4)).astype(np.float32)
+    probs[..., 0] = np.where(damaged, 0.05, 0.95)
+    fade = rng.random((h, w)).astype(np.float32)
+    monkeypatch.setattr(dd, "STRIP_ROWS", 10**6)
+    whole = dd.decide(probs, fade, 0.5, 0.3, (1.2, 4.0, 1.0), 31)
+    opened = dd.binary_opening(damaged, 3)
+    monkeypatch.setattr(dd, "STRIP_ROWS", 17)
+    strips = dd.decide(probs, fade, 0.5, 0.3, (1.2, 4.0, 1.0), 31)
+    np.testing.assert_array_equal(dd.binary_opening(damaged, 3), opened)
+    np.testing.assert_array_equal(strips.types, whole.types)
+    np.testing.assert_array_equal(strips.mask, whole.mask)

@@ -359,3 +359,39 @@ def test_artist_names_match_up_to_case_and_spaces_and_unknown_ones_get_suggestio
     with pytest.raises(ValueError, match=f"artist: 'Ada Paintr' is unknown \\(closest: {ARTISTS[0]}") as err:
         tiny_pipe(image=image, mask_image=mask, artist="Ada Paintr")
     assert len(str(err.value)) < 200  # suggestions, not the whole list
+
+
+def _refiner_pipe() -> tuple:
+    from artrestore.hub.exemplar_refiner import ExemplarRefiner
+
+    pipe = build_tiny_pipeline()
+    pipe.set_progress_bar_config(disable=True)
+    refiner = ExemplarRefiner(channels=(8, 16), style_dim=16, dilations=(2,)).eval()
+    return pipe, refiner
+
+
+def test_exemplar_refiner_stage_is_the_identity_untrained_and_changes_only_the_hole_trained(tmp_path):
+    pipe, refiner = _refiner_pipe()
+    image, mask = _painting(96, 96), _mask(96, 96, [(30, 30, 70, 60)])
+    init = np.asarray(image).copy()
+    init[30:60, 30:70] = (200, 40, 40)
+    kwargs = dict(image=image, mask_image=mask, init_image=PIL.Image.fromarray(init), strength=0.3, output_type="np")
+    plain = pipe(**kwargs, generator=_gen()).images[0]
+    pipe.register_modules(exemplar_refiner=refiner)
+    assert np.array_equal(pipe(**kwargs, generator=_gen()).images[0], plain)  # identity before training
+    torch.manual_seed(0)
+    for p in refiner.parameters():  # a stand-in for a trained refiner
+        p.data.normal_(0, 0.2)
+    plan = pipe.prepare_damage(np.asarray(image), mask, None, PIL.Image.fromarray(init), fading="diffuse")
+    style, _ = pipe.prepare_style(plan, None, ComponentSwitches())
+    refined = np.asarray(pipe.refine_exemplar(plan, style, ComponentSwitches()).init)
+    m = np.asarray(mask) >= 128
+    assert np.array_equal(refined[~plan.region], init[~plan.region]) and (refined[m] != init[m]).any()
+    changed = pipe(**kwargs, generator=_gen()).images[0]
+    assert np.array_equal(changed[~m], np.asarray(image)[~m]) and not np.array_equal(changed, plain)
+    off = pipe(**kwargs, generator=_gen(), switches=ComponentSwitches(exemplar_refiner=False)).images[0]
+    assert np.array_equal(off, plain)  # switched off: the fill as given
+    pipe.save_pretrained(tmp_path / "model", safe_serialization=True)
+    loaded = type(pipe).from_pretrained(tmp_path / "model")
+    state = loaded.exemplar_refiner.state_dict()
+    assert all(torch.equal(v, state[k]) for k, v in refiner.state_dict().items())  # saved and loaded as a component
