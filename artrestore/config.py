@@ -315,7 +315,7 @@ class RefinerTrainConfig(LoopSettings):
     pool_size: int = opt(4000, "exemplar-filled crops in the pool")
     pool_workers: int = opt(2, "processes that build the pool")
     style_dropout: float = opt(0.2, "probability of training with the null style")
-    l1_weight: float = opt(1.0, "weight of the hole L1")
+    l1_weight: float = opt(0.2, "weight of the hole L1 (1.0 for a first stage from scratch, then 0.2)")
     lpips_weight: float = opt(1.0, "weight of LPIPS-vgg on the composite")
     style_weight: float = opt(0.0, "weight of the Gram style loss on VGG features (0 disables)")
     steps: int = opt(4000, "optimiser steps in total")

@@ -25,3 +25,5 @@ $A bench --out bench_out/model_512 --limit 4 --kinds scratch,crack,small_loss,la
 # masks the training simulator never draws (polygons, long straight lines, brush strokes), with G'MIC as a baseline
 $A bench --out bench_out/heldout_masks --limit 12 --kinds polygon,lines,strokes,polygon_lines --examples 2 \
   --methods patchmatch,gmic,artrestore,artrestore+patchmatch@dpm20~0.05
+# the app as a Space runs it: peak RSS on a 60 MP upload, a burst of 20 clients
+$A bench-app --out bench_out/app_load

@@ -7,10 +7,13 @@ diffusers sampler built from the model's scheduler config, e.g. ``@ddim8``), ``~
 :mod:`artrestore.bench.ablation`; these condition on the painting's artist when the memory bank knows it, so that
 style and the artist filter are in play). Examples: ``artrestore+patchmatch@dpm8~0.5``, ``artrestore^3!wrong_artist``.
 ``artrestore-auto`` ignores the given damage maps and restores what the model's detector finds (end to end).
+``artrestore-refiner`` is the PatchMatch fill (the ``patchmatch`` baseline) corrected by the exemplar refiner alone,
+with the painting's style and no denoising (it needs a model with an ``exemplar_refiner``, or ``--refiner``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from pathlib import Path
@@ -29,7 +32,7 @@ _NAME = re.compile(
 
 def is_model_method(name: str) -> bool:
     """Whether ``name`` asks for the ArtRestore model (``artrestore`` or ``artrestore@...``)."""
-    return name in ("artrestore", "artrestore-auto") or name.startswith(
+    return name in ("artrestore", "artrestore-auto", "artrestore-refiner") or name.startswith(
         ("artrestore@", "artrestore+", "artrestore~", "artrestore^", "artrestore!")
     )
 
@@ -74,6 +77,14 @@ def register_model_methods(names: list[str], model: str, *, refiner: str | None 
                 return restored.pixels
 
             register_method(name, "ArtRestore-Diffusion on the damage its detector finds", True)(auto)
+            continue
+        if name == "artrestore-refiner":
+            if pipe.exemplar_refiner is None:
+                raise ValueError("methods: artrestore-refiner needs a model with an exemplar_refiner, or --refiner")
+            _REGISTRY.pop(name, None)
+            register_method(name, "the PatchMatch fill corrected by the exemplar refiner (no denoising)")(
+                functools.partial(refined_exemplar, pipe)
+            )
             continue
         m = _NAME.match(name)
         if m is None or (m["sampler"] and m["sampler"] not in SAMPLERS):
@@ -133,6 +144,25 @@ def register_model_methods(names: list[str], model: str, *, refiner: str | None 
             return restored.pixels
 
         register_method(name, f"ArtRestore-Diffusion ({name})", restores_fading=True)(fn)
+
+
+def refined_exemplar(pipe, image: np.ndarray, mask: np.ndarray, fade: np.ndarray) -> np.ndarray:
+    """The ``patchmatch`` baseline's fill of ``mask``, corrected by ``pipe``'s exemplar refiner on the tiles around
+    the damage, with the style inferred from the undamaged painting (the pipeline's stages 3-5, no denoising)."""
+    from ..baselines.registry import get_method
+    from ..hub import ComponentSwitches
+
+    if not mask.any():
+        return image.copy()
+    fill = get_method("patchmatch").fn(image, mask, fade)
+    import PIL.Image
+
+    plan = pipe.prepare_damage(image, PIL.Image.fromarray(mask.astype(np.uint8) * 255), None, None, fading="diffuse")
+    plan = dataclasses.replace(plan, init=np.where(plan.region[..., None], fill, plan.image))
+    switches = ComponentSwitches()
+    style, _ = pipe.prepare_style(plan, None, switches)
+    refined = np.asarray(pipe.refine_exemplar(plan, style, switches).init)
+    return np.where(plan.region[..., None], refined, plan.image).astype(np.uint8)
 
 
 def wrong_artist(pipe, artist: str, min_patches: int = 100) -> str:

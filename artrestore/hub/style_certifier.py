@@ -423,10 +423,15 @@ class StyleCertifier(ModelMixin, ConfigMixin):
             return image, region.astype(np.float32)
         scale = side / max(h, w)
         size = (max(1, round(h * scale)), max(1, round(w * scale)))
-        x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float()  # (1, 3, H, W)
+        factor = int(1 / scale) // 2  # on a huge scan, block means first: the float copy stays small
+        if factor >= 2:
+            x = torch.from_numpy(_block_mean(image, factor)).permute(2, 0, 1)[None]  # (1, 3, H / f, W / f)
+            r = torch.from_numpy(_block_mean(region[..., None], factor)).permute(2, 0, 1)[None]
+        else:
+            x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float()  # (1, 3, H, W)
+            r = torch.from_numpy(region.astype(np.float32))[None, None]  # (1, 1, H, W)
         x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
         small = x[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8).numpy()
-        r = torch.from_numpy(region.astype(np.float32))[None, None]  # (1, 1, H, W)
         share = F.interpolate(r, size=size, mode="area")[0, 0].numpy()
         return small, share
 
@@ -603,3 +608,15 @@ def ensemble_embedding(z: torch.Tensor, heads: list[nn.Module] | nn.ModuleList) 
 def _to_tensor_batch(arrays: list[np.ndarray]) -> torch.Tensor:
     """n (s, s, 3) uint8 patches -> (n, 3, s, s) float in [0, 1]."""
     return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float() / 255.0
+
+
+def _block_mean(array: np.ndarray, factor: int, rows: int = 256) -> np.ndarray:
+    """(H, W, C) array -> (H // factor, W // factor, C) float32 means of factor x factor blocks, in row strips (the
+    last H % factor rows and W % factor columns are left out). This component ships alone in its folder, so it
+    keeps its own copy of the pipeline's helper."""
+    h, w = array.shape[0] // factor, array.shape[1] // factor
+    out = np.empty((h, w, array.shape[2]), np.float32)
+    for y in range(0, h, rows):
+        part = array[y * factor : min(h, y + rows) * factor, : w * factor].astype(np.float32)
+        out[y : y + rows] = part.reshape(-1, factor, w, factor, array.shape[2]).mean(axis=(1, 3))
+    return out

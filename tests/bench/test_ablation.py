@@ -167,3 +167,28 @@ def test_bench_can_swap_in_a_trained_exemplar_refiner(pipe, monkeypatch, tmp_pat
     mm._REGISTRY.pop("artrestore+patchmatch")
     assert isinstance(pipe.exemplar_refiner, ExemplarRefiner)
     pipe.register_modules(exemplar_refiner=None)  # the fixture is shared
+
+
+def test_refiner_alone_is_the_patchmatch_fill_until_trained(pipe, monkeypatch):
+    import artrestore.bench.model_method as mm
+    import artrestore.restore as restore_module
+    from artrestore.baselines.registry import get_method
+    from artrestore.hub import ExemplarRefiner
+
+    monkeypatch.setattr(restore_module, "load_pipeline", lambda model, threads: pipe)
+    with pytest.raises(ValueError, match="exemplar_refiner"):
+        mm.register_model_methods(["artrestore-refiner"], "unused")
+    pipe.register_modules(exemplar_refiner=ExemplarRefiner(channels=(8, 16), style_dim=16, dilations=(2,)).eval())
+    try:
+        mm.register_model_methods(["artrestore-refiner"], "unused")
+        method = mm._REGISTRY.pop("artrestore-refiner")
+        img, mask, fade = _case()
+        out = method.fn(img, mask, np.zeros_like(fade))
+        expected = get_method("patchmatch").fn(img, mask, np.zeros_like(fade))
+        np.testing.assert_array_equal(out, expected)  # untrained: the identity on the fill
+        for p in pipe.exemplar_refiner.parameters():
+            p.data.normal_(0, 0.2)
+        out = method.fn(img, mask, np.zeros_like(fade))
+        assert np.array_equal(out[~mask], img[~mask]) and not np.array_equal(out, expected)
+    finally:
+        pipe.register_modules(exemplar_refiner=None)
