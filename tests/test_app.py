@@ -7,7 +7,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import numpy as np
 import pytest
 
 from artrestore import demo
+from artrestore.bench.app_load import wait_until_serving
 
 from .conftest import ROOT, synthetic_painting
 
@@ -98,19 +98,11 @@ def server(tiny_model):
         env={**os.environ, "ARTRESTORE_MODEL": str(tiny_model)},
     )
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("app.py exited:\n" + proc.stdout.read().decode(errors="replace"))
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.5)
-    else:
+    try:
+        wait_until_serving(url, proc, 120)
+    except RuntimeError as e:
         proc.kill()
-        raise RuntimeError("app.py did not serve within 120 s")
+        raise RuntimeError(f"{e}:\n" + proc.stdout.read().decode(errors="replace")) from e
     yield url
     proc.terminate()
     proc.wait(timeout=20)

@@ -19,57 +19,18 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
 import numpy as np
-import psutil
 
 from ..config import AppLoadBenchConfig
 from ..data import PaintingCollection, split_collection
 from ..io import load_image
 from ..restore_ui import INFER
-
-
-class TreeMemory:
-    """Samples the summed RSS (MB) of a process and all its children from a background thread."""
-
-    def __init__(self, pid: int, interval: float = 0.1) -> None:
-        self.process = psutil.Process(pid)
-        self.interval = interval
-        self.peak_mb = 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def rss_mb(self) -> float:
-        total = 0
-        for p in [self.process, *self.process.children(recursive=True)]:
-            try:
-                total += p.memory_info().rss
-            except psutil.NoSuchProcess:
-                pass
-        return total / 2**20
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak_mb = max(self.peak_mb, self.rss_mb())
-            time.sleep(self.interval)
-
-    def reset(self) -> float:
-        """Start a new peak from the current RSS (returned)."""
-        self.peak_mb = now = self.rss_mb()
-        return now
-
-    def __enter__(self) -> TreeMemory:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+from .memory import PeakMemory
 
 
 def _free_port() -> int:
@@ -78,7 +39,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait_ready(url: str, process: subprocess.Popen, timeout: float) -> None:
+def wait_until_serving(url: str, process: subprocess.Popen, timeout: float) -> None:
+    """Wait until ``url`` answers 200; a ``RuntimeError`` when ``process`` exits first or ``timeout`` passes."""
     import urllib.request
 
     start = time.time()
@@ -176,8 +138,8 @@ def run_app_load_bench(config: AppLoadBenchConfig) -> dict:
     url = f"http://127.0.0.1:{port}/"
     results: dict = {"megapixels": config.large_megapixels}
     try:
-        _wait_ready(url, process, config.start_timeout)
-        with TreeMemory(process.pid) as memory:
+        wait_until_serving(url, process, config.start_timeout)
+        with PeakMemory(0.1, pid=process.pid, children=True) as memory:
             time.sleep(2)
             idle = memory.reset()
             results["idle_rss_mb"] = idle

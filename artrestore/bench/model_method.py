@@ -61,7 +61,12 @@ def register_model_methods(names: list[str], model: str, *, refiner: str | None 
 
         if not Path(refiner, "config.json").is_file():
             raise ValueError(f"refiner: no saved ExemplarRefiner in {refiner}")
-        pipe.register_modules(exemplar_refiner=ExemplarRefiner.from_pretrained(refiner).eval())
+        swapped = ExemplarRefiner.from_pretrained(refiner).eval()
+        if swapped.config.style_dim != pipe.unet.config.style_dim:
+            raise ValueError(
+                f"refiner: style_dim {swapped.config.style_dim} differs from the model's {pipe.unet.config.style_dim}"
+            )
+        pipe.register_modules(exemplar_refiner=swapped)
     pipe.set_progress_bar_config(disable=True)
     default_scheduler = pipe.scheduler
     for name in wanted:

@@ -253,6 +253,13 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
             raise ValueError(f"guidance_scale: expected a number in [0, 20] (1 = no guidance), got {guidance!r}")
         if not isinstance(settings.switches, ComponentSwitches):
             raise ValueError(f"switches: expected a ComponentSwitches or None, got {type(settings.switches).__name__}")
+        refiner = self.exemplar_refiner
+        if refiner is not None and any(i is not None for i in inits):
+            if refiner.config.style_dim != self.unet.config.style_dim:
+                raise ValueError(
+                    f"exemplar_refiner: its style_dim {refiner.config.style_dim} differs from the model's style "
+                    f"vectors ({self.unet.config.style_dim}); train it on this model's style encoder"
+                )
         tensor_inputs = settings.callback_on_step_end_tensor_inputs
         if not isinstance(tensor_inputs, (list, tuple)) or not set(tensor_inputs) <= set(self._callback_tensor_inputs):
             raise ValueError(
@@ -461,13 +468,8 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
             return np.pad(a, ((0, pad_h), (0, pad_w), (0, 0)), mode="reflect")
 
         init_p, image_p, region_p = pad(init), pad(plan.image), pad(plan.region)
-        if style is not None and not switches.style:
-            style = None
-        elif style is not None and style.shape[-1] != refiner.config.style_dim:
-            raise ValueError(
-                f"exemplar_refiner: its style_dim {refiner.config.style_dim} differs from the style encoder's "
-                f"{style.shape[-1]}"
-            )
+        if not switches.style:
+            style = None  # the refiner's own null style
         dtype = next(refiner.parameters()).dtype
         blender = TileBlender(init, plan.region, ramp=max(1, self.config.context // 2))
         for tile in tiles:

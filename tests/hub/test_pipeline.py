@@ -395,3 +395,14 @@ def test_exemplar_refiner_stage_is_the_identity_untrained_and_changes_only_the_h
     loaded = type(pipe).from_pretrained(tmp_path / "model")
     state = loaded.exemplar_refiner.state_dict()
     assert all(torch.equal(v, state[k]) for k, v in refiner.state_dict().items())  # saved and loaded as a component
+
+
+def test_a_refiner_of_another_style_size_is_refused_before_any_work():
+    from artrestore.hub.exemplar_refiner import ExemplarRefiner
+
+    pipe, _ = _refiner_pipe()
+    pipe.register_modules(exemplar_refiner=ExemplarRefiner(channels=(8, 16), style_dim=8, dilations=(2,)))
+    image, mask = _painting(64, 64), _mask(64, 64, [(10, 10, 30, 30)])
+    with pytest.raises(ValueError, match="exemplar_refiner: its style_dim 8"):
+        pipe(image=image, mask_image=mask, init_image=image, strength=0.5)
+    pipe(image=image, mask_image=mask, num_inference_steps=1)  # without an init fill the refiner is not used
