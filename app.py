@@ -71,7 +71,7 @@ def on_restore(
     steps,
     seed,
     variants,
-    exemplar=False,
+    strength=None,
     progress=gr.Progress(track_tqdm=True),
 ):
     progress(0, desc="loading")
@@ -80,12 +80,14 @@ def on_restore(
     mask, fade = ui.damage_from_editor(editor, mask_file, upload)
     artist_name = ui.resolve_artist(pipe, artist, references, new_name)
     progress(0.05, desc="restoring")  # then the pipeline's own tile progress bar is tracked
-    results = ui.restore_upload(pipe, upload, mask, fade, artist_name, steps, seed, variants, exemplar_start=exemplar)
+    results = ui.restore_upload(pipe, upload, mask, fade, artist_name, steps, seed, variants, strength=strength)
     first = results[0]
     gallery = [(r["preview"], f"seed {r['seed']}") for r in results]
     folder = Path(first["path"]).parent
     maps = ui.save_damage_maps(mask, fade, folder, upload.name)
-    overlay, sources, sources_note = ui.attribution_views(first["attribution"], upload.preview.shape[:2], artist_name)
+    overlay, sources, sources_note = ui.attribution_views(
+        first["attribution"], upload.preview.shape[:2], artist_name, denoised=first["record"].tiles > 0
+    )
     verdict, plot, cert_json = ui.certificate_views(first["certificate"], folder, upload.name)
     return (
         (upload.preview, first["preview"]),
@@ -129,6 +131,13 @@ def _default_steps() -> int:
         return PipelineSettings.default_steps
 
 
+def _default_strength() -> float:
+    try:
+        return float(get_pipeline(model_path()).config.default_strength)
+    except ValueError:
+        return PipelineSettings.default_strength
+
+
 def _example_cache() -> Path:
     return Path(os.environ.get("ARTRESTORE_CACHE", Path.home() / ".cache" / "artrestore")) / "examples"
 
@@ -169,11 +178,14 @@ def restore_tab() -> None:
             with gr.Row():
                 seed = gr.Number(value=0, precision=0, label="Seed")
                 variants = gr.Slider(1, ui.MAX_VARIANTS, value=1, step=1, label="Number of variants")
-            exemplar = gr.Checkbox(
-                False,
-                label="Start holes from a PatchMatch fill and denoise only the last step (closer to PatchMatch on "
-                "paint loss, slower; 20 steps measured best)",
-                elem_id="exemplar",
+            strength = gr.Slider(
+                0,
+                1,
+                value=_default_strength(),
+                step=0.05,
+                label="Denoising strength (0: the refined PatchMatch fill, the best measured and fastest; 1: from "
+                "noise; steps and variants count only above 0)",
+                elem_id="strength",
             )
             restore_btn = gr.Button("Restore", variant="primary", elem_id="restore")
         with gr.Column():
@@ -219,7 +231,7 @@ def restore_tab() -> None:
     artist.change(on_artist_choice, artist, [references, new_name])
     restore_btn.click(
         on_restore,
-        [painting, editor, mask_file, artist, references, new_name, steps, seed, variants, exemplar],
+        [painting, editor, mask_file, artist, references, new_name, steps, seed, variants, strength],
         [slider, zoom, download, gallery, used, attribution, sources, sources_note, certificate, cert_plot, summary],
         api_name="restore",
         **HEAVY,

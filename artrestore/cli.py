@@ -159,12 +159,16 @@ def cmd_restore(config: RestoreConfig) -> int:
 
 
 def cmd_export(config: ExportConfig) -> int:
-    from .export import export_run, folder_size, sync_bundle_code
+    from .export import export_run, folder_size, sync_bundle_code, update_bundle
 
     card = Path(config.model_card).read_text() if Path(config.model_card).is_file() else "# ArtRestore-Diffusion\n"
     if config.code_only:
         changed = sync_bundle_code(config.out, card)
         print(f"{config.out}: {len(changed)} files updated" + "".join(f"\n  {c}" for c in changed))
+        return 0
+    if config.update:
+        out = update_bundle(config.out, card, refiner=config.refiner)
+        print(f"rewrote {out} ({folder_size(out) / 2**20:.1f} MB)")
         return 0
     out = export_run(
         config.run,

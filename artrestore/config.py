@@ -305,6 +305,7 @@ class RefinerTrainConfig(LoopSettings):
     out: str = opt("runs/refiner", "run folder (an existing run and pool there are resumed)")
     data: str = paintings_option()
     style_data: str = opt(lambda: data_path("wikiart224"), "folder of <Style>/*.jpg")
+    style_set: bool = opt(True, "also crop the 224 px style set (turn off for crops above 224 px: no upscaled crops)")
     style_encoder: str = opt(lambda: str(Path(default_model()) / "style_encoder"), "frozen style encoder folder")
     init: str | None = opt(None, "start from this refiner folder (e.g. a previous run's final/)")
     channels: str = opt("24,48,96,128", "refiner widths per level")
@@ -336,8 +337,12 @@ class RestoreConfig:
     steps: int | None = opt(None, "denoising steps (default: the model's own)")
     seed: int = opt(0, "noise seed")
     retrieval: str = opt("filter", "memory-bank retrieval: filter (artist only), boost or none")
-    init: str = opt("none", "first fill of the holes before denoising: none or a classical method (e.g. patchmatch)")
-    strength: float = opt(1.0, "share of the noise schedule when starting from the init fill, in (0, 1]")
+    init: str | None = opt(
+        None, "first fill of the holes: none (denoise from noise) or a classical method (default: the model's own)"
+    )
+    strength: float | None = opt(
+        None, "share of the noise schedule run from the first fill, in [0, 1] (0: no denoising; default: the model's)"
+    )
     fading: str | None = opt(None, "faded areas: invert (varnish inversion) or diffuse (default: invert if possible)")
     guidance_scale: float | None = opt(None, "style and retrieval guidance (1: off; default: the model's)")
     model: str = opt(default_model, "model folder or Hub id (env ARTRESTORE_MODEL overrides the bundled one)")
@@ -363,7 +368,7 @@ class ExportConfig:
     )
     varnish: str | None = opt("runs/varnish/final", "varnish estimator folder (`artrestore train-varnish`)")
     refiner: str | None = opt(
-        None, "exemplar refiner folder (`artrestore train-refiner`); it corrects --init fills before denoising"
+        None, "exemplar refiner folder (`artrestore train-refiner`); it corrects the first fill of paint losses"
     )
     retrieval_routing: int = opt(
         PipelineSettings.retrieval_routing, "retrieved patches each latent pixel reads (0: all; 1: the attributed one)"
@@ -373,6 +378,9 @@ class ExportConfig:
     )
     code_only: bool = opt(
         False, "only write the pipeline's and components' code into --out (an existing model folder); no rebuild"
+    )
+    update: bool = opt(
+        False, "rewrite --out (an existing model folder) from itself, with --refiner and this version's settings"
     )
     decoder: str | None = opt(None, "autoencoder whose decoder replaces the run's (`train-vae --decoder-only`)")
     model_card: str = opt(lambda: str(REPO_ROOT / "model_card.md"), "model card text")
@@ -488,7 +496,7 @@ class AblateConfig:
 
     variants: str = opt(
         "full,no_film,no_continuous,no_adaln,no_style_xattn,no_style,no_retrieval,random_retrieval,"
-        "no_artist_filter,one_step,no_compositing,no_boundary_correction,wrong_artist,no_varnish_inversion",
+        "no_artist_filter,one_step,no_compositing,no_boundary_correction,wrong_artist,no_varnish_inversion,no_refiner",
         "comma-separated variants of artrestore.bench.ablation.ABLATIONS",
     )
     baselines: str = opt("patchmatch", "classical methods run alongside, for scale")
@@ -515,5 +523,6 @@ class AttributionBenchConfig:
     size: int = opt(512, "paintings are resized (short side) and centre-cropped to size x size")
     limit: int = opt(16, "validation paintings")
     sources_per_painting: int = opt(3, "top sources withdrawn per painting (each against one random source)")
+    strength: float = opt(1.0, "denoising strength (the memory bank is used only above 0; 1: from noise)")
     seed: int = opt(0, "damage seed")
     threads: int = opt(2, "CPU threads")

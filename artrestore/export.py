@@ -272,6 +272,40 @@ def export_run(
     return write_hub_folder(pipe, out, model_card)
 
 
+def update_bundle(folder: str | Path, model_card: str, *, refiner: str | Path | None = None) -> Path:
+    """Rewrite an exported model folder from itself: its components and weights as they are, the exemplar refiner
+    replaced when ``refiner`` is given, and the pipeline settings the folder lacks written into
+    ``model_index.json`` with their shipped defaults (:class:`PipelineSettings`); no training run is needed.
+
+    Args:
+        folder: an exported model folder (replaced only once the new one is complete).
+        model_card: README.md text.
+        refiner: a saved :class:`ExemplarRefiner` folder, or None to keep the folder's own (or none).
+    """
+    import tempfile
+
+    from .hub import ArtRestorePipeline, ExemplarRefiner
+
+    folder = Path(folder)
+    if not (folder / "model_index.json").is_file():
+        raise ValueError(f"out: {folder} has no model_index.json (build it with `artrestore export`)")
+    pipe = ArtRestorePipeline.from_pretrained(str(folder))
+    if refiner is not None:
+        pipe.register_modules(exemplar_refiner=ExemplarRefiner.from_pretrained(str(refiner)).eval())
+    with tempfile.TemporaryDirectory(dir=folder.parent) as tmp:
+        staged = write_hub_folder(pipe, Path(tmp) / folder.name, model_card)
+        for config in staged.glob("*/config.json"):  # keep where each kept component came from
+            before = folder / config.parent.name / "config.json"
+            if before.is_file() and "_name_or_path" in (old := json.loads(before.read_text())):
+                new = json.loads(config.read_text())
+                new["_name_or_path"] = old["_name_or_path"]
+                config.write_text(json.dumps(new, indent=2, sort_keys=True) + "\n")
+        backup = Path(tmp) / "previous"
+        folder.rename(backup)
+        staged.rename(folder)
+    return folder
+
+
 def replace_decoder(vae, donor) -> None:
     """Copy ``donor``'s decoder (and post-quantisation conv) into ``vae``, in place.
 

@@ -49,8 +49,8 @@ def restore_artwork(
     steps: int | None = None,
     seed: int = 0,
     retrieval: str = "filter",
-    init: str = "none",
-    strength: float = 1.0,
+    init: str | None = None,
+    strength: float | None = None,
     top_k: int | None = None,
     detect: bool = False,
     fading: str | None = None,
@@ -68,8 +68,10 @@ def restore_artwork(
         steps: denoising steps, or None for the model's default.
         seed: noise seed.
         retrieval: retrieval mode.
-        init: ``"none"`` or a registered classical method whose fill of the binary damage starts the denoising.
-        strength: noise share when starting from the init fill.
+        init: the first fill of the paint losses: None (the model's own exemplar fill), ``"none"`` (no first
+            fill: denoising from noise) or a registered classical method (e.g. ``"ns"``).
+        strength: share of the noise schedule denoising runs from the first fill, in [0, 1] (0: no denoising, the
+            refined fill is the restoration); None: the model's ``default_strength`` (1 with ``init="none"``).
         top_k: retrieved memory-bank patches per tile (None: the model's default; 0: no retrieval).
         detect: find the damage with the model's detector (``mask`` and ``fade`` must be None); the maps used are
             in ``out.records[0].mask_image`` / ``.fade_map``.
@@ -86,8 +88,14 @@ def restore_artwork(
     mask_img = PIL.Image.fromarray(mask.astype(np.uint8) * 255) if mask is not None else None
     fade_q = np.round(np.clip(fade, 0, 1) * 255).astype(np.uint8) if fade is not None else None
     fade_img = PIL.Image.fromarray(fade_q) if fade_q is not None else None
+    if init == "none":
+        if strength not in (None, 1, 1.0):
+            raise ValueError(f"strength: init 'none' denoises from noise (strength 1), got strength {strength!r}")
+        strength = 1.0
     init_img = None
-    if init != "none" and mask is not None and _has_holes(pipe, mask):  # thin damage never uses the first fill
+    if (
+        init not in (None, "none") and mask is not None and _has_holes(pipe, mask)
+    ):  # thin damage never uses the first fill
         from .baselines import get_method
 
         rgb = art.to_uint8()
@@ -96,7 +104,7 @@ def restore_artwork(
     out = pipe(
         image=art.to_pil(),
         init_image=init_img,
-        strength=strength if init_img is not None else 1.0,
+        strength=strength,
         mask_image=mask_img,
         fade_map=fade_img,
         artist=artist,

@@ -267,13 +267,14 @@ def restore_upload(
     seed: int,
     variants: int,
     out_dir: str | Path | None = None,
-    exemplar_start: bool = False,
+    strength: float | None = None,
 ) -> list[dict]:
     """Restore ``variants`` versions (seeds ``seed``, ``seed + 1``, ...) at full resolution and save them as PNG.
 
     Args:
-        exemplar_start: start the holes from a PatchMatch fill and denoise only the last of the ``steps`` steps
-            (``--init patchmatch --strength 1/steps``); False: the defaults of ``artrestore restore``.
+        strength: share of the noise schedule denoised from the model's exemplar fill, in [0, 1] (0: none, the
+            refined fill is the restoration and every variant is the same; 1: from noise); None: the model's
+            ``default_strength``, as ``artrestore restore``.
 
     Returns:
         Per variant: ``{"path", "preview" (uint8 at preview size), "zoom" (the largest damaged region before and
@@ -285,8 +286,11 @@ def restore_upload(
     steps = _whole_number(steps, "steps", 1, MAX_INFERENCE_STEPS)
     seed = _whole_number(seed, "seed", 0, 2**32 - 1)
     out_dir = Path(out_dir or output_folder())
-    defaults = RestoreConfig(input="")  # the same init fill and strength as `artrestore restore`
-    init, strength = ("patchmatch", 1 / int(steps)) if exemplar_start else (defaults.init, defaults.strength)
+    if strength is not None and (isinstance(strength, bool) or not 0 <= float(strength) <= 1):
+        raise ValueError(f"strength: expected a number in [0, 1], got {strength!r}")
+    defaults = RestoreConfig(input="")  # the same first fill as `artrestore restore`
+    init = defaults.init
+    strength = None if strength is None else float(strength)
     results = []
     ph, pw = upload.preview.shape[:2]
     for v in range(int(variants)):
@@ -347,8 +351,19 @@ def _whole_number(value, name: str, lo: int, hi: int) -> int:
     return int(number)
 
 
+EXEMPLAR_NOTE = (
+    "No memory-bank patch was used: at denoising strength 0 the losses are filled with this painting's own texture "
+    "(PatchMatch), corrected by the exemplar refiner. Raise the strength above 0 to have the model draw on the bank."
+)
+
+
 def attribution_views(
-    attribution, preview_shape: tuple[int, int], style_artist: str | None = None, thumb: int = 128
+    attribution,
+    preview_shape: tuple[int, int],
+    style_artist: str | None = None,
+    thumb: int = 128,
+    *,
+    denoised: bool = True,
 ) -> tuple[np.ndarray | None, list, str]:
     """The attribution overlay at preview size, the gallery ``[(thumbnail, short caption)]`` of the sources that
     restored at least one block, and a Markdown note with each one's provenance and, for a patch of another artist
@@ -359,9 +374,10 @@ def attribution_views(
         preview_shape: (h, w) of the preview.
         style_artist: the artist the restoration was conditioned on (None: the style was inferred).
         thumb: side of the gallery thumbnails (bank patches are decoded at a few dozen pixels).
+        denoised: whether anything was denoised (False: the note says where the fill came from instead).
     """
     if attribution is None:
-        return None, [], ""
+        return None, [], "" if denoised else EXEMPLAR_NOTE
     ph, pw = preview_shape
     overlay = np.asarray(attribution.overlay)
     if overlay.shape[:2] != (ph, pw):

@@ -8,10 +8,11 @@ $A bench --out bench_out/samplers --limit 4 --kinds large_loss,mixed --examples 
   --methods patchmatch,artrestore@dpm4,artrestore@dpm8,artrestore@dpm16,artrestore@ddim8,artrestore@unipc8,artrestore+patchmatch@dpm8~0.5
 # damage narrower than 7 px through the pixel-space path instead of the model (a copy of the model with thin_damage_px=7)
 # $A bench --out bench_out/thin7 --limit 4 --kinds crack,scratch,mixed --examples 0 --methods artrestore --model /tmp/art_thin
-# quality against the baselines, every damage kind, 512 px
-$A bench --out bench_out/model_512_all --limit 16 --methods none,biharmonic,patchmatch,artrestore
+# quality against the baselines, every damage kind, 512 px (artrestore~1: latent diffusion from noise)
+$A bench --out bench_out/model_512_all --limit 12 --methods patchmatch,gmic,artrestore,artrestore~1
 # speed at 768 px, mixed damage
-$A bench --out bench_out/model_768 --size 768 --limit 6 --kinds mixed --examples 0 --methods patchmatch,artrestore
+$A bench --out bench_out/model_768 --size 768 --limit 6 --kinds mixed,polygon_lines --examples 0 \
+  --methods patchmatch,artrestore
 # peak memory at 4000x3000
 $A bench-large --out bench_out/large.json
 # autoencoder reconstruction on the validation paintings
@@ -20,10 +21,13 @@ $A bench-vae --vae checkpoints/artrestore-base/vae --out bench_out/vae_bench.jso
 $A bench-attribution --out bench_out/attribution
 $A bench-certify --out bench_out/certify
 $A ablate --out bench_out/ablation --limit 4
+# does the artist matter: true against wrong artist, and the style switched off, on the ten main artists' large losses
+$A ablate --out bench_out/ablation_artist --variants full,wrong_artist,no_style --kinds large_loss --min-works 15 \
+  --limit 20 --examples 0
 $A bench --out bench_out/model_512 --limit 4 --kinds scratch,crack,small_loss,large_loss,mixed --examples 0 \
   --methods patchmatch,artrestore,artrestore-auto
 # masks the training simulator never draws (polygons, long straight lines, brush strokes), with G'MIC as a baseline
 $A bench --out bench_out/heldout_masks --limit 12 --kinds polygon,lines,strokes,polygon_lines --examples 2 \
-  --methods patchmatch,gmic,artrestore,artrestore+patchmatch@dpm20~0.05
+  --methods patchmatch,gmic,artrestore,artrestore~1
 # the app as a Space runs it: peak RSS on a 60 MP upload, a burst of 20 clients
 $A bench-app --out bench_out/app_load

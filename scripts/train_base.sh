@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The recipe that produced checkpoints/artrestore-base on 2 CPU threads (each stage resumes if interrupted).
-# Usage: scripts/train_base.sh   (logs go to the run folders; expect about 5 h 50 min on 2 cores)
+# Usage: scripts/train_base.sh   (logs go to the run folders; expect about 9 h on 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -59,3 +59,9 @@ $PY -m artrestore.cli train-vae --source paintings --init runs/diffusion_cells/v
 $PY -m artrestore.cli export --run runs/diffusion_cells --certifier runs/certifier/final \
     --detector runs/detector_vote --varnish runs/varnish/final --decoder runs/vae_decoder/final \
     --out checkpoints/artrestore-base
+# 8. the exemplar refiner, on PatchMatch fills of training crops (the bundled weights' first two stages saw only
+#    the 224 px style set: the run then did not read the paintings), then bundled into the model folder
+$PY -m artrestore.cli train-refiner --out runs/refiner --steps 850 --batch-size 6 --l1-weight 1.0
+$PY -m artrestore.cli train-refiner --init runs/refiner/final --out runs/refiner_lpips --steps 1200 --batch-size 6 \
+    --l1-weight 0.2
+$PY -m artrestore.cli export --update --out checkpoints/artrestore-base --refiner runs/refiner_lpips/final

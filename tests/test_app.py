@@ -177,7 +177,7 @@ def test_gradio_client_restore_endpoint(server, tmp_path):
         2,
         0,
         1,
-        False,
+        1.0,
         api_name="/restore",
     )
     files = result[2]
@@ -209,7 +209,7 @@ def test_gradio_client_restore_endpoint(server, tmp_path):
             2,
             0,
             1,
-            False,
+            1.0,
             api_name="/restore",
         )
 

@@ -190,3 +190,25 @@ def test_space_dry_run_lists_the_app_package_and_model_with_lfs_status(capsys):
     assert not [p for p in rows if p.startswith(("tests/", "docs/", "runs/", ".venv/")) or "__pycache__" in p]
     assert main(["push", "--repo-id", "someone/m", "--space", "no-slash", "--dry-run"]) == 2
     assert "space: expected 'owner/name'" in capsys.readouterr().err
+
+
+def test_update_bundle_adds_a_refiner_and_keeps_every_weight(tmp_path):
+    from artrestore.export import update_bundle
+    from artrestore.hub import ExemplarRefiner
+
+    pipe = build_tiny_pipeline()
+    folder = write_hub_folder(pipe, tmp_path / "model", "# tiny\n")
+    index = json.loads((folder / "model_index.json").read_text())
+    del index["default_strength"]  # a folder exported before the setting existed
+    (folder / "model_index.json").write_text(json.dumps(index))
+    before = {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*.safetensors")}
+    ExemplarRefiner(channels=(8, 16), style_dim=16, dilations=(2,)).save_pretrained(tmp_path / "refiner")
+    update_bundle(folder, "# tiny v2\n", refiner=tmp_path / "refiner")
+    index = json.loads((folder / "model_index.json").read_text())
+    assert index["exemplar_refiner"] == ["exemplar_refiner", "ExemplarRefiner"] and index["default_strength"] == 0.0
+    assert (folder / "exemplar_refiner" / "exemplar_refiner.py").is_file()
+    assert all((folder / rel).read_bytes() == data for rel, data in before.items())
+    assert (folder / "README.md").read_text() == "# tiny v2\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "refiner"]  # no staging folder left behind
+    with pytest.raises(ValueError, match="model_index.json"):
+        update_bundle(tmp_path / "refiner", "# card\n")

@@ -14,7 +14,7 @@ import artrestore.config  # the settings and the CLI load without diffusers
 assert "diffusers" not in sys.modules
 from artrestore import ArtRestorePipeline, ComponentSwitches, PipelineSettings, RestorationRecord, load_image
 assert ArtRestorePipeline.__module__ == "artrestore.hub.pipeline_artrestore"
-assert ArtRestorePipeline.__init__.__defaults__[-9] == PipelineSettings.default_steps
+assert ArtRestorePipeline.__init__.__defaults__[-12] == PipelineSettings.default_steps
 print("ok")
 """
 

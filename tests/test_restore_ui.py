@@ -126,11 +126,17 @@ def test_variants_use_consecutive_seeds_and_keep_untouched_pixels(pipe, tmp_path
     with pytest.raises(ValueError, match="variants"):
         ui.restore_upload(pipe, up, mask, None, None, 2, 0, 9)
     assert json.loads(ui.run_summary(results, mask, None, None))["started_from"] == "noise"
-    start = ui.restore_upload(pipe, up, mask, None, None, 4, 7, 1, tmp_path / "ex", exemplar_start=True)
-    assert start[0]["record"].init == "given, strength 0.25"  # a PatchMatch fill, only the last of 4 steps
-    assert json.loads(ui.run_summary(start, mask, None, None))["started_from"] == "first fill (given, strength 0.25)"
+    start = ui.restore_upload(pipe, up, mask, None, None, 4, 7, 2, tmp_path / "ex", strength=0.25)
+    assert start[0]["record"].init == "patchmatch, strength 0.25"  # the model's fill, only the last of 4 steps
+    summary = json.loads(ui.run_summary(start, mask, None, None))
+    assert summary["started_from"] == "first fill (patchmatch, strength 0.25)"
     c = cv2.imread(start[0]["path"])[:, :, ::-1]
     assert np.array_equal(c[~mask], src[~mask]) and not np.array_equal(c, a)
+    same = ui.restore_upload(pipe, up, mask, None, None, 4, 7, 2, tmp_path / "zero", strength=0)
+    d, e = (cv2.imread(r["path"])[:, :, ::-1] for r in same)
+    assert same[0]["record"].tiles == 0 and np.array_equal(d, e)  # no denoising: every variant is the fill
+    with pytest.raises(ValueError, match="strength"):
+        ui.restore_upload(pipe, up, mask, None, None, 4, 7, 1, strength=2)
     paths = ui.save_damage_maps(mask, None, tmp_path / "out", "p")
     assert (cv2.imread(paths[0], cv2.IMREAD_GRAYSCALE) > 0).sum() == mask.sum()
 
@@ -200,6 +206,8 @@ def test_attribution_shows_only_used_sources_and_says_why_another_artist():
     assert "no artist was chosen" in inferred
     none_used = SimpleNamespace(overlay=attribution.overlay, top_sources=[_source("A", 0)])
     assert ui.attribution_views(none_used, (20, 30))[1] == []
+    assert ui.attribution_views(None, (20, 30)) == (None, [], "")  # denoised, nothing retrieved
+    assert "PatchMatch" in ui.attribution_views(None, (20, 30), denoised=False)[2]  # the refined exemplar fill
 
 
 def test_damage_zoom_crops_the_largest_damaged_region():

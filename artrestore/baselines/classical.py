@@ -46,15 +46,10 @@ def restore_biharmonic(image: np.ndarray, mask: np.ndarray, fade: np.ndarray) ->
 
 @register_method("patchmatch", "PatchMatch exemplar fill (Barnes 2009, pypatchmatch), patch 3, seed 0")
 def restore_patchmatch(image: np.ndarray, mask: np.ndarray, fade: np.ndarray) -> np.ndarray:
-    if not mask.any():
-        return image.copy()
-    from patchmatch import patch_match
+    """PatchMatch over the whole image (the pipeline's exemplar fill, without its window)."""
+    from ..hub.exemplar_fill import patchmatch_fill
 
-    if not patch_match.patchmatch_available:
-        raise RuntimeError("patchmatch: the native PatchMatch library failed to load")
-    patch_match.set_random_seed(0)
-    filled = patch_match.inpaint(image, mask.astype(np.uint8) * 255, patch_size=3)
-    return composite(np.asarray(filled), image, mask)
+    return patchmatch_fill(image, mask, patch_size=3, min_margin=None)
 
 
 @register_method("gmic", "G'MIC patch-based inpainting (Daisy et al. 2013/2014; Debian gmic), patch 7, lookup 16")

@@ -71,6 +71,7 @@ ABLATIONS: dict[str, Ablation] = {
         ),
         Ablation("no_boundary_correction", "boundary colour correction", _off(boundary_correction=False)),
         Ablation("wrong_artist", "the right artist (conditioned on another main artist)", {"artist": "wrong"}),
+        Ablation("no_refiner", "the exemplar refiner (the first fill kept as it is)", _off(exemplar_refiner=False)),
     )
 }
 
@@ -131,6 +132,7 @@ def run_ablation(config: Any) -> dict:
             ("true_artist", "style_distance"),
         )
     }
+    aucs["closer"] = true_artist_closer_share(results["records"], f"artrestore{guided}!")
     summary = {
         "config": dataclasses.asdict(config),
         "rows": rows,
@@ -138,6 +140,7 @@ def run_ablation(config: Any) -> dict:
         "wrong_artist_auc_violation_rate": aucs["issued_violation"][0],
         "wrong_artist_auc_true_artist": aucs["true_artist"][0],
         "pairs": aucs["issued"][1],
+        "true_artist_closer_share": aucs["closer"][0],
     }
     out = Path(config.out)
     (out / "ablation.json").write_text(json.dumps(summary, indent=1, default=float))
@@ -175,6 +178,25 @@ def _summary_rows(
     return rows
 
 
+def _wrong_artist_pairs(records: list[dict], prefix: str, field: str) -> list[tuple[float, float]]:
+    """(right-artist, wrong-artist) values of ``field`` per painting and damage kind, where both are finite."""
+
+    def by_case(method: str) -> dict:
+        return {(r["painting"], r["kind"]): r[field] for r in records if r["method"] == method}
+
+    right, wrong = by_case(f"{prefix}full"), by_case(f"{prefix}wrong_artist")
+    return [(right[k], wrong[k]) for k in right if k in wrong and np.isfinite(right[k]) and np.isfinite(wrong[k])]
+
+
+def true_artist_closer_share(records: list[dict], prefix: str) -> tuple[float | None, int]:
+    """Share of paintings whose restoration for the true artist is closer to that artist (the certificate's
+    ``style_distance``) than the restoration for a wrong artist; ties count half. None without pairs."""
+    pairs = _wrong_artist_pairs(records, prefix, "style_distance")
+    if not pairs:
+        return None, 0
+    return float(np.mean([1.0 if r < w else 0.5 if r == w else 0.0 for r, w in pairs])), len(pairs)
+
+
 def wrong_artist_auc(records: list[dict], prefix: str, field: str) -> tuple[float | None, int]:
     """AUC that a wrong-artist restoration has a larger certificate distance than the right-artist one.
 
@@ -191,11 +213,7 @@ def wrong_artist_auc(records: list[dict], prefix: str, field: str) -> tuple[floa
     """
     from ..metrics.ranking import roc_auc
 
-    def by_case(method: str) -> dict:
-        return {(r["painting"], r["kind"]): r[field] for r in records if r["method"] == method}
-
-    right, wrong = by_case(f"{prefix}full"), by_case(f"{prefix}wrong_artist")
-    pairs = [(right[k], wrong[k]) for k in right if k in wrong and np.isfinite(right[k]) and np.isfinite(wrong[k])]
+    pairs = _wrong_artist_pairs(records, prefix, field)
     if not pairs:
         return None, 0
     return roc_auc(torch.tensor([w for _, w in pairs]), torch.tensor([r for r, _ in pairs])), len(pairs)
@@ -222,6 +240,12 @@ def _ablation_markdown(rows: list[dict], aucs: dict[str, tuple[float | None, int
             "own calibrated threshold);\n"
             f"- AUC {true_artist:.3f} of the distance, both against the painting's true artist (did the wrong-artist "
             "restoration itself move away from the true artist's style?)."
+        )
+    closer, n = aucs.get("closer", (None, 0))
+    if closer is not None:
+        lines.append(
+            f"- the restoration for the true artist is closer to that artist than the one for a wrong artist in "
+            f"{closer:.0%} of {n} paintings (50 % is chance)."
         )
     return "\n".join(lines) + "\n"
 

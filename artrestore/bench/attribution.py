@@ -72,7 +72,14 @@ def run_deletion_test(config) -> dict:
 
         def run(exclude: list[int], image=image, mask=mask, artist=artist) -> tuple[np.ndarray, object]:
             with pipe.memory_bank.excluding(exclude):
-                out = pipe(image, mask, artist=artist, generator=torch.Generator().manual_seed(0), certify=False)
+                out = pipe(
+                    image,
+                    mask,
+                    artist=artist,
+                    strength=config.strength,
+                    generator=torch.Generator().manual_seed(0),
+                    certify=False,
+                )
             return np.asarray(out.images[0]), out.attributions[0]
 
         base, att = run([])

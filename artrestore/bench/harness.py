@@ -26,7 +26,7 @@ from ..metrics import dists, lpips, masked_delta_e, masked_psnr, masked_ssim, se
 from .mask_families import MASK_FAMILIES, family_sample
 from .memory import PeakMemory
 from .model_method import register_model_methods
-from .report import aggregate, markdown_table, plot_rows
+from .report import aggregate, markdown_table, plot_rows, worse_share
 
 DISTS_SIDE = 256  # DISTS is computed at 256 px short side, as its authors evaluate it
 
@@ -166,6 +166,23 @@ def _parse_shard(shard: str) -> tuple[int, int]:
     return index, count
 
 
+def _worse_than_patchmatch(results: dict) -> str:
+    """Markdown lines: for each method, the cases it scores more than 5 % worse (LPIPS) than PatchMatch."""
+    records = results.get("records", [])
+    methods = [m for m in dict.fromkeys(r["method"] for r in records) if m != "patchmatch"]
+    if not any(r["method"] == "patchmatch" for r in records) or not methods:
+        return ""
+    lines = ["", "Cases more than 5 % worse (LPIPS) than PatchMatch on the same painting and damage:", ""]
+    for method in methods:
+        share = worse_share(records, method, "patchmatch")
+        if "all" not in share:
+            continue
+        parts = [f"{kind} {w}/{n}" for kind, (w, n) in share.items() if kind != "all"]
+        worse, cases = share["all"]
+        lines.append(f"- {method}: {worse} of {cases} ({', '.join(parts)})")
+    return "\n".join(lines) + "\n"
+
+
 def write_report(results: dict, out_dir: Path) -> None:
     """Write ``results.md``, ``results.json`` and ``plot.png`` for bench results."""
     env = results["environment"]
@@ -178,6 +195,7 @@ def write_report(results: dict, out_dir: Path) -> None:
     )
     if env.get("skipped_cases"):
         md += f"\n{env['skipped_cases']} painting/kind cases had no mask file and were skipped.\n"
+    md += _worse_than_patchmatch(results)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "results.md").write_text(md)
     (out_dir / "results.json").write_text(json.dumps(results, indent=1, default=float))

@@ -53,6 +53,31 @@ def aggregate(records: Sequence[dict], methods: Sequence[str], kinds: Sequence[s
     return rows
 
 
+def worse_share(
+    records: Sequence[dict], method: str, reference: str, *, tolerance: float = 0.05, key: str = "lpips"
+) -> dict[str, tuple[int, int]]:
+    """Per damage kind (and ``"all"``), how many cases ``method`` scores worse than ``reference`` on the same
+    painting and damage by more than ``tolerance`` (relative, on ``key``; lower is better).
+
+    Returns:
+        ``{kind: (worse, cases)}`` over the (painting, kind) cases both methods have a finite score for.
+    """
+    ref = {(r["painting"], r["kind"]): r.get(key) for r in records if r["method"] == reference}
+    counts: dict[str, list[int]] = {}
+    for r in records:
+        base = ref.get((r["painting"], r["kind"]))
+        value = r.get(key)
+        if r["method"] != method or base is None or value is None:
+            continue
+        if not (math.isfinite(base) and math.isfinite(value)):
+            continue
+        for kind in (r["kind"], "all"):
+            c = counts.setdefault(kind, [0, 0])
+            c[0] += int(value > base * (1 + tolerance))
+            c[1] += 1
+    return {kind: (c[0], c[1]) for kind, c in counts.items()}
+
+
 def _fmt(value: float, fmt: str) -> str:
     if isinstance(value, float) and math.isnan(value):
         return "–"

@@ -24,6 +24,7 @@ PIPELINE_MODULES = (
     "pipeline_output",
     "settings",
     "damage_plan",
+    "exemplar_fill",
     "tile_denoising",
     "attribution",
     "crop_plan",

@@ -30,13 +30,20 @@ class StyleResBlock(nn.Module):
         self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
         self.c_in = c_in
 
+    @staticmethod
+    def _modulate(norm: nn.GroupNorm, x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+        """SiLU(GroupNorm(x) * (1 + scale) + shift), (b, c, h, w); one style needs no broadcast pass of its own."""
+        if x.shape[0] == 1:  # inference: the modulation is the norm's own affine step
+            h = F.group_norm(x, norm.num_groups, 1 + scale[0], shift[0], norm.eps)
+        else:
+            h = norm(x) * (1 + scale[..., None, None]) + shift[..., None, None]
+        return F.silu(h, inplace=not torch.is_grad_enabled())
+
     def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         c_out = self.conv1.out_channels
         s1, b1, s2, b2 = self.mod(style).split([self.c_in, self.c_in, c_out, c_out], dim=1)  # (b, c) each
-        h = self.norm1(x) * (1 + s1[..., None, None]) + b1[..., None, None]
-        h = self.conv1(F.silu(h))  # (b, c_out, h, w)
-        h = self.norm2(h) * (1 + s2[..., None, None]) + b2[..., None, None]
-        h = self.conv2(F.silu(h))
+        h = self.conv1(self._modulate(self.norm1, x, s1, b1))  # (b, c_out, h, w)
+        h = self.conv2(self._modulate(self.norm2, h, s2, b2))
         return self.skip(x) + h
 
 

@@ -33,6 +33,13 @@ class PipelineSettings:
 
     Attributes:
         default_steps: denoising steps when ``num_inference_steps`` is None.
+        default_strength: ``strength`` when a call gives None: the share of the noise schedule that denoising of
+            the paint losses runs, in [0, 1]. 0 = no denoising: the exemplar fill, corrected by the exemplar
+            refiner, is the restoration of the losses (the best measured quality per CPU second); 1 = from noise.
+        exemplar_fill: the first fill the pipeline makes of the paint losses when no ``init_image`` is given and
+            the strength is below 1: ``"patchmatch"`` (texture copied from the painting, ``exemplar_fill.py``) or
+            ``"none"`` (denoising then starts from noise).
+        exemplar_patch_size: PatchMatch patch side in pixels of the exemplar fill.
         tile_size: largest tile side in pixels; smaller damage runs as one crop around it.
         context: context margin in pixels around the damage (and tile overlap).
         top_k: retrieved memory-bank patches per tile.
@@ -50,6 +57,9 @@ class PipelineSettings:
     """
 
     default_steps: int = 4
+    default_strength: float = 0.0
+    exemplar_fill: str = "patchmatch"
+    exemplar_patch_size: int = 3
     tile_size: int = 768
     context: int = 48
     top_k: int = 8
@@ -76,7 +86,7 @@ class ComponentSwitches:
         style: the style everywhere (off: the null style for AdaLN and tokens; no style is encoded).
         pixel_compositing: write restored pixels only inside the damage (off: decoded tiles are pasted whole).
         boundary_correction: the boundary colour correction (None: the pipeline's ``boundary_correction``).
-        exemplar_refiner: the exemplar refiner's correction of an ``init_image`` fill (off: the fill as given).
+        exemplar_refiner: the exemplar refiner's correction of the first fill (off: the fill as it is).
     """
 
     film: bool = True

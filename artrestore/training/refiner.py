@@ -53,8 +53,8 @@ def large_hole(size: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def _sources(config: RefinerTrainConfig) -> list:
-    paintings = split_collection(PaintingCollection(config.data), "train").records
-    styles = scan_style_set(config.style_data)
+    paintings = split_collection(PaintingCollection.scan(config.data), "train").records
+    styles = scan_style_set(config.style_data) if config.style_set else []
     return list(paintings) + list(styles)
 
 

@@ -22,7 +22,9 @@ class RestorationRecord:
         fade_source: where ``fade_map`` came from, as ``mask_source``.
         mask_image: the L mask used (white = damaged), or None.
         fade_map: the L fade map used (0..255), or None.
-        init: ``"given, strength <s>"`` when denoising started from ``init_image``, else None.
+        init: the first fill of the paint losses and the strength denoising ran from it: ``"given, strength <s>"``
+            (``init_image``), ``"patchmatch, strength <s>"`` (the model's own exemplar fill), or None (from noise).
+        refined: whether the exemplar refiner corrected that fill.
         artist: the artist asked for, or None (style inferred).
         style: ``"artist"``, ``"inferred"``, ``"none"`` (switched off) or None (nothing was denoised).
         fading: how faded areas were restored: ``"invert"``, ``"diffuse"`` or None (no fading).
@@ -46,6 +48,7 @@ class RestorationRecord:
     steps: int
     guidance_scale: float
     retrieved: list[int] = field(default_factory=list)
+    refined: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """Every field except the two images, JSON-serialisable."""

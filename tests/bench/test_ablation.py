@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
+import torch
 
-from artrestore.bench.ablation import ABLATIONS, ablation, wrong_artist_auc
+from artrestore.bench.ablation import ABLATIONS, ablation, true_artist_closer_share, wrong_artist_auc
 from artrestore.bench.harness import certify_outputs
 from artrestore.bench.model_method import _NAME, _ablation_fn, is_model_method, wrong_artist
 from artrestore.restore import restore_artwork
@@ -19,6 +22,20 @@ def pipe():
     return p
 
 
+@pytest.fixture(scope="module")
+def refined_pipe():
+    """The shipped default path: a PatchMatch first fill, corrected by a (randomly trained) refiner, no denoising."""
+    from artrestore.hub import ExemplarRefiner
+
+    p = build_tiny_pipeline(varnish=True, default_strength=0.0)
+    p.set_progress_bar_config(disable=True)
+    torch.manual_seed(0)
+    refiner = ExemplarRefiner(channels=(8, 16), style_dim=16, dilations=(2,)).eval()
+    torch.nn.init.normal_(refiner.out.weight, std=0.1)  # no longer the identity
+    p.register_modules(exemplar_refiner=refiner)
+    return p
+
+
 def _case():
     rng = np.random.default_rng(0)
     img = rng.integers(0, 255, (64, 80, 3), dtype=np.uint8)
@@ -29,8 +46,8 @@ def _case():
     return img, mask, fade
 
 
-def _run(pipe, name):
-    fn = _ablation_fn(pipe, name, pipe.scheduler, None, "none", 1.0, None, restore_artwork, ablation)
+def _run(pipe, name, init="none", strength=1.0):
+    fn = _ablation_fn(pipe, name, pipe.scheduler, None, init, strength, None, restore_artwork, ablation)
     img, mask, fade = _case()
     return fn(img, mask, fade, artist=ARTISTS[0])
 
@@ -40,12 +57,15 @@ def test_at_least_eleven_variants_besides_full():
 
 
 @pytest.mark.parametrize("name", [n for n in ABLATIONS if n != "full"])
-def test_variant_changes_the_output(pipe, name):
-    full = _run(pipe, "full")
-    variant = _run(pipe, name)
+def test_variant_changes_the_output(pipe, refined_pipe, name):
+    run = _run
+    if name == "no_refiner":  # the model's own first fill at its default strength (0)
+        pipe, run = refined_pipe, functools.partial(_run, init=None, strength=None)
+    full = run(pipe, "full")
+    variant = run(pipe, name)
     assert variant.shape == full.shape
     assert np.abs(variant.astype(int) - full.astype(int)).sum() > 0, f"{name} changes nothing"
-    again = _run(pipe, "full")  # the change is undone after the variant
+    again = run(pipe, "full")  # the change is undone after the variant
     np.testing.assert_array_equal(again, full)
 
 
@@ -107,6 +127,9 @@ def test_wrong_artist_auc_pairs_by_painting_and_reads_the_chosen_certificate():
     )  # unpaired: ignored
     assert wrong_artist_auc(records, "artrestore!", "issued_style_distance") == (1.0, 3)
     assert wrong_artist_auc([], "artrestore!", "style_distance") == (None, 0)
+    # against the true artist: right 1.0 < wrong 1.0? tie (half); 2.0 > 1.5 and 1.5 > 1.4: farther
+    assert true_artist_closer_share(records, "artrestore!") == (pytest.approx(1 / 6), 3)
+    assert true_artist_closer_share([], "artrestore!") == (None, 0)
 
 
 class _Certificate:

@@ -58,7 +58,10 @@ def build_tiny_pipeline(
     varnish: bool = False,
     retrieval_routing: int = 0,
     thin_damage_px: int = 0,
+    default_strength: float = 1.0,
 ) -> ArtRestorePipeline:
+    """A tiny random pipeline. Its ``default_strength`` is 1 (from noise), so that a plain call exercises the
+    denoiser; the shipped default (0: the refined exemplar fill) is tested with ``default_strength=0``."""
     torch.manual_seed(seed)
     vae = build_autoencoder((32, 32), latent_channels=4).eval()  # stride 2
     channels = (32, 64)
@@ -98,6 +101,7 @@ def build_tiny_pipeline(
         damage_detector=DamageDetector(channels=(4, 8)).eval() if detector else None,
         varnish_estimator=VarnishEstimator(channels=(8, 8), size=64).eval() if varnish else None,
         default_steps=2,
+        default_strength=default_strength,
         tile_size=tile_size,
         context=context,
         top_k=4,

@@ -47,3 +47,20 @@ def test_odd_sizes_and_round_trip(tmp_path):
     refiner.save_pretrained(str(tmp_path))
     back = ExemplarRefiner.from_pretrained(str(tmp_path))
     torch.testing.assert_close(back(exemplar, image, mask), out)
+
+
+def test_a_single_image_gives_what_it_gives_in_a_batch():
+    """Inference on one image folds the style modulation into the norm; a batch modulates after it."""
+    torch.manual_seed(0)
+    refiner = ExemplarRefiner(channels=(8, 16), style_dim=4, dilations=(2,)).eval()
+    for p in refiner.parameters():
+        p.data.normal_(0, 0.2)
+    exemplar, image, mask = _inputs()
+    style = torch.randn(2, 4)
+    with torch.no_grad():
+        batch = refiner(exemplar, image, mask, style)
+        single = torch.cat(
+            [refiner(exemplar[i : i + 1], image[i : i + 1], mask[i : i + 1], style[i : i + 1]) for i in (0, 1)]
+        )
+    torch.testing.assert_close(single, batch, atol=1e-5, rtol=0)
+    assert not torch.equal(batch[0], batch[1])

@@ -256,8 +256,11 @@ def test_init_image_and_strength(tiny_pipe):
     res, m = half.images[0], np.asarray(mask) >= 128
     assert np.array_equal(res[~m], np.asarray(image)[~m]) and not np.array_equal(res, base)
     assert half.records[0].init == "given, strength 0.5"
-    with pytest.raises(ValueError, match="strength"):
-        tiny_pipe(image=image, mask_image=mask, init_image=init_img, strength=0.0)
+    none = tiny_pipe(image=image, mask_image=mask, init_image=init_img, strength=0.0, output_type="np")
+    assert np.array_equal(none.images[0], init) and none.records[0].tiles == 0  # no denoising: the fill itself
+    for bad in (-0.1, 1.5, True):
+        with pytest.raises(ValueError, match="strength"):
+            tiny_pipe(image=image, mask_image=mask, init_image=init_img, strength=bad)
     with pytest.raises(ValueError, match="init_image"):
         tiny_pipe(image=image, mask_image=mask, init_image=init_img.resize((90, 96)))
 
@@ -406,3 +409,77 @@ def test_a_refiner_of_another_style_size_is_refused_before_any_work():
     with pytest.raises(ValueError, match="exemplar_refiner: its style_dim 8"):
         pipe(image=image, mask_image=mask, init_image=image, strength=0.5)
     pipe(image=image, mask_image=mask, num_inference_steps=1)  # without an init fill the refiner is not used
+
+
+def test_the_shipped_default_is_the_refined_exemplar_fill_without_denoising(tmp_path):
+    """default_strength 0: the pipeline makes its own PatchMatch fill, the refiner corrects it, nothing is denoised."""
+    from artrestore.hub.exemplar_fill import patchmatch_available, patchmatch_fill
+    from artrestore.hub.exemplar_refiner import ExemplarRefiner
+
+    if not patchmatch_available():
+        pytest.skip("pypatchmatch is not installed")
+    pipe = build_tiny_pipeline(default_strength=0.0)
+    pipe.set_progress_bar_config(disable=True)
+    image, mask = _painting(96, 96), _mask(96, 96, [(30, 30, 70, 60)])
+    m = np.asarray(mask) >= 128
+    out = pipe(image=image, mask_image=mask, output_type="np")
+    record = out.records[0]
+    assert (record.init, record.tiles, record.refined, out.attributions[0]) == (
+        "patchmatch, strength 0",
+        0,
+        False,
+        None,
+    )
+    assert np.array_equal(out.images[0], patchmatch_fill(np.asarray(image), m))  # no refiner: the fill itself
+    refiner = ExemplarRefiner(channels=(8, 16), style_dim=16, dilations=(2,)).eval()
+    torch.manual_seed(0)
+    for p in refiner.parameters():  # a stand-in for a trained refiner
+        p.data.normal_(0, 0.2)
+    pipe.register_modules(exemplar_refiner=refiner)
+    refined = pipe(image=image, mask_image=mask, output_type="np")
+    res = refined.images[0]
+    assert refined.records[0].refined and np.array_equal(res[~m], np.asarray(image)[~m])
+    assert not np.array_equal(res, out.images[0])
+    assert np.array_equal(pipe(image=image, mask_image=mask, output_type="np").images[0], res)  # deterministic
+    denoised = pipe(image=image, mask_image=mask, strength=0.5, generator=_gen(), output_type="np")
+    assert denoised.records[0].init == "patchmatch, strength 0.5" and denoised.records[0].tiles == 1
+    noise = pipe(image=image, mask_image=mask, strength=1.0, generator=_gen(), output_type="np")
+    assert noise.records[0].init is None and not noise.records[0].refined  # from noise: no first fill is made
+    pipe.save_pretrained(tmp_path / "model", safe_serialization=True)
+    assert type(pipe).from_pretrained(tmp_path / "model").config.default_strength == 0.0
+
+
+def test_strength_zero_needs_a_first_fill_and_inverted_fading(monkeypatch):
+    from artrestore.hub import pipeline_artrestore
+
+    image, mask = _painting(64, 64), _mask(64, 64, [(10, 10, 30, 30)])
+    fade_map = np.zeros((64, 64), np.uint8)
+    fade_map[40:60, 40:60] = 90
+    fade = PIL.Image.fromarray(fade_map)
+    none = build_tiny_pipeline(default_strength=0.0)
+    none.register_to_config(exemplar_fill="none")
+    with pytest.raises(ValueError, match="strength: 0 \\(no denoising\\) needs a first fill"):
+        none(image=image, mask_image=mask)
+    pipe = build_tiny_pipeline(default_strength=0.0)
+    with pytest.raises(ValueError, match="strength: 0 .* fading='invert'"):
+        pipe(image=image, mask_image=mask, fade_map=fade)  # no varnish estimator: faded areas need denoising
+    monkeypatch.setattr(pipeline_artrestore, "patchmatch_available", lambda: False)
+    with pytest.raises(ValueError, match="init_image: .* pypatchmatch is not installed"):
+        pipe(image=image, mask_image=mask)
+    pipe(image=image, mask_image=mask, init_image=image)  # a given fill needs no PatchMatch
+    with pytest.raises(ValueError, match="exemplar_fill"):
+        build_tiny_pipeline().__class__(**{**_components(pipe), "exemplar_fill": "lama"})
+
+
+def _components(pipe) -> dict:
+    return {name: getattr(pipe, name) for name in pipe.components}
+
+
+def test_from_pretrained_takes_a_component_the_folder_lacks(tmp_path):
+    from artrestore.hub.exemplar_refiner import ExemplarRefiner
+
+    pipe = build_tiny_pipeline()
+    pipe.save_pretrained(tmp_path / "model", safe_serialization=True)
+    refiner = ExemplarRefiner(channels=(8, 16), style_dim=16, dilations=(2,)).eval()
+    loaded = type(pipe).from_pretrained(tmp_path / "model", exemplar_refiner=refiner)
+    assert loaded.exemplar_refiner is refiner

@@ -1,0 +1,122 @@
+"""ExemplarRefiner: a pixel-space network that improves an exemplar (PatchMatch) fill of the damaged pixels.
+
+The refiner sees the exemplar fill, the undamaged painting around it, the hole and the style vector, and predicts a
+residual that is added to the fill inside the hole only. Its last layer starts at zero, so before training it
+returns the exemplar fill exactly: training can only learn what improves on the exemplar, and pixels outside the
+hole are never touched. Self-contained (torch + diffusers only) for ``trust_remote_code`` export.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from diffusers.configuration_utils import ConfigMixin, register_to_config
+from diffusers.models.modeling_utils import ModelMixin
+from torch import nn
+
+
+class StyleResBlock(nn.Module):
+    """Residual block whose group norms are modulated by the style vector (AdaLN-style scale and shift)."""
+
+    def __init__(self, c_in: int, c_out: int, style_dim: int) -> None:
+        super().__init__()
+        self.norm1 = nn.GroupNorm(8, c_in, affine=False)
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1)
+        self.norm2 = nn.GroupNorm(8, c_out, affine=False)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1)
+        self.mod = nn.Linear(style_dim, 2 * (c_in + c_out))
+        nn.init.zeros_(self.mod.weight)
+        nn.init.zeros_(self.mod.bias)
+        self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
+        self.c_in = c_in
+
+    @staticmethod
+    def _modulate(norm: nn.GroupNorm, x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+        """SiLU(GroupNorm(x) * (1 + scale) + shift), (b, c, h, w); one style needs no broadcast pass of its own."""
+        if x.shape[0] == 1:  # inference: the modulation is the norm's own affine step
+            h = F.group_norm(x, norm.num_groups, 1 + scale[0], shift[0], norm.eps)
+        else:
+            h = norm(x) * (1 + scale[..., None, None]) + shift[..., None, None]
+        return F.silu(h, inplace=not torch.is_grad_enabled())
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        c_out = self.conv1.out_channels
+        s1, b1, s2, b2 = self.mod(style).split([self.c_in, self.c_in, c_out, c_out], dim=1)  # (b, c) each
+        h = self.conv1(self._modulate(self.norm1, x, s1, b1))  # (b, c_out, h, w)
+        h = self.conv2(self._modulate(self.norm2, h, s2, b2))
+        return self.skip(x) + h
+
+
+class ExemplarRefiner(ModelMixin, ConfigMixin):
+    """A style-conditioned U-Net that corrects an exemplar fill; the identity before training.
+
+    Args:
+        channels: widths per level; each level after the first halves the resolution.
+        style_dim: size of the style vector (the style encoder's).
+        dilations: dilation rates of the bottleneck's convolutions (they widen the receptive field, so that a
+            large hole sees its surroundings).
+    """
+
+    @register_to_config
+    def __init__(
+        self, channels: tuple[int, ...] = (32, 64, 128), style_dim: int = 128, dilations: tuple[int, ...] = (2, 4, 8)
+    ) -> None:
+        super().__init__()
+        in_ch = 3 + 3 + 1  # exemplar fill, known pixels (zero in the hole), hole
+        self.null_style = nn.Parameter(torch.zeros(style_dim))
+        self.stem = nn.Conv2d(in_ch, channels[0], 3, padding=1)
+        self.down = nn.ModuleList()
+        self.pools = nn.ModuleList()
+        c_prev = channels[0]
+        for i, c in enumerate(channels):
+            self.pools.append(nn.Conv2d(c_prev, c_prev, 3, stride=2, padding=1) if i else nn.Identity())
+            self.down.append(StyleResBlock(c_prev, c, style_dim))
+            c_prev = c
+        self.mid = nn.ModuleList([nn.Conv2d(c_prev, c_prev, 3, padding=d, dilation=d) for d in dilations])
+        self.up = nn.ModuleList()
+        for i in reversed(range(len(channels) - 1)):
+            self.up.append(StyleResBlock(c_prev + channels[i], channels[i], style_dim))
+            c_prev = channels[i]
+        self.out = nn.Conv2d(c_prev, 3, 3, padding=1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    @property
+    def stride(self) -> int:
+        """Input sides must be multiples of this."""
+        return 2 ** (len(self.config.channels) - 1)
+
+    def forward(
+        self, exemplar: torch.Tensor, image: torch.Tensor, mask: torch.Tensor, style: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """The refined fill.
+
+        Args:
+            exemplar: (b, 3, H, W) exemplar fill in [0, 1] (equal to ``image`` outside the hole).
+            image: (b, 3, H, W) painting in [0, 1]; its hole pixels are ignored.
+            mask: (b, 1, H, W), 1 = hole (the only pixels that change).
+            style: (b, style_dim) style vectors; None = the null style.
+
+        Returns:
+            (b, 3, H, W) in [0, 1]: ``image`` outside the hole, the corrected exemplar inside.
+        """
+        b = exemplar.shape[0]
+        if style is None:
+            style = self.null_style[None].expand(b, -1)
+        known = image * (1 - mask)
+        x = torch.cat([exemplar * 2 - 1, known * 2 - 1, mask], dim=1)  # (b, 7, H, W)
+        h = self.stem(x)  # (b, c0, H, W)
+        skips = []
+        for pool, block in zip(self.pools, self.down):
+            h = block(pool(h), style)  # (b, c_l, H / 2^l, W / 2^l)
+            skips.append(h)
+        for conv in self.mid:
+            h = h + conv(F.silu(h))
+        skips.pop()
+        for block in self.up:
+            skip = skips.pop()
+            h = F.interpolate(h, size=skip.shape[-2:], mode="nearest")
+            h = block(torch.cat([h, skip], dim=1), style)
+        residual = self.out(F.silu(h))  # (b, 3, H, W)
+        refined = (exemplar + residual).clamp(0, 1)
+        return image * (1 - mask) + refined * mask
