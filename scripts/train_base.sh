@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The recipe that produced checkpoints/artrestore-base on 2 CPU threads (each stage resumes if interrupted).
-# Usage: scripts/train_base.sh   (logs go to the run folders; expect about 9 h on 2 cores)
+# Usage: scripts/train_base.sh   (logs go to the run folders; expect about 10 h on 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -64,4 +64,6 @@ $PY -m artrestore.cli export --run runs/diffusion_cells --certifier runs/certifi
 $PY -m artrestore.cli train-refiner --out runs/refiner --steps 850 --batch-size 6 --l1-weight 1.0
 $PY -m artrestore.cli train-refiner --init runs/refiner/final --out runs/refiner_lpips --steps 1200 --batch-size 6 \
     --l1-weight 0.2
-$PY -m artrestore.cli export --update --out checkpoints/artrestore-base --refiner runs/refiner_lpips/final
+$PY -m artrestore.cli train-refiner --init runs/refiner_lpips/final --out runs/refiner256 --crop 256 --no-style-set \
+    --pool-size 4000 --batch-size 3 --lr 3e-4 --steps 800
+$PY -m artrestore.cli export --update --out checkpoints/artrestore-base --refiner runs/refiner256/final
