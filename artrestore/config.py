@@ -319,6 +319,16 @@ class RefinerTrainConfig(LoopSettings):
     l1_weight: float = opt(0.2, "weight of the hole L1 (1.0 for a first stage from scratch, then 0.2)")
     lpips_weight: float = opt(1.0, "weight of LPIPS-vgg on the composite")
     style_weight: float = opt(0.0, "weight of the Gram style loss on VGG features (0 disables)")
+    memory_bank: str = opt(lambda: str(Path(default_model()) / "memory_bank"), "memory bank with the artist vectors")
+    artist_condition: float = opt(
+        0.0, "probability that a crop of a bank artist is conditioned on the artist's vector, not its own style"
+    )
+    swap_prob: float = opt(
+        0.0, "probability that a crop of a bank artist is conditioned on another artist (style swap, 0 disables)"
+    )
+    swap_weight: float = opt(1.0, "weight of the style-swap loss: hole VGG statistics moved by the artists' gap")
+    swap_min_crops: int = opt(20, "pool crops an artist needs to take part in style swaps")
+    style_lr_scale: float = opt(1.0, "learning-rate factor of the style modulation layers (the artist's say)")
     steps: int = opt(4000, "optimiser steps in total")
     batch_size: int = opt(6, "batch size per process")
     lr: float = opt(5e-4, "peak AdamW learning rate (linear warm-up, cosine decay)")

@@ -5,12 +5,21 @@ into a pool (``pool.npz`` in the run folder, built in parallel, resumable by sha
 quarter turns. The masks are the training simulator's binary damage plus, with probability ``large_holes``, a
 rectangle or a union of ellipses covering 20-60 % of the crop; the bench's held-out mask families are never drawn.
 LPIPS-alex, the yardstick, is never used in training.
+
+Style swap (``swap_prob`` > 0): a crop of a bank artist A is conditioned, with that probability, on the bank vector
+of another artist B, and instead of LPIPS to the clean crop it is trained to move the hole's VGG channel statistics
+(relu1_2..relu3_3 mean and log-std) by B's average minus A's average, measured on the pool's clean crops, away from
+the same crop restored for A (no gradient), while the hole L1 keeps the content. Measuring the move from the
+restoration for A, not from the clean crop, leaves out the fill's own error, which the refiner cannot see.
+Conditioned on its own artist a crop is trained as before, so the restoration for the true artist stays a
+reconstruction and the one for a wrong artist is painted towards that artist.
 """
 
 from __future__ import annotations
 
 import json
 import multiprocessing as mp
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -110,17 +119,151 @@ def build_pool(config: RefinerTrainConfig) -> Path:
     return path
 
 
-class RefinerPool(Dataset):
-    """Items of the pool with a random flip and quarter turn (deterministic in the index)."""
+STAT_LAYERS = 3  # relu1_2, relu2_2, relu3_3 of the LPIPS-vgg backbone
 
-    def __init__(self, path: str | Path, styles: torch.Tensor, length: int, seed: int = 0) -> None:
+
+def masked_stats(features: list[torch.Tensor], weight: torch.Tensor) -> torch.Tensor:
+    """Per-channel mean and log-std of the first ``STAT_LAYERS`` feature maps over the pixels ``weight`` covers.
+
+    Args:
+        features: VGG feature maps, (b, c_l, h_l, w_l) each.
+        weight: (b, 1, H, W) pixel weights in [0, 1] (the hole, or ones), pooled to each map's size.
+
+    Returns:
+        (b, 2 * sum(c_l)): [means of each layer..., log-stds of each layer...].
+    """
+    means, stds = [], []
+    for f in features[:STAT_LAYERS]:
+        w = F.adaptive_avg_pool2d(weight, f.shape[-2:])  # (b, 1, h, w)
+        total = w.sum((2, 3)).clamp_min(1e-6)  # (b, 1)
+        mu = (f * w).sum((2, 3)) / total  # (b, c)
+        var = ((f - mu[..., None, None]) ** 2 * w).sum((2, 3)) / total
+        means.append(mu)
+        stds.append((var + 1e-6).sqrt().log())
+    return torch.cat(means + stds, dim=1)
+
+
+def lpips_from_features(model: torch.nn.Module, feats0: list, feats1: list) -> torch.Tensor:
+    """(b,) LPIPS of an ``lpips.LPIPS`` model from its backbone's feature maps (one VGG pass serves two losses)."""
+    import lpips as lpips_pkg
+
+    total = 0.0
+    for k, (a, b) in enumerate(zip(feats0, feats1)):
+        diff = (lpips_pkg.normalize_tensor(a) - lpips_pkg.normalize_tensor(b)) ** 2  # (b, c, h, w)
+        total = total + model.lins[k](diff).mean((2, 3))  # (b, 1)
+    return total[:, 0]
+
+
+@dataclass
+class SwapTable:
+    """What style swaps need: per source its bank artist, per bank artist its vector and mean VGG statistics.
+
+    Attributes:
+        artists: bank artists of the sources (index order of the tensors below).
+        vectors: (n_artists, style_dim) the bank's artist vectors.
+        stats: (n_artists, d) mean statistics of each artist's clean pool crops, in units of ``scale``.
+        scale: (d,) standard deviation of each statistic over the measured crops.
+        eligible: (n_artists,) bool, artists with enough pool crops to swap from and to.
+        source_artist: (n_sources,) index into ``artists``, -1 where the source's artist is not in the bank.
+    """
+
+    artists: list[str]
+    vectors: torch.Tensor
+    stats: torch.Tensor
+    scale: torch.Tensor
+    eligible: torch.Tensor
+    source_artist: torch.Tensor
+
+    def state(self) -> dict:
+        return {k: getattr(self, k) for k in ("artists", "vectors", "stats", "scale", "eligible", "source_artist")}
+
+
+@torch.no_grad()
+def swap_table(config: RefinerTrainConfig, sources: list, pool: Path, per_artist: int = 48) -> SwapTable:
+    """Measure the :class:`SwapTable` (at most ``per_artist`` clean pool crops per artist; cached in the run)."""
+    from ..hub.memory_bank import StyleMemoryBank
+    from ..metrics.lpips import lpips_model
+
+    path = Path(config.out) / "swap_table.pt"
+    if path.exists():
+        return SwapTable(**torch.load(path, weights_only=True))
+    bank = StyleMemoryBank.from_pretrained(config.memory_bank).artist_vectors
+    names = [getattr(s, "artist", None) for s in sources]
+    artists = sorted({n for n in names if n in bank})
+    index = {a: i for i, a in enumerate(artists)}
+    source_artist = torch.tensor([index.get(n, -1) for n in names])
+    data = np.load(pool)
+    crop_artist = source_artist[torch.from_numpy(data["sources"]).long()]  # (n_pool,)
+    vgg = lpips_model("vgg")
+    stats = torch.zeros(len(artists), 2 * sum((64, 128, 256)))
+    eligible = torch.zeros(len(artists), dtype=torch.bool)
+    measured = []
+    for a in range(len(artists)):
+        picks = torch.nonzero(crop_artist == a)[:, 0]
+        if len(picks) < config.swap_min_crops:
+            continue
+        crops = torch.from_numpy(data["crops"][picks[:per_artist].numpy()]).permute(0, 3, 1, 2).float() / 255.0
+        rows = []
+        for chunk in crops.split(16):
+            feats = vgg.net(vgg.scaling_layer(chunk * 2 - 1))
+            rows.append(masked_stats(feats, torch.ones_like(chunk[:, :1])))
+        rows = torch.cat(rows)  # (n, d)
+        measured.append(rows)
+        stats[a], eligible[a] = rows.mean(0), True
+    if eligible.sum() < 2:
+        raise ValueError(f"swap_min_crops: fewer than two bank artists have {config.swap_min_crops} pool crops")
+    scale = torch.cat(measured).std(0) + 1e-3  # (d,)
+    vectors = torch.stack([bank[a] for a in artists])
+    table = SwapTable(artists, vectors, stats / scale, scale, eligible, source_artist)
+    torch.save(table.state(), path)
+    return table
+
+
+class RefinerPool(Dataset):
+    """Items of the pool with a random flip and quarter turn (deterministic in the index).
+
+    With a :class:`SwapTable`, a crop of an eligible bank artist is conditioned on another eligible artist's vector
+    with probability ``swap_prob`` (then ``swap`` is 1 and ``swap_delta`` the artists' gap in scaled statistics);
+    a crop not swapped, of any bank artist, on that artist's own bank vector with probability ``artist_condition``;
+    otherwise on its source's own style vector.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        styles: torch.Tensor,
+        length: int,
+        seed: int = 0,
+        *,
+        table: SwapTable | None = None,
+        swap_prob: float = 0.0,
+        artist_condition: float = 0.0,
+    ) -> None:
         data = np.load(path)
         self.crops, self.masks, self.fills = data["crops"], data["masks"], data["fills"]
         self.sources = data["sources"]
         self.styles, self.length, self.seed = styles, length, seed
+        self.table, self.swap_prob, self.artist_condition = table, swap_prob, artist_condition
 
     def __len__(self) -> int:
         return self.length
+
+    def _condition(self, src: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, float, torch.Tensor]:
+        """(style vector, anchor style vector, swap flag, (d,) statistics shift) of one crop; the anchor is the
+        crop's own artist's vector for a swap, else the style vector itself."""
+        table = self.table
+        if table is None:
+            return self.styles[src], self.styles[src], 0.0, torch.zeros(0)
+        none = torch.zeros(table.stats.shape[1])
+        a = int(table.source_artist[src])
+        swap, by_artist = rng.random() < self.swap_prob, rng.random() < self.artist_condition
+        if a >= 0 and bool(table.eligible[a]) and swap:
+            others = [b for b in torch.nonzero(table.eligible)[:, 0].tolist() if b != a]
+            b = others[int(rng.integers(len(others)))]
+            return table.vectors[b], table.vectors[a], 1.0, table.stats[b] - table.stats[a]
+        if a >= 0 and by_artist:
+            return table.vectors[a], table.vectors[a], 0.0, none
+        return self.styles[src], self.styles[src], 0.0, none
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         rng = np.random.default_rng(derive_seed(self.seed, index))
@@ -134,11 +277,15 @@ class RefinerPool(Dataset):
         def chw(a: np.ndarray) -> torch.Tensor:
             return torch.from_numpy(aug(a)).permute(2, 0, 1).float() / 255.0
 
+        style, anchor, swap, delta = self._condition(int(self.sources[i]), rng)
         return {
             "clean": chw(self.crops[i]),  # (3, s, s)
             "exemplar": chw(self.fills[i]),  # (3, s, s)
             "mask": torch.from_numpy(aug(self.masks[i]))[None].float(),  # (1, s, s)
-            "style": self.styles[int(self.sources[i])],  # (style_dim,)
+            "style": style,  # (style_dim,)
+            "anchor_style": anchor,  # (style_dim,) the own artist's vector of a swapped crop
+            "swap": torch.tensor(swap),  # ()
+            "swap_delta": delta,  # (d,), empty without a swap table
         }
 
 
@@ -166,29 +313,46 @@ def gram(features: torch.Tensor) -> torch.Tensor:
     return f @ f.transpose(1, 2) / (h * w)
 
 
-def refiner_loss(config: RefinerTrainConfig):
-    """``loss_fn(model, batch)``: hole L1 + LPIPS-vgg of the composite + Gram style loss on VGG features."""
+def refiner_loss(config: RefinerTrainConfig, table: SwapTable | None = None):
+    """``loss_fn(model, batch)``: hole L1 + LPIPS-vgg of the composite + Gram style loss on VGG features; for
+    style-swapped crops the LPIPS term gives way to the swap loss (see the module docstring)."""
     from ..metrics.lpips import lpips_model
 
     vgg = lpips_model("vgg")
 
     def loss_fn(model: torch.nn.Module, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
         clean, exemplar, mask, style = batch["clean"], batch["exemplar"], batch["mask"], batch["style"]
-        drop = torch.rand(style.shape[0]) < config.style_dropout
+        swap = batch["swap"].float()  # (b,)
+        drop = (torch.rand(style.shape[0]) < config.style_dropout) & (swap == 0)
         null = model.module.null_style if hasattr(model, "module") else model.null_style
         style = torch.where(drop[:, None], null[None].expand_as(style), style)
         out = model(exemplar, clean, mask, style)  # (b, 3, s, s)
         hole = mask.sum().clamp_min(1)
         l1 = ((out - clean).abs() * mask).sum() / (3 * hole)
-        perceptual = vgg(out * 2 - 1, clean * 2 - 1).mean()
+        feats_out = vgg.net(vgg.scaling_layer(out * 2 - 1))
+        with torch.no_grad():
+            feats_ref = vgg.net(vgg.scaling_layer(clean * 2 - 1))
+        keep = 1 - swap
+        perceptual = (lpips_from_features(vgg, feats_out, feats_ref) * keep).sum() / keep.sum().clamp_min(1)
         loss = config.l1_weight * l1 + config.lpips_weight * perceptual
         logs = {"l1": l1.item(), "lpips_vgg": perceptual.item()}
         if config.style_weight > 0:
-            feats_out = vgg.net(vgg.scaling_layer(out * 2 - 1))
-            feats_ref = vgg.net(vgg.scaling_layer(clean * 2 - 1))
             style_term = sum(F.mse_loss(gram(a), gram(b)) for a, b in zip(feats_out[:3], feats_ref[:3]))
             loss = loss + config.style_weight * style_term
             logs["style"] = style_term.item()
+        if table is not None:  # every log row has the column (NaN for a batch without swaps)
+            logs["swap"] = float("nan")
+        if table is not None and swap.any():
+            scale = table.scale.to(out.dtype)
+            idx = swap.bool()
+            moved = masked_stats([f[idx] for f in feats_out], mask[idx]) / scale  # (n_swap, d)
+            with torch.no_grad():  # the same crop restored for its own artist: the anchor the gap is measured from
+                anchor = model(exemplar[idx], clean[idx], mask[idx], batch["anchor_style"][idx])  # (n_swap, 3, s, s)
+                feats_anchor = vgg.net(vgg.scaling_layer(anchor * 2 - 1))
+                target = masked_stats(feats_anchor, mask[idx]) / scale + batch["swap_delta"][idx]
+            swap_term = ((moved - target) ** 2).mean(1).mean()
+            loss = loss + config.swap_weight * swap_term
+            logs["swap"] = swap_term.item()
         with torch.no_grad():
             logs["exemplar_l1"] = float(((exemplar - clean).abs() * mask).sum() / (3 * hole))
         return loss, logs
@@ -206,10 +370,22 @@ def train_refiner(config: RefinerTrainConfig) -> dict:
     else:
         styles = source_styles(config, sources)
         torch.save(styles, styles_path)
-    dataset = RefinerPool(path, styles, length=config.steps * config.batch_size, seed=config.seed)
+    table = None
+    if config.swap_prob > 0 or config.artist_condition > 0:
+        table = swap_table(config, sources, path)
+    dataset = RefinerPool(
+        path,
+        styles,
+        length=config.steps * config.batch_size,
+        seed=config.seed,
+        table=table,
+        swap_prob=config.swap_prob,
+        artist_condition=config.artist_condition,
+    )
     if config.init:
         model = ExemplarRefiner.from_pretrained(config.init)
     else:
         channels = tuple(int(c) for c in config.channels.split(","))
         model = ExemplarRefiner(channels=channels, style_dim=int(styles.shape[1]))
-    return train(model, dataset, refiner_loss(config), config, title="exemplar refiner")
+    scales = {".mod.": config.style_lr_scale} if config.style_lr_scale != 1 else None
+    return train(model, dataset, refiner_loss(config, table), config, title="exemplar refiner", lr_scales=scales)

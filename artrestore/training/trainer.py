@@ -15,9 +15,11 @@ import math
 import re
 import shutil
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
@@ -73,6 +75,17 @@ def _lr_lambda(settings: LoopSettings) -> Callable[[int], float]:
     return f
 
 
+def param_groups(model: torch.nn.Module, lr: float, lr_scales: dict[str, float] | None = None) -> list[dict]:
+    """AdamW parameter groups: one per learning-rate factor of ``lr_scales`` (by name substring, first match), and
+    one at ``lr`` for the rest; empty groups are left out."""
+    scales = dict(lr_scales or {})
+    groups: dict[float, list[torch.nn.Parameter]] = {}
+    for name, p in model.named_parameters():
+        factor = next((f for key, f in scales.items() if key in name), 1.0)
+        groups.setdefault(factor, []).append(p)
+    return [{"params": ps, "lr": lr * f} for f, ps in groups.items()]
+
+
 def latest_checkpoint(out: str | Path) -> Path | None:
     """The newest ``checkpoints/step_<n>`` folder of a run, or None."""
     ckpts = sorted(Path(out, "checkpoints").glob("step_*"), key=lambda p: int(re.sub(r"\D", "", p.name) or 0))
@@ -94,14 +107,16 @@ def plot_loss_curve(log_path: str | Path, png_path: str | Path, title: str = "")
     steps = [int(r["step"]) for r in rows]
     fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 3.6), squeeze=False)
     for ax, key in zip(axes[0], keys):
-        vals = [float(r[key]) for r in rows]
+        vals = np.array([float(r[key]) if r[key] not in ("", None) else np.nan for r in rows])  # NaN: not logged
         ax.plot(steps, vals, alpha=0.35, lw=0.8)
         k = max(1, len(vals) // 25)
-        smooth = [sum(vals[max(0, i - k) : i + 1]) / len(vals[max(0, i - k) : i + 1]) for i in range(len(vals))]
+        with warnings.catch_warnings():  # an all-NaN window stays NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            smooth = [np.nanmean(vals[max(0, i - k) : i + 1]) for i in range(len(vals))]
         ax.plot(steps, smooth, lw=1.8)
         ax.set_title(key)
         ax.set_xlabel("step")
-        if min(vals) > 0:
+        if np.nanmin(vals) > 0:
             ax.set_yscale("log")
         ax.grid(alpha=0.3)
     fig.suptitle(f"{title} ({rows[-1]['seconds']} s for {steps[-1]} steps)")
@@ -116,6 +131,8 @@ def train(
     loss_fn: Callable[[torch.nn.Module, dict], tuple[torch.Tensor, dict[str, float]]],
     settings: LoopSettings,
     title: str = "training",
+    *,
+    lr_scales: dict[str, float] | None = None,
 ) -> dict:
     """Train ``model`` on ``dataset`` with ``loss_fn``, resuming from the run folder when possible.
 
@@ -126,6 +143,8 @@ def train(
         loss_fn: ``loss_fn(model, batch) -> (loss, logs)``.
         settings: :class:`LoopSettings`.
         title: for the progress bar and the loss plot.
+        lr_scales: learning-rate factors by parameter-name substring (the first match applies; the others train
+            at ``settings.lr``), e.g. ``{".mod.": 10.0}``.
 
     Returns:
         ``{"steps", "seconds", "final_loss", "world_size", "out"}``.
@@ -139,7 +158,7 @@ def train(
     out = Path(settings.out)
     if accelerator.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    optimizer = torch.optim.AdamW(param_groups(model, settings.lr, lr_scales), weight_decay=settings.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(settings))
     loader = DataLoader(
         dataset, batch_size=settings.batch_size, shuffle=False, num_workers=settings.workers, drop_last=True

@@ -10,10 +10,21 @@ import pytest
 import torch
 
 from artrestore.config import RefinerTrainConfig
+from artrestore.damage import derive_seed
 from artrestore.data import PaintingCollection
 from artrestore.data.split import split_collection
 from artrestore.hub import ExemplarRefiner
-from artrestore.training.refiner import RefinerPool, _sources, build_pool, large_hole, refiner_loss
+from artrestore.hub.memory_bank import StyleMemoryBank
+from artrestore.training.refiner import (
+    RefinerPool,
+    SwapTable,
+    _sources,
+    build_pool,
+    large_hole,
+    masked_stats,
+    refiner_loss,
+    swap_table,
+)
 
 from ..conftest import synthetic_painting
 
@@ -59,3 +70,140 @@ def test_pool_fills_only_the_holes_and_the_loss_sees_the_exemplar(painting_folde
     loss, logs = refiner_loss(config)(model, batch)
     # the untrained refiner returns the exemplar, so its hole L1 is the exemplar's own
     assert loss.item() > 0 and logs["l1"] == pytest.approx(logs["exemplar_l1"], rel=1e-5)
+
+
+def test_masked_stats_are_channel_mean_and_log_std_of_the_covered_pixels():
+    f = torch.rand(2, 64, 8, 8)
+    feats = [f, torch.rand(2, 128, 4, 4), torch.rand(2, 256, 2, 2)]
+    full = masked_stats(feats, torch.ones(2, 1, 8, 8))
+    assert full.shape == (2, 2 * (64 + 128 + 256))
+    assert torch.allclose(full[:, :64], f.mean((2, 3)), atol=1e-6)
+    assert torch.allclose(full[:, 448 : 448 + 64], f.std((2, 3), unbiased=False).log(), atol=1e-4)
+    left = torch.zeros(2, 1, 8, 8)
+    left[..., :4] = 1
+    changed = [x.clone() for x in feats]
+    for x in changed:
+        x[..., x.shape[-1] // 2 :] += 5  # only the uncovered right half changes
+    assert torch.allclose(masked_stats(feats, left), masked_stats(changed, left), atol=1e-5)
+
+
+def _table(n_sources: int) -> SwapTable:
+    stats = torch.arange(3 * 896, dtype=torch.float32).view(3, 896) / 1000
+    return SwapTable(
+        artists=["A", "B", "C"],
+        vectors=torch.eye(3, 8),
+        stats=stats,
+        scale=torch.ones(896),
+        eligible=torch.tensor([True, True, False]),
+        source_artist=torch.tensor([0, 1, 2, -1][:n_sources]),
+    )
+
+
+def _pool(tmp_path: Path, sources: list[int]) -> Path:
+    n = len(sources)
+    path = tmp_path / "pool.npz"
+    rng = np.random.default_rng(0)
+    crops = rng.integers(0, 255, (n, 32, 32, 3), dtype=np.uint8)
+    np.savez(path, crops=crops, masks=np.ones((n, 32, 32), bool), fills=crops, sources=np.array(sources))
+    return path
+
+
+def _source_of(pool: RefinerPool, index: int) -> int:
+    """The source of a pool item, drawn as ``RefinerPool.__getitem__`` draws it."""
+    return int(pool.sources[int(np.random.default_rng(derive_seed(pool.seed, index)).integers(len(pool.crops)))])
+
+
+def test_style_swaps_condition_on_another_eligible_artist_with_its_gap(tmp_path):
+    table = _table(4)
+    own = torch.full((4, 8), 9.0)
+    pool = RefinerPool(_pool(tmp_path, [0, 1, 2, 3]), own, length=64, table=table, swap_prob=1.0)
+    for i in range(64):
+        item, src = pool[i], _source_of(pool, i)
+        if src in (0, 1):  # eligible artists always swap to the other eligible one
+            other = 1 - src
+            assert item["swap"] == 1 and torch.equal(item["style"], table.vectors[other])
+            assert torch.equal(item["anchor_style"], table.vectors[src])  # restored for its own artist
+            assert torch.allclose(item["swap_delta"], table.stats[other] - table.stats[src])
+        else:  # an ineligible (C) or unknown artist keeps its own style vector and no gap
+            assert item["swap"] == 0 and torch.equal(item["style"], own[src]) and not item["swap_delta"].any()
+
+
+def test_artist_conditioning_uses_the_bank_vector_and_unknown_artists_their_own(tmp_path):
+    own = torch.full((4, 8), 9.0)
+    pool = RefinerPool(_pool(tmp_path, [0, 1, 2, 3]), own, length=32, table=_table(4), artist_condition=1.0)
+    seen = set()
+    for i in range(32):
+        item, src = pool[i], _source_of(pool, i)
+        seen.add(src)
+        expected = own[src] if src == 3 else torch.eye(3, 8)[src]
+        assert item["swap"] == 0 and torch.equal(item["style"], expected)
+    assert seen == {0, 1, 2, 3}
+
+
+def test_swap_loss_is_zero_for_a_reconstruction_without_gap_and_grows_with_the_gap(tmp_path):
+    config = RefinerTrainConfig(out=str(tmp_path), swap_prob=1.0)
+    table = _table(4)
+    clean = torch.rand(2, 3, 32, 32)
+    mask = torch.zeros(2, 1, 32, 32)
+    mask[..., 8:24, 8:24] = 1
+
+    class Echo(torch.nn.Module):  # returns the clean crop: a perfect reconstruction
+        null_style = torch.zeros(8)
+
+        def forward(self, exemplar, image, hole, style):
+            return image
+
+    batch = {
+        "clean": clean,
+        "exemplar": clean,
+        "mask": mask,
+        "style": torch.zeros(2, 8),
+        "anchor_style": torch.zeros(2, 8),
+        "swap": torch.ones(2),
+        "swap_delta": torch.zeros(2, 896),
+    }
+    loss_fn = refiner_loss(config, table)
+    _, logs = loss_fn(Echo(), batch)
+    assert logs["swap"] == pytest.approx(0.0, abs=1e-8) and logs["lpips_vgg"] == 0.0
+    _, moved = loss_fn(Echo(), {**batch, "swap_delta": torch.full((2, 896), 0.5)})
+    assert moved["swap"] == pytest.approx(0.25, rel=1e-4)
+    _, unswapped = loss_fn(Echo(), {**batch, "swap": torch.zeros(2)})
+    assert np.isnan(unswapped["swap"])  # the column is logged on every step, NaN without swaps
+
+    class Fill(Echo):  # returns the exemplar whatever the style: a fill unlike the clean crop, moved by no artist
+        def forward(self, exemplar, image, hole, style):
+            return image * (1 - hole) + exemplar * hole
+
+    rough = {**batch, "exemplar": torch.rand(2, 3, 32, 32)}
+    _, fill_logs = loss_fn(Fill(), rough)
+    assert fill_logs["swap"] == pytest.approx(0.0, abs=1e-8)  # the fill's own error is not the artist's gap
+    _, fill_moved = loss_fn(Fill(), {**rough, "swap_delta": torch.full((2, 896), 0.5)})
+    assert fill_moved["swap"] == pytest.approx(0.25, rel=1e-4)
+
+
+def test_swap_table_measures_bank_artists_with_enough_pool_crops(painting_folder, tmp_path):
+    pytest.importorskip("patchmatch")
+    bank = StyleMemoryBank(dim=8)
+    for name in ("Ann Painter", "Bob Brush"):
+        bank.set_artist_vector(name, torch.rand(8))
+    bank.save_pretrained(str(tmp_path / "bank"))
+    config = RefinerTrainConfig(
+        out=str(tmp_path / "run"),
+        data=str(painting_folder),
+        style_set=False,
+        crop=32,
+        pool_size=12,
+        pool_workers=1,
+        memory_bank=str(tmp_path / "bank"),
+        swap_min_crops=1,
+    )
+    sources = _sources(config)
+    table = swap_table(config, sources, build_pool(config))
+    assert table.artists == ["Ann Painter", "Bob Brush"]
+    names = [s.artist for s in sources]
+    assert [table.artists[i] if i >= 0 else None for i in table.source_artist.tolist()] == [
+        n if n in table.artists else None for n in names
+    ]
+    assert table.stats.shape == (2, 896) and table.scale.shape == (896,) and (table.scale > 0).all()
+    assert (tmp_path / "run" / "swap_table.pt").exists()
+    assert swap_table(config, sources, tmp_path / "run" / "pool.npz").artists == table.artists  # from the cache

@@ -14,7 +14,7 @@ from torch.utils.data import Dataset
 
 from artrestore.config import LoopSettings
 from artrestore.detection import DamageDetector
-from artrestore.training.trainer import EMA, latest_checkpoint, train
+from artrestore.training.trainer import EMA, latest_checkpoint, param_groups, plot_loss_curve, train
 
 from ..conftest import ROOT
 
@@ -126,3 +126,21 @@ def test_two_process_ddp(tmp_path, shared_data):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["world_size"] == 2 and summary["distributed_type"] == "DistributedType.MULTI_CPU"
     assert summary["steps"] == 2
+
+
+def test_loss_curve_plots_columns_logged_only_on_some_steps(tmp_path):
+    log = tmp_path / "loss_log.csv"
+    log.write_text("step,loss,swap,lr,seconds\n10,0.5,nan,0.001,1.0\n20,0.4,0.3,0.001,2.0\n30,0.3,,0.001,3.0\n")
+    plot_loss_curve(log, tmp_path / "curve.png", title="t")
+    assert (tmp_path / "curve.png").stat().st_size > 0
+
+
+def test_param_groups_scale_the_learning_rate_of_named_parameters():
+    model = torch.nn.Sequential()
+    model.add_module("body", torch.nn.Linear(2, 2))
+    model.add_module("head", torch.nn.Sequential())
+    model.head.add_module("mod", torch.nn.Linear(2, 2))
+    groups = param_groups(model, 1e-3, {".mod.": 10.0})
+    by_lr = {g["lr"]: {id(p) for p in g["params"]} for g in groups}
+    assert by_lr == {1e-3: {id(p) for p in model.body.parameters()}, 1e-2: {id(p) for p in model.head.parameters()}}
+    assert len(param_groups(model, 1e-3)) == 1 and param_groups(model, 1e-3)[0]["lr"] == 1e-3
