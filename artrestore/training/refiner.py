@@ -193,26 +193,24 @@ def swap_table(config: RefinerTrainConfig, sources: list, pool: Path, per_artist
     index = {a: i for i, a in enumerate(artists)}
     source_artist = torch.tensor([index.get(n, -1) for n in names])
     data = np.load(pool)
+    all_crops = data["crops"]  # (n_pool, s, s, 3) uint8; an npz member is read from disk at every access
     crop_artist = source_artist[torch.from_numpy(data["sources"]).long()]  # (n_pool,)
     vgg = lpips_model("vgg")
-    stats = torch.zeros(len(artists), 2 * sum((64, 128, 256)))
-    eligible = torch.zeros(len(artists), dtype=torch.bool)
-    measured = []
+    measured: dict[int, torch.Tensor] = {}  # artist index -> (n, d) statistics of its crops
     for a in range(len(artists)):
         picks = torch.nonzero(crop_artist == a)[:, 0]
         if len(picks) < config.swap_min_crops:
             continue
-        crops = torch.from_numpy(data["crops"][picks[:per_artist].numpy()]).permute(0, 3, 1, 2).float() / 255.0
-        rows = []
-        for chunk in crops.split(16):
-            feats = vgg.net(vgg.scaling_layer(chunk * 2 - 1))
-            rows.append(masked_stats(feats, torch.ones_like(chunk[:, :1])))
-        rows = torch.cat(rows)  # (n, d)
-        measured.append(rows)
-        stats[a], eligible[a] = rows.mean(0), True
-    if eligible.sum() < 2:
+        crops = torch.from_numpy(all_crops[picks[:per_artist].numpy()]).permute(0, 3, 1, 2).float() / 255.0
+        feats = (vgg.net(vgg.scaling_layer(chunk * 2 - 1)) for chunk in crops.split(16))
+        measured[a] = torch.cat([masked_stats(f, torch.ones_like(f[0][:, :1])) for f in feats])
+    if len(measured) < 2:
         raise ValueError(f"swap_min_crops: fewer than two bank artists have {config.swap_min_crops} pool crops")
-    scale = torch.cat(measured).std(0) + 1e-3  # (d,)
+    scale = torch.cat(list(measured.values())).std(0) + 1e-3  # (d,)
+    stats = torch.zeros(len(artists), scale.shape[0])
+    eligible = torch.zeros(len(artists), dtype=torch.bool)
+    for a, rows in measured.items():
+        stats[a], eligible[a] = rows.mean(0), True
     vectors = torch.stack([bank[a] for a in artists])
     table = SwapTable(artists, vectors, stats / scale, scale, eligible, source_artist)
     torch.save(table.state(), path)

@@ -21,6 +21,7 @@ from artrestore.training.refiner import (
     _sources,
     build_pool,
     large_hole,
+    lpips_from_features,
     masked_stats,
     refiner_loss,
     swap_table,
@@ -207,3 +208,13 @@ def test_swap_table_measures_bank_artists_with_enough_pool_crops(painting_folder
     assert table.stats.shape == (2, 896) and table.scale.shape == (896,) and (table.scale > 0).all()
     assert (tmp_path / "run" / "swap_table.pt").exists()
     assert swap_table(config, sources, tmp_path / "run" / "pool.npz").artists == table.artists  # from the cache
+
+
+def test_lpips_from_features_equals_the_lpips_model():
+    from artrestore.metrics.lpips import lpips_model
+
+    vgg = lpips_model("vgg")
+    x, y = torch.rand(2, 3, 32, 32) * 2 - 1, torch.rand(2, 3, 32, 32) * 2 - 1
+    feats = [vgg.net(vgg.scaling_layer(t)) for t in (x, y)]
+    with torch.no_grad():
+        assert torch.allclose(lpips_from_features(vgg, *feats), vgg(x, y).flatten(), atol=1e-6)
