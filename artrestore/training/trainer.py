@@ -18,6 +18,7 @@ import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -90,6 +91,56 @@ def latest_checkpoint(out: str | Path) -> Path | None:
     """The newest ``checkpoints/step_<n>`` folder of a run, or None."""
     ckpts = sorted(Path(out, "checkpoints").glob("step_*"), key=lambda p: int(re.sub(r"\D", "", p.name) or 0))
     return ckpts[-1] if ckpts else None
+
+
+class LossLog:
+    """A run's ``loss_log.csv``, one row per logged step.
+
+    Rows are appended in the file's own column order (also after a resume). A key that a row brings for the first
+    time widens the header: the file is rewritten once, and earlier rows get an empty cell there (read as NaN by
+    :func:`plot_loss_curve`). A column missing from a row is left empty.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def read(self) -> list[dict[str, str]]:
+        """The logged rows (empty without a file)."""
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            return []
+        with open(self.path, newline="") as f:
+            return list(csv.DictReader(f))
+
+    def _header(self) -> list[str]:
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            return []
+        with open(self.path, newline="") as f:
+            return next(csv.reader(f), [])
+
+    def _rewrite(self, fields: list[str], rows: list[dict]) -> None:
+        tmp = self.path.with_suffix(".csv.tmp")
+        with open(tmp, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=fields, restval="")
+            w.writeheader()
+            w.writerows(rows)
+        tmp.replace(self.path)
+
+    def truncate(self, step: int, *, write: bool = True) -> list[dict[str, str]]:
+        """Keep the rows up to ``step`` (a resumed run's checkpoint) and return them; ``write=False`` only reads."""
+        rows = [r for r in self.read() if int(r["step"]) <= step]
+        if write and self.path.exists():
+            self._rewrite(self._header(), rows)
+        return rows
+
+    def write(self, row: dict[str, Any]) -> None:
+        """Append one row."""
+        fields = self._header()
+        new = [k for k in row if k not in fields]
+        if new:
+            self._rewrite(fields + new, self.read())
+            fields = fields + new
+        with open(self.path, "a", newline="") as f:
+            csv.DictWriter(f, fieldnames=fields, restval="").writerow(row)
 
 
 def plot_loss_curve(log_path: str | Path, png_path: str | Path, title: str = "") -> None:
@@ -173,25 +224,16 @@ def train(
     if resume is not None:
         accelerator.load_state(str(resume))
         accelerator.print(f"resumed from {resume} at step {counter.step}")
-    log_path = out / "loss_log.csv"
+    log = LossLog(out / "loss_log.csv")
     previous_seconds = 0.0
-    if log_path.exists() and resume is not None:
-        with open(log_path, newline="") as f:
-            rows = [r for r in csv.DictReader(f) if int(r["step"]) <= counter.step]
+    if resume is not None:
+        rows = log.truncate(counter.step, write=accelerator.is_main_process)  # drop lines logged after the checkpoint
         previous_seconds = float(rows[-1]["seconds"]) if rows else 0.0
-        if accelerator.is_main_process:  # drop lines logged after the checkpoint
-            with open(log_path, "w", newline="") as f:
-                if rows:
-                    w = csv.DictWriter(f, fieldnames=list(rows[0]))
-                    w.writeheader()
-                    w.writerows(rows)
     start = time.perf_counter() - previous_seconds
     model.train()
     bar = tqdm(total=settings.steps, initial=counter.step, desc=title, disable=not accelerator.is_main_process)
     batches_per_epoch = max(1, len(loader))
     last_loss = float("nan")
-    writer = None
-    log_file = None
     while counter.step < settings.steps:
         epoch_pos = counter.step % batches_per_epoch
         epoch_loader = accelerator.skip_first_batches(loader, epoch_pos) if epoch_pos else loader
@@ -219,14 +261,7 @@ def train(
                     "lr": scheduler.get_last_lr()[0],
                     "seconds": round(time.perf_counter() - start, 1),
                 }
-                if writer is None:
-                    new = not log_path.exists() or log_path.stat().st_size == 0
-                    log_file = open(log_path, "a", newline="")  # noqa: SIM115  (kept open for the run)
-                    writer = csv.DictWriter(log_file, fieldnames=list(row))
-                    if new:
-                        writer.writeheader()
-                writer.writerow(row)
-                log_file.flush()
+                log.write(row)
             if counter.step % settings.checkpoint_every == 0 or counter.step == settings.steps:
                 accelerator.wait_for_everyone()
                 accelerator.save_state(str(out / "checkpoints" / f"step_{counter.step}"))
@@ -238,8 +273,6 @@ def train(
             if counter.step >= settings.steps:
                 break
     bar.close()
-    if log_file is not None:
-        log_file.close()
     accelerator.wait_for_everyone()
     seconds = time.perf_counter() - start
     if accelerator.is_main_process:
@@ -248,8 +281,8 @@ def train(
             ema.copy_to(final)
         if hasattr(final, "save_pretrained"):
             final.save_pretrained(str(out / "final"))
-        if log_path.exists():
-            plot_loss_curve(log_path, out / "loss_curve.png", title)
+        if log.path.exists():
+            plot_loss_curve(log.path, out / "loss_curve.png", title)
     summary = {
         "steps": counter.step,
         "seconds": round(seconds, 1),

@@ -14,7 +14,7 @@ from torch.utils.data import Dataset
 
 from artrestore.config import LoopSettings
 from artrestore.detection import DamageDetector
-from artrestore.training.trainer import EMA, latest_checkpoint, param_groups, plot_loss_curve, train
+from artrestore.training.trainer import EMA, LossLog, latest_checkpoint, param_groups, plot_loss_curve, train
 
 from ..conftest import ROOT
 
@@ -144,3 +144,27 @@ def test_param_groups_scale_the_learning_rate_of_named_parameters():
     by_lr = {g["lr"]: {id(p) for p in g["params"]} for g in groups}
     assert by_lr == {1e-3: {id(p) for p in model.body.parameters()}, 1e-2: {id(p) for p in model.head.parameters()}}
     assert len(param_groups(model, 1e-3)) == 1 and param_groups(model, 1e-3)[0]["lr"] == 1e-3
+
+
+def test_loss_log_widens_its_header_for_a_column_first_seen_later(tmp_path):
+    log = LossLog(tmp_path / "loss_log.csv")
+    log.write({"step": 1, "loss": 0.5, "lr": 0.1, "seconds": 1.0})
+    log.write({"step": 2, "loss": 0.4, "swap": 0.3, "lr": 0.1, "seconds": 2.0})
+    log.write({"step": 3, "loss": 0.3, "lr": 0.1, "seconds": 3.0})
+    rows = log.read()
+    assert [r["step"] for r in rows] == ["1", "2", "3"]
+    assert [r["swap"] for r in rows] == ["", "0.3", ""]
+    assert [r["loss"] for r in rows] == ["0.5", "0.4", "0.3"]
+    plot_loss_curve(log.path, tmp_path / "curve.png")
+    assert (tmp_path / "curve.png").stat().st_size > 0
+
+
+def test_loss_log_appends_in_the_files_column_order_after_a_resume(tmp_path):
+    log = LossLog(tmp_path / "loss_log.csv")
+    log.write({"step": 1, "loss": 0.5, "l1": 0.2, "seconds": 1.0})
+    log.write({"step": 2, "loss": 0.4, "l1": 0.1, "seconds": 2.0})
+    assert [r["step"] for r in log.truncate(1)] == ["1"]
+    resumed = LossLog(tmp_path / "loss_log.csv")
+    resumed.write({"step": 2, "l1": 0.15, "seconds": 2.5, "loss": 0.45})  # keys in another order
+    rows = resumed.read()
+    assert [(r["step"], r["loss"], r["l1"]) for r in rows] == [("1", "0.5", "0.2"), ("2", "0.45", "0.15")]
