@@ -185,6 +185,7 @@ def cmd_export(config: ExportConfig) -> int:
         config.thin_damage_px,
         config.decoder,
         refiner=config.refiner,
+        hairline_px=config.hairline_px,
     )
     print(f"wrote {out} ({folder_size(out) / 2**20:.1f} MB)")
     return 0

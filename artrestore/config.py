@@ -386,6 +386,9 @@ class ExportConfig:
     thin_damage_px: int = opt(
         PipelineSettings.thin_damage_px, "damage thinner than this everywhere (cracks, scratches): biharmonic fill"
     )
+    hairline_px: int = opt(
+        PipelineSettings.hairline_px, "of that thin damage, only what is narrower than this keeps the biharmonic fill"
+    )
     code_only: bool = opt(
         False, "only write the pipeline's and components' code into --out (an existing model folder); no rebuild"
     )

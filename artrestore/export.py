@@ -213,6 +213,8 @@ def export_run(
     thin_damage_px: int = PipelineSettings.thin_damage_px,
     decoder: str | Path | None = None,
     refiner: str | Path | None = None,
+    *,
+    hairline_px: int = PipelineSettings.hairline_px,
 ) -> Path:
     """Build the pipeline from a ``artrestore train`` run folder and write it with :func:`write_hub_folder`.
 
@@ -230,6 +232,7 @@ def export_run(
         refiner: a saved :class:`ExemplarRefiner` folder (``artrestore train-refiner``), or None.
         retrieval_routing: retrieved patches each latent pixel reads (0: all; see :class:`ArtRestoreUNet`).
         thin_damage_px: damage thin everywhere below this width is filled in pixel space (the pipeline's setting).
+        hairline_px: of that thin damage, only stretches narrower than this keep the pixel-space fill.
         decoder: an autoencoder folder whose decoder replaces the run's (``artrestore train-vae --decoder-only``);
             its encoder must be the run's, bit for bit, so the latent space the denoiser learned is unchanged.
     """
@@ -268,6 +271,7 @@ def export_run(
         exemplar_refiner=ExemplarRefiner.from_pretrained(str(refiner)).eval() if refiner else None,
         default_steps=default_steps,
         thin_damage_px=thin_damage_px,
+        hairline_px=hairline_px,
     )
     return write_hub_folder(pipe, out, model_card)
 

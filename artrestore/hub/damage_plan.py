@@ -16,7 +16,7 @@ import numpy as np
 import PIL.Image
 import torch
 
-from .masked_fill import fill_thin_damage, split_thin_damage
+from .masked_fill import fill_thin_damage, split_hairlines, split_thin_damage
 
 
 @dataclass
@@ -55,6 +55,7 @@ def plan_damage(
     *,
     fading: str,
     thin_damage_px: int,
+    hairline_px: int,
     varnish_estimator: Any | None,
 ) -> DamagePlan:
     """Split one painting's damage into a :class:`DamagePlan`.
@@ -66,6 +67,8 @@ def plan_damage(
         init_image: RGB first fill of the holes, or None.
         fading: ``"invert"`` (needs ``varnish_estimator``) or ``"diffuse"`` (faded areas are denoised).
         thin_damage_px: binary damage thin everywhere below this width is filled in pixel space (0: none).
+        hairline_px: of the thin damage, only stretches narrower than this keep the pixel-space fill; wider ones
+            join the losses (0: all of it keeps it).
         varnish_estimator: the pipeline's ``VarnishEstimator``, or None.
     """
     arr = image
@@ -76,7 +79,8 @@ def plan_damage(
         else np.zeros(arr.shape[:2], np.float32)
     )
     fade = np.where(mask, 0.0, given).astype(np.float32)
-    thin = split_thin_damage(mask, thin_damage_px)  # (H, W) bool, filled in pixel space
+    thin_parts = split_thin_damage(mask, thin_damage_px)  # (H, W) bool, filled in pixel space
+    thin = split_hairlines(thin_parts, hairline_px)  # what keeps that fill; wider stretches join the losses
     mask = mask & ~thin
     faded = bool((fade > 0).any())
     changed = mask | thin | (fade > 0)  # every pixel this call may change
@@ -90,7 +94,9 @@ def plan_damage(
         arr = np.where(fade[..., None] > 0, np.round(colour * 255.0), arr).astype(np.uint8)
         fade = np.zeros_like(fade)
     if thin.any():  # before denoising, so that the denoiser sees them restored in its context
-        arr = fill_thin_damage(arr, thin)
+        # solved over whole thin parts, so no hairline reads a damaged pixel; their wider stretches, filled here
+        # too, are in the mask, and the first fill and the denoiser never read them
+        arr = fill_thin_damage(arr, thin_parts)
     return DamagePlan(arr, mask, fade, thin, changed, init, fading if faded else None)
 
 

@@ -71,8 +71,9 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
         exemplar_refiner: :class:`ExemplarRefiner` that corrects the first (exemplar) fill of the paint losses
             before denoising starts from it, or None (the fill is used as made or given).
         default_steps, default_strength, exemplar_fill, exemplar_patch_size, tile_size, context, top_k,
-            thin_damage_px, boundary_correction, attribution_block, attribution_weighting, guidance_scale: the
-            saved configuration; see :class:`PipelineSettings`, whose defaults are the shipped model's.
+            thin_damage_px, hairline_px, boundary_correction, attribution_block, attribution_weighting,
+            guidance_scale: the saved configuration; see :class:`PipelineSettings`, whose defaults are the shipped
+            model's.
     """
 
     model_cpu_offload_seq = "style_encoder->mask_encoder->unet->vae"
@@ -99,6 +100,7 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
         context: int = PipelineSettings.context,
         top_k: int = PipelineSettings.top_k,
         thin_damage_px: int = PipelineSettings.thin_damage_px,
+        hairline_px: int = PipelineSettings.hairline_px,
         boundary_correction: bool = PipelineSettings.boundary_correction,
         attribution_block: int = PipelineSettings.attribution_block,
         attribution_weighting: str = PipelineSettings.attribution_weighting,
@@ -132,6 +134,7 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
             context=context,
             top_k=top_k,
             thin_damage_px=thin_damage_px,
+            hairline_px=hairline_px,
             boundary_correction=boundary_correction,
             attribution_block=attribution_block,
             attribution_weighting=attribution_weighting,
@@ -463,8 +466,9 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
         *,
         fading: str,
     ) -> DamagePlan:
-        """Stage 3: split one painting's damage (:func:`plan_damage` with the pipeline's ``thin_damage_px`` and
-        varnish estimator): thin damage and faded colour are restored in pixel space, the rest is denoised."""
+        """Stage 3: split one painting's damage (:func:`plan_damage` with the pipeline's ``thin_damage_px``,
+        ``hairline_px`` and varnish estimator): hairline damage and faded colour are restored in pixel space, the
+        rest is denoised."""
         return plan_damage(
             image,
             mask_image,
@@ -472,6 +476,7 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
             init_image,
             fading=fading,
             thin_damage_px=self.config.thin_damage_px,
+            hairline_px=self.config.hairline_px,
             varnish_estimator=self.varnish_estimator,
         )
 

@@ -7,7 +7,8 @@ instead of the black of SD-inpaint. Training uses the same function, so train an
 
 Thin damage (cracks, scratches: connected parts no ``width`` x ``width`` square fits in) is split off the mask by
 :func:`split_thin_damage` and filled in pixel space by :func:`fill_thin_damage`, a biharmonic fill of its
-surroundings, instead of being denoised.
+surroundings, instead of being denoised. Of the thin damage, only hairlines (:func:`split_hairlines`) keep that
+fill; its wider stretches are given the texture-copying first fill like any loss.
 
 Self-contained (torch and numpy; SciPy and scikit-image when installed, with torch fallbacks): this file ships with
 exported checkpoints.
@@ -161,6 +162,29 @@ def split_thin_damage(mask: np.ndarray, width: int) -> np.ndarray:
     core = binary_opening(box, width)
     thin[y0:y1, x0:x1] = box & ~reconstruct(core, box) if core.any() else box
     return thin
+
+
+def split_hairlines(thin: np.ndarray, width: int) -> np.ndarray:
+    """The pixels of ``thin`` that no ``width`` x ``width`` square inside ``thin`` covers: hairlines (most cracks,
+    fine scratches), where a smooth fill of the surroundings is right. Wider stretches of thin damage (a broad
+    scratch) lose the painting's texture in a smooth fill and are left to the exemplar fill.
+
+    Args:
+        thin: (H, W) bool, thin damage (:func:`split_thin_damage`).
+        width: square side in px; 0 or 1 = all of ``thin`` is hairline.
+
+    Returns:
+        (H, W) bool, a subset of ``thin``.
+    """
+    if width <= 1 or not thin.any():
+        return thin.copy()
+    ys, xs = np.nonzero(thin)  # on the bounding box with a margin of ``width``, as in :func:`split_thin_damage`
+    y0, y1 = max(0, ys.min() - width), min(thin.shape[0], ys.max() + 1 + width)
+    x0, x1 = max(0, xs.min() - width), min(thin.shape[1], xs.max() + 1 + width)
+    box = thin[y0:y1, x0:x1]
+    hair = np.zeros_like(thin)
+    hair[y0:y1, x0:x1] = box & ~binary_opening(box, width)
+    return hair
 
 
 def reconstruct(seed: np.ndarray, mask: np.ndarray, check_every: int = 16) -> np.ndarray:

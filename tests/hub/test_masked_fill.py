@@ -108,3 +108,65 @@ def test_thin_split_keeps_whole_parts_and_fill_is_biharmonic(monkeypatch):
     fallback = module.fill_thin_damage(image, thin)
     assert np.array_equal(fallback[~thin], image[~thin])
     assert np.abs(fallback[thin].astype(float) - reference[thin]).max() <= 2
+
+
+def test_hairlines_are_the_thin_damage_no_square_covers():
+    from artrestore.hub.damage_detection import binary_opening
+    from artrestore.hub.masked_fill import split_hairlines, split_thin_damage
+
+    mask = np.zeros((80, 100), bool)
+    mask[10:12, 5:95] = True  # a 2 px crack
+    mask[40:46, 5:95] = True  # a 6 px scratch
+    thin = split_thin_damage(mask, 9)
+    assert thin.sum() == mask.sum()  # both are thin at 9 px
+    hair = split_hairlines(thin, 4)
+    assert hair[10:12, 5:95].all() and not hair[40:46].any()  # the crack keeps the smooth fill, the scratch does not
+    assert np.array_equal(split_hairlines(thin, 0), thin) and np.array_equal(split_hairlines(thin, 7), thin)
+    rng = np.random.default_rng(1)
+    for _ in range(4):  # on the damage's bounding box: the same as on the whole image
+        lines = np.zeros((70, 90), bool)
+        for _ in range(3):
+            y, x, w = rng.integers(5, 60), rng.integers(0, 40), rng.integers(1, 7)
+            lines[y : y + w, x : x + 50] = True
+        expected = lines & ~binary_opening(lines, 4)
+        assert np.array_equal(split_hairlines(lines, 4), expected)
+        assert not (split_hairlines(lines, 4) & ~lines).any()
+
+
+def test_plan_sends_wide_thin_damage_to_the_exemplar_path_and_fills_hairlines_from_clean_paint():
+    import PIL.Image
+
+    from artrestore.hub.damage_plan import plan_damage
+
+    y, x = np.mgrid[0:80, 0:100]
+    image = np.stack([100 + x, 80 + y, 60 + 0 * x], -1).astype(np.uint8)
+    mask = np.zeros((80, 100), bool)
+    mask[40:46, 5:95] = True  # a 6 px scratch ...
+    mask[10:40, 50:52] = True  # ... with a 2 px crack running into it
+    damaged = image.copy()
+    damaged[mask] = 255  # white paint loss
+
+    def plan(hairline_px: int):
+        return plan_damage(
+            damaged,
+            PIL.Image.fromarray(mask.astype(np.uint8) * 255),
+            None,
+            None,
+            fading="diffuse",
+            thin_damage_px=9,
+            hairline_px=hairline_px,
+            varnish_estimator=None,
+        )
+
+    split = plan(4)
+    crack = np.zeros_like(mask)
+    crack[10:40, 50:52] = True
+    assert np.array_equal(split.thin, crack) and np.array_equal(split.mask, mask & ~crack)
+    assert np.array_equal(split.changed, mask)
+    assert np.array_equal(split.image[~mask], damaged[~mask])  # nothing else changes
+    # the crack's fill reads clean paint only, also where it meets the scratch (no white bleeds in)
+    err = np.abs(split.image[crack].astype(int) - image[crack].astype(int))
+    assert err.max() <= 6
+    whole = plan(0)  # without the hairline split all the thin damage keeps the smooth fill
+    assert np.array_equal(whole.thin, mask) and not whole.mask.any()
+    assert np.array_equal(whole.image[crack], split.image[crack])
