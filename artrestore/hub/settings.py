@@ -47,7 +47,7 @@ class PipelineSettings:
             filled in pixel space by a biharmonic fill before denoising (0 = denoise everything).
         hairline_px: of that thin damage, only stretches narrower than this many pixels keep the biharmonic fill
             (hairlines); wider ones get the exemplar fill and the refiner, which copy the painting's texture that a
-            smooth fill loses (0 = all thin damage keeps the biharmonic fill).
+            smooth fill loses (0 = all thin damage keeps the biharmonic fill; see docs/results/hairlines.md).
         boundary_correction: add the decoder's colour error on the undamaged border of each hole, filled smoothly
             into the hole, so restored regions meet the original without a seam.
         attribution_block: side in pixels of the blocks of the attribution maps.
@@ -67,7 +67,7 @@ class PipelineSettings:
     context: int = 48
     top_k: int = 8
     thin_damage_px: int = 9
-    hairline_px: int = 4
+    hairline_px: int = 0
     boundary_correction: bool = True
     attribution_block: int = 16
     attribution_weighting: str = "attention"
