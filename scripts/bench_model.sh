@@ -8,6 +8,10 @@ $A bench --out bench_out/samplers --limit 4 --kinds large_loss,mixed --examples 
   --methods patchmatch,artrestore@dpm4,artrestore@dpm8,artrestore@dpm16,artrestore@ddim8,artrestore@unipc8,artrestore+patchmatch@dpm8~0.5
 # damage narrower than 7 px through the pixel-space path instead of the model (a copy of the model with thin_damage_px=7)
 # $A bench --out bench_out/thin7 --limit 4 --kinds crack,scratch,mixed --examples 0 --methods artrestore --model /tmp/art_thin
+# wider thin damage through the refined fill (hairlines.md): a copy of the model with "hairline_px": 4 in its
+# model_index.json, on the validation (and, with --split train --limit 6, the training) paintings
+# $A bench --out bench_out/hairlines --limit 12 --kinds scratch,crack,small_loss,mixed,lines,strokes,polygon_lines \
+#   --examples 0 --methods artrestore --model /tmp/art_hair4
 # quality against the baselines, every damage kind, 512 px (artrestore~1: latent diffusion from noise)
 $A bench --out bench_out/model_512_all --limit 12 --methods patchmatch,gmic,artrestore,artrestore~1
 # speed at 768 px, mixed damage
