@@ -1,4 +1,5 @@
-"""Classical inpainting baselines: none, Telea and Navier-Stokes (OpenCV), biharmonic (scikit-image), PatchMatch.
+"""Classical inpainting baselines: none, Telea and Navier-Stokes (OpenCV), biharmonic (scikit-image), PatchMatch
+(patch 3, and ``patchmatch5``, ``patchmatch7``, ``patchmatch11``), G'MIC.
 
 None of them can undo colour fading, so they leave faded pixels as they are; they only fill the binary mask.
 """
@@ -9,6 +10,8 @@ import cv2
 import numpy as np
 
 from .registry import composite, register_method
+
+PATCHMATCH_SIZES = (5, 7, 11)  # registered as patchmatch5, ...; plain "patchmatch" is patch 3, the pipeline's own
 
 
 @register_method("none", "identity: returns the damaged input")
@@ -50,6 +53,21 @@ def restore_patchmatch(image: np.ndarray, mask: np.ndarray, fade: np.ndarray) ->
     from ..hub.exemplar_fill import patchmatch_fill
 
     return patchmatch_fill(image, mask, patch_size=3, min_margin=None)
+
+
+def _patchmatch_of_size(patch_size: int):
+    def restore(image: np.ndarray, mask: np.ndarray, fade: np.ndarray) -> np.ndarray:
+        from ..hub.exemplar_fill import patchmatch_fill
+
+        return patchmatch_fill(image, mask, patch_size=patch_size, min_margin=None)
+
+    restore.__doc__ = f"PatchMatch over the whole image with {patch_size} px patches."
+    return restore
+
+
+# other patch sizes, so a bench can compare against PatchMatch at its best patch size for each kind of damage
+for _size in PATCHMATCH_SIZES:
+    register_method(f"patchmatch{_size}", f"PatchMatch, patch {_size}, seed 0")(_patchmatch_of_size(_size))
 
 
 @register_method("gmic", "G'MIC patch-based inpainting (Daisy et al. 2013/2014; Debian gmic), patch 7, lookup 16")

@@ -10,11 +10,20 @@ from artrestore.damage import simulate_damage
 
 from ..conftest import synthetic_painting
 
-CLASSICAL = ["none", "telea", "ns", "biharmonic", "patchmatch", "gmic"]
+CLASSICAL = ["none", "telea", "ns", "biharmonic", "patchmatch", "patchmatch7", "gmic"]
 
 
 def test_classical_baselines_registered():
     assert set(CLASSICAL) <= set(available_methods())
+
+
+def test_patchmatch_patch_sizes_are_separate_methods():
+    clean = synthetic_painting(96, 112)
+    s = simulate_damage(clean, "large_loss", 1)
+    outs = {n: get_method(n).fn(s.image, s.mask, s.fade) for n in ("patchmatch", "patchmatch5", "patchmatch11")}
+    assert all(np.array_equal(o[~s.mask], s.image[~s.mask]) for o in outs.values())
+    assert not np.array_equal(outs["patchmatch"], outs["patchmatch11"])  # the patch size is passed through
+    assert "patch 11" in get_method("patchmatch11").description
 
 
 def test_unknown_method_lists_known_ones():
