@@ -8,13 +8,15 @@ import sys
 from .conftest import ROOT
 
 OUTSIDE = r"""
-import importlib.util, sys
+import importlib.util, inspect, sys
 assert importlib.util.find_spec("pipelines") is None, "the install claims the top-level name 'pipelines'"
 import artrestore.config  # the settings and the CLI load without diffusers
 assert "diffusers" not in sys.modules
 from artrestore import ArtRestorePipeline, ComponentSwitches, PipelineSettings, RestorationRecord, load_image
 assert ArtRestorePipeline.__module__ == "artrestore.hub.pipeline_artrestore"
-assert ArtRestorePipeline.__init__.__defaults__[-12] == PipelineSettings.default_steps
+defaults = {k: p.default for k, p in inspect.signature(ArtRestorePipeline.__init__).parameters.items()}
+assert all(defaults[k] == v for k, v in vars(PipelineSettings()).items() if k in defaults), defaults
+assert defaults["default_steps"] == PipelineSettings.default_steps and "hairline_px" in defaults
 print("ok")
 """
 
