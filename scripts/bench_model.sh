@@ -14,6 +14,9 @@ $A bench --out bench_out/samplers --limit 4 --kinds large_loss,mixed --examples 
 #   --examples 0 --methods artrestore --model /tmp/art_hair4
 # quality against the baselines, every damage kind, 512 px (artrestore~1: latent diffusion from noise)
 $A bench --out bench_out/model_512_all --limit 12 --methods patchmatch,gmic,artrestore,artrestore~1
+# PatchMatch at larger patch sizes (the 3 px patchmatch and artrestore rows come from the runs above)
+$A bench --out bench_out/patchmatch_sizes --limit 12 --examples 0 --methods patchmatch5,patchmatch7,patchmatch11 \
+  --kinds scratch,small_loss,large_loss,mixed,polygon,lines,strokes,polygon_lines
 # speed at 768 px, mixed damage
 $A bench --out bench_out/model_768 --size 768 --limit 6 --kinds mixed,polygon_lines --examples 0 \
   --methods patchmatch,artrestore
