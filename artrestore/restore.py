@@ -33,11 +33,13 @@ def load_pipeline(model: str, threads: int = 2):
 
 def _has_holes(pipe, mask: np.ndarray) -> bool:
     """Whether ``mask`` holds damage the pipeline denoises: what its pixel-space thin fill leaves over."""
-    from .hub.masked_fill import split_hairlines, split_thin_damage
+    from .hub.masked_fill import split_pixel_space_damage
 
-    thin = split_thin_damage(mask, int(getattr(pipe.config, "thin_damage_px", 0)))  # (H, W) bool
-    thin = split_hairlines(thin, int(getattr(pipe.config, "hairline_px", 0)))
-    return bool((mask & ~thin).any())
+    config = pipe.config
+    _, hair = split_pixel_space_damage(
+        mask, int(getattr(config, "thin_damage_px", 0)), int(getattr(config, "hairline_px", 0))
+    )  # (H, W) bool: what keeps the pixel-space fill
+    return bool((mask & ~hair).any())
 
 
 def restore_artwork(

@@ -47,24 +47,19 @@ def restore_biharmonic(image: np.ndarray, mask: np.ndarray, fade: np.ndarray) ->
     return composite(filled, image, mask)
 
 
-@register_method("patchmatch", "PatchMatch exemplar fill (Barnes 2009, pypatchmatch), patch 3, seed 0")
-def restore_patchmatch(image: np.ndarray, mask: np.ndarray, fade: np.ndarray) -> np.ndarray:
-    """PatchMatch over the whole image (the pipeline's exemplar fill, without its window)."""
-    from ..hub.exemplar_fill import patchmatch_fill
-
-    return patchmatch_fill(image, mask, patch_size=3, min_margin=None)
-
-
 def _patchmatch_of_size(patch_size: int):
     def restore(image: np.ndarray, mask: np.ndarray, fade: np.ndarray) -> np.ndarray:
         from ..hub.exemplar_fill import patchmatch_fill
 
         return patchmatch_fill(image, mask, patch_size=patch_size, min_margin=None)
 
-    restore.__doc__ = f"PatchMatch over the whole image with {patch_size} px patches."
+    restore.__doc__ = f"PatchMatch over the whole image, {patch_size} px patches (the exemplar fill without a window)."
     return restore
 
 
+register_method("patchmatch", "PatchMatch exemplar fill (Barnes 2009, pypatchmatch), patch 3, seed 0")(
+    _patchmatch_of_size(3)
+)
 # other patch sizes, so a bench can compare against PatchMatch at its best patch size for each kind of damage
 for _size in PATCHMATCH_SIZES:
     register_method(f"patchmatch{_size}", f"PatchMatch, patch {_size}, seed 0")(_patchmatch_of_size(_size))

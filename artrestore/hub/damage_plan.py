@@ -16,7 +16,7 @@ import numpy as np
 import PIL.Image
 import torch
 
-from .masked_fill import fill_thin_damage, split_hairlines, split_thin_damage
+from .masked_fill import fill_thin_damage, split_pixel_space_damage
 
 
 @dataclass
@@ -79,8 +79,8 @@ def plan_damage(
         else np.zeros(arr.shape[:2], np.float32)
     )
     fade = np.where(mask, 0.0, given).astype(np.float32)
-    thin_parts = split_thin_damage(mask, thin_damage_px)  # (H, W) bool, filled in pixel space
-    thin = split_hairlines(thin_parts, hairline_px)  # what keeps that fill; wider stretches join the losses
+    # (H, W) bool each: the thin parts, and their hairlines that keep the pixel-space fill (the rest joins the losses)
+    thin_parts, thin = split_pixel_space_damage(mask, thin_damage_px, hairline_px)
     mask = mask & ~thin
     faded = bool((fade > 0).any())
     changed = mask | thin | (fade > 0)  # every pixel this call may change
@@ -94,8 +94,7 @@ def plan_damage(
         arr = np.where(fade[..., None] > 0, np.round(colour * 255.0), arr).astype(np.uint8)
         fade = np.zeros_like(fade)
     if thin.any():  # before denoising, so that the denoiser sees them restored in its context
-        # solved over whole thin parts, so no hairline reads a damaged pixel; their wider stretches, filled here
-        # too, are in the mask, and the first fill and the denoiser never read them
+        # over whole thin parts; their wider stretches, filled here too, are in the mask and never read downstream
         arr = fill_thin_damage(arr, thin_parts)
     return DamagePlan(arr, mask, fade, thin, changed, init, fading if faded else None)
 

@@ -155,13 +155,32 @@ def split_thin_damage(mask: np.ndarray, width: int) -> np.ndarray:
     thin = np.zeros_like(mask)
     if width <= 1 or not mask.any():
         return thin
-    ys, xs = np.nonzero(mask)  # work on the damage's bounding box: a margin of ``width`` keeps the opening exact
-    y0, y1 = max(0, ys.min() - width), min(mask.shape[0], ys.max() + 1 + width)
-    x0, x1 = max(0, xs.min() - width), min(mask.shape[1], xs.max() + 1 + width)
-    box = mask[y0:y1, x0:x1]
+    window = _damage_window(mask, width)
+    box = mask[window]
     core = binary_opening(box, width)
-    thin[y0:y1, x0:x1] = box & ~reconstruct(core, box) if core.any() else box
+    thin[window] = box & ~reconstruct(core, box) if core.any() else box
     return thin
+
+
+def _damage_window(mask: np.ndarray, width: int) -> tuple[slice, slice]:
+    """The bounding box of a non-empty ``mask`` grown by ``width`` on every side (clipped to the image): an opening
+    with a ``width`` px square computed there equals the one computed on the whole image."""
+    ys, xs = np.nonzero(mask)
+    return (
+        slice(max(0, ys.min() - width), min(mask.shape[0], ys.max() + 1 + width)),
+        slice(max(0, xs.min() - width), min(mask.shape[1], xs.max() + 1 + width)),
+    )
+
+
+def split_pixel_space_damage(mask: np.ndarray, thin_px: int, hairline_px: int) -> tuple[np.ndarray, np.ndarray]:
+    """The pipeline's split of binary damage: (thin parts, their hairlines), both (H, W) bool.
+
+    The hairlines (:func:`split_hairlines` of the thin parts, :func:`split_thin_damage`) keep the biharmonic fill;
+    everything else of ``mask`` is a loss for the exemplar fill and the denoiser. The fill is solved over the whole
+    thin parts, so no hairline reads a damaged pixel of a wider stretch beside it.
+    """
+    thin = split_thin_damage(mask, thin_px)
+    return thin, split_hairlines(thin, hairline_px)
 
 
 def split_hairlines(thin: np.ndarray, width: int) -> np.ndarray:
@@ -178,12 +197,9 @@ def split_hairlines(thin: np.ndarray, width: int) -> np.ndarray:
     """
     if width <= 1 or not thin.any():
         return thin.copy()
-    ys, xs = np.nonzero(thin)  # on the bounding box with a margin of ``width``, as in :func:`split_thin_damage`
-    y0, y1 = max(0, ys.min() - width), min(thin.shape[0], ys.max() + 1 + width)
-    x0, x1 = max(0, xs.min() - width), min(thin.shape[1], xs.max() + 1 + width)
-    box = thin[y0:y1, x0:x1]
+    window = _damage_window(thin, width)
     hair = np.zeros_like(thin)
-    hair[y0:y1, x0:x1] = box & ~binary_opening(box, width)
+    hair[window] = thin[window] & ~binary_opening(thin[window], width)
     return hair
 
 

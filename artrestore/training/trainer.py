@@ -103,19 +103,22 @@ class LossLog:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self._fields: list[str] | None = None  # the file's header, read once
 
     def read(self) -> list[dict[str, str]]:
         """The logged rows (empty without a file)."""
-        if not self.path.exists() or self.path.stat().st_size == 0:
+        if not self.path.exists():
             return []
         with open(self.path, newline="") as f:
             return list(csv.DictReader(f))
 
     def _header(self) -> list[str]:
-        if not self.path.exists() or self.path.stat().st_size == 0:
-            return []
-        with open(self.path, newline="") as f:
-            return next(csv.reader(f), [])
+        if self._fields is None:
+            self._fields = []
+            if self.path.exists():
+                with open(self.path, newline="") as f:
+                    self._fields = next(csv.reader(f), [])
+        return self._fields
 
     def _rewrite(self, fields: list[str], rows: list[dict]) -> None:
         tmp = self.path.with_suffix(".csv.tmp")
@@ -124,6 +127,7 @@ class LossLog:
             w.writeheader()
             w.writerows(rows)
         tmp.replace(self.path)
+        self._fields = list(fields)
 
     def truncate(self, step: int, *, write: bool = True) -> list[dict[str, str]]:
         """Keep the rows up to ``step`` (a resumed run's checkpoint) and return them; ``write=False`` only reads."""
@@ -135,12 +139,10 @@ class LossLog:
     def write(self, row: dict[str, Any]) -> None:
         """Append one row."""
         fields = self._header()
-        new = [k for k in row if k not in fields]
-        if new:
+        if new := [k for k in row if k not in fields]:
             self._rewrite(fields + new, self.read())
-            fields = fields + new
         with open(self.path, "a", newline="") as f:
-            csv.DictWriter(f, fieldnames=fields, restval="").writerow(row)
+            csv.DictWriter(f, fieldnames=self._header(), restval="").writerow(row)
 
 
 def plot_loss_curve(log_path: str | Path, png_path: str | Path, title: str = "") -> None:
@@ -150,8 +152,7 @@ def plot_loss_curve(log_path: str | Path, png_path: str | Path, title: str = "")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    with open(log_path, newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows = LossLog(log_path).read()
     if not rows:
         return
     keys = [k for k in rows[0] if k not in ("step", "lr", "seconds")]

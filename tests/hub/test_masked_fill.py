@@ -112,7 +112,7 @@ def test_thin_split_keeps_whole_parts_and_fill_is_biharmonic(monkeypatch):
 
 def test_hairlines_are_the_thin_damage_no_square_covers():
     from artrestore.hub.damage_detection import binary_opening
-    from artrestore.hub.masked_fill import split_hairlines, split_thin_damage
+    from artrestore.hub.masked_fill import split_hairlines, split_pixel_space_damage, split_thin_damage
 
     mask = np.zeros((80, 100), bool)
     mask[10:12, 5:95] = True  # a 2 px crack
@@ -121,6 +121,8 @@ def test_hairlines_are_the_thin_damage_no_square_covers():
     assert thin.sum() == mask.sum()  # both are thin at 9 px
     hair = split_hairlines(thin, 4)
     assert hair[10:12, 5:95].all() and not hair[40:46].any()  # the crack keeps the smooth fill, the scratch does not
+    parts, hairlines = split_pixel_space_damage(mask, 9, 4)  # the pipeline's split: both steps
+    assert np.array_equal(parts, thin) and np.array_equal(hairlines, hair)
     assert np.array_equal(split_hairlines(thin, 0), thin) and np.array_equal(split_hairlines(thin, 7), thin)
     rng = np.random.default_rng(1)
     for _ in range(4):  # on the damage's bounding box: the same as on the whole image
