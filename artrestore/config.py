@@ -309,6 +309,9 @@ class RefinerTrainConfig(LoopSettings):
     style_encoder: str = opt(lambda: str(Path(default_model()) / "style_encoder"), "frozen style encoder folder")
     init: str | None = opt(None, "start from this refiner folder (e.g. a previous run's final/)")
     channels: str = opt("24,48,96,128", "refiner widths per level")
+    global_blocks: int = opt(
+        0, "spectral (whole-tile) blocks at the bottleneck; added to an --init refiner, they start at zero"
+    )
     crop: int = opt(128, "training crop side in pixels")
     min_scale: float = opt(0.25, "smallest multi-scale crop factor")
     large_holes: float = opt(0.5, "probability that a crop also loses a rectangle or ellipses (20-60 percent)")
@@ -319,6 +322,7 @@ class RefinerTrainConfig(LoopSettings):
     l1_weight: float = opt(0.2, "weight of the hole L1 (1.0 for a first stage from scratch, then 0.2)")
     lpips_weight: float = opt(1.0, "weight of LPIPS-vgg on the composite")
     style_weight: float = opt(0.0, "weight of the Gram style loss on VGG features (0 disables)")
+    dists_weight: float = opt(0.0, "weight of DISTS over the hole and an 8 px rim (a texture term; 0 disables)")
     memory_bank: str = opt(lambda: str(Path(default_model()) / "memory_bank"), "memory bank with the artist vectors")
     artist_condition: float = opt(
         0.0, "probability that a crop of a bank artist is conditioned on the artist's vector, not its own style"

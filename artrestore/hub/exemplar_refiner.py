@@ -47,6 +47,28 @@ class StyleResBlock(nn.Module):
         return self.skip(x) + h
 
 
+class SpectralBlock(nn.Module):
+    """Global mixing at the bottleneck: a 1x1 convolution on the 2-D Fourier transform of the features, so every
+    position sees the whole tile (the spectral transform of LaMa's fast Fourier convolutions). Its output layer
+    starts at zero: added to a trained refiner, the block changes nothing until it is trained."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.norm = nn.GroupNorm(8, channels)
+        self.spectral = nn.Conv2d(2 * channels, 2 * channels, 1)
+        self.out = nn.Conv2d(channels, channels, 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        x = F.silu(self.norm(h))  # (b, c, h, w)
+        freq = torch.fft.rfft2(x.float(), norm="ortho")  # (b, c, h, w // 2 + 1), complex
+        mixed = F.silu(self.spectral(torch.cat([freq.real, freq.imag], dim=1)))  # (b, 2c, h, w // 2 + 1)
+        real, imag = mixed.chunk(2, dim=1)
+        y = torch.fft.irfft2(torch.complex(real, imag), s=x.shape[-2:], norm="ortho").to(h.dtype)  # (b, c, h, w)
+        return h + self.out(y)
+
+
 class ExemplarRefiner(ModelMixin, ConfigMixin):
     """A style-conditioned U-Net that corrects an exemplar fill; the identity before training.
 
@@ -55,11 +77,17 @@ class ExemplarRefiner(ModelMixin, ConfigMixin):
         style_dim: size of the style vector (the style encoder's).
         dilations: dilation rates of the bottleneck's convolutions (they widen the receptive field, so that a
             large hole sees its surroundings).
+        global_blocks: spectral blocks after the bottleneck (:class:`SpectralBlock`: every position sees the whole
+            tile); 0 = none.
     """
 
     @register_to_config
     def __init__(
-        self, channels: tuple[int, ...] = (32, 64, 128), style_dim: int = 128, dilations: tuple[int, ...] = (2, 4, 8)
+        self,
+        channels: tuple[int, ...] = (32, 64, 128),
+        style_dim: int = 128,
+        dilations: tuple[int, ...] = (2, 4, 8),
+        global_blocks: int = 0,
     ) -> None:
         super().__init__()
         in_ch = 3 + 3 + 1  # exemplar fill, known pixels (zero in the hole), hole
@@ -73,6 +101,7 @@ class ExemplarRefiner(ModelMixin, ConfigMixin):
             self.down.append(StyleResBlock(c_prev, c, style_dim))
             c_prev = c
         self.mid = nn.ModuleList([nn.Conv2d(c_prev, c_prev, 3, padding=d, dilation=d) for d in dilations])
+        self.spectral = nn.ModuleList([SpectralBlock(c_prev) for _ in range(global_blocks)])
         self.up = nn.ModuleList()
         for i in reversed(range(len(channels) - 1)):
             self.up.append(StyleResBlock(c_prev + channels[i], channels[i], style_dim))
@@ -112,6 +141,8 @@ class ExemplarRefiner(ModelMixin, ConfigMixin):
             skips.append(h)
         for conv in self.mid:
             h = h + conv(F.silu(h))
+        for block in self.spectral:
+            h = block(h)
         skips.pop()
         for block in self.up:
             skip = skips.pop()

@@ -62,7 +62,9 @@ class DISTSModel(nn.Module):
             feats.append(h)
         return feats
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+        """(b,) distances of ``x`` and ``y`` ((b, 3, h, w) in [0, 1]); with ``weight`` ((b, 1, h, w) in [0, 1]),
+        every mean, variance and covariance is taken over the pixels it covers, pooled to each stage's size."""
         fx, fy = self.features(x), self.features(y)
         total = self.alpha.sum() + self.beta.sum()
         alphas = torch.split(self.alpha / total, list(_CHANNELS), dim=1)
@@ -70,11 +72,19 @@ class DISTSModel(nn.Module):
         c1 = c2 = 1e-6
         similarity = torch.zeros(x.shape[0], device=x.device)
         for a, b, u, v in zip(alphas, betas, fx, fy):
-            mu_u, mu_v = u.mean((2, 3), keepdim=True), v.mean((2, 3), keepdim=True)  # (b, c, 1, 1)
+            if weight is None:
+                w = torch.ones_like(u[:, :1]) / (u.shape[2] * u.shape[3])  # (b, 1, h_l, w_l), summing to one
+            else:
+                w = F.adaptive_avg_pool2d(weight.to(u.dtype), u.shape[-2:])
+                w = w / w.sum((2, 3), keepdim=True).clamp_min(1e-8)
+
+            def mean(t: torch.Tensor, w: torch.Tensor = w) -> torch.Tensor:
+                return (t * w).sum((2, 3), keepdim=True)  # (b, c, 1, 1)
+
+            mu_u, mu_v = mean(u), mean(v)
             structure = (2 * mu_u * mu_v + c1) / (mu_u**2 + mu_v**2 + c1)
-            var_u = ((u - mu_u) ** 2).mean((2, 3), keepdim=True)
-            var_v = ((v - mu_v) ** 2).mean((2, 3), keepdim=True)
-            cov = (u * v).mean((2, 3), keepdim=True) - mu_u * mu_v
+            var_u, var_v = mean((u - mu_u) ** 2), mean((v - mu_v) ** 2)
+            cov = mean(u * v) - mu_u * mu_v
             texture = (2 * cov + c2) / (var_u + var_v + c2)
             similarity = similarity + (a * structure).sum((1, 2, 3)) + (b * texture).sum((1, 2, 3))
         return 1 - similarity  # (b,)
@@ -102,3 +112,23 @@ def dists(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
             f"x, y: expected two (b, 3, h, w) tensors of the same shape, got {tuple(x.shape)} and {tuple(y.shape)}"
         )
     return dists_model()(x.float(), y.float())
+
+
+def masked_dists(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """DISTS with its statistics taken over the pixels ``weight`` covers (a hole and its rim), differentiable in
+    ``x`` and ``y``: a texture loss for training. With a weight of ones it equals :func:`dists`.
+
+    Args:
+        x: (b, 3, h, w) in [0, 1].
+        y: (b, 3, h, w) in [0, 1].
+        weight: (b, 1, h, w) pixel weights in [0, 1]; each image needs some nonzero weight.
+
+    Returns:
+        (b,) distances.
+    """
+    if x.ndim != 4 or x.shape[1] != 3 or x.shape != y.shape or weight.shape != (x.shape[0], 1, *x.shape[2:]):
+        raise ValueError(
+            f"x, y, weight: expected (b, 3, h, w) twice and (b, 1, h, w), got {tuple(x.shape)}, {tuple(y.shape)} "
+            f"and {tuple(weight.shape)}"
+        )
+    return dists_model()(x, y, weight)

@@ -1,4 +1,5 @@
-"""Training of the ExemplarRefiner: a pool of exemplar-filled training crops, then L1 + LPIPS-vgg + style loss.
+"""Training of the ExemplarRefiner: a pool of exemplar-filled training crops, then L1 + LPIPS-vgg (+ DISTS over the
+hole, + a style loss).
 
 The exemplar fill (PatchMatch) of a crop costs about as much as a training step, so the fills are computed once
 into a pool (``pool.npz`` in the run folder, built in parallel, resumable by shard) and reused with flips and
@@ -119,6 +120,9 @@ def build_pool(config: RefinerTrainConfig) -> Path:
     return path
 
 
+# pixels of undamaged paint around the hole that the DISTS term also compares; the term is taken at half size, as the
+# bench scores DISTS on 512 px paintings (256 px short side), which also makes it four times cheaper
+DISTS_RIM = 8
 STAT_LAYERS = 3  # relu1_2, relu2_2, relu3_3 of the LPIPS-vgg backbone
 
 
@@ -314,6 +318,7 @@ def gram(features: torch.Tensor) -> torch.Tensor:
 def refiner_loss(config: RefinerTrainConfig, table: SwapTable | None = None):
     """``loss_fn(model, batch)``: hole L1 + LPIPS-vgg of the composite + Gram style loss on VGG features; for
     style-swapped crops the LPIPS term gives way to the swap loss (see the module docstring)."""
+    from ..metrics.dists import masked_dists
     from ..metrics.lpips import lpips_model
 
     vgg = lpips_model("vgg")
@@ -334,6 +339,12 @@ def refiner_loss(config: RefinerTrainConfig, table: SwapTable | None = None):
         perceptual = (lpips_from_features(vgg, feats_out, feats_ref) * keep).sum() / keep.sum().clamp_min(1)
         loss = config.l1_weight * l1 + config.lpips_weight * perceptual
         logs = {"l1": l1.item(), "lpips_vgg": perceptual.item()}
+        if config.dists_weight > 0:
+            rim = F.max_pool2d(mask, 2 * DISTS_RIM + 1, stride=1, padding=DISTS_RIM)  # (b, 1, s, s) hole + rim
+            half = [F.avg_pool2d(t, 2) for t in (out, clean, rim)]  # (b, c, s/2, s/2): the scale the bench scores
+            texture = (masked_dists(*half) * keep).sum() / keep.sum().clamp_min(1)
+            loss = loss + config.dists_weight * texture
+            logs["dists"] = texture.item()
         if config.style_weight > 0:
             style_term = sum(F.mse_loss(gram(a), gram(b)) for a, b in zip(feats_out[:3], feats_ref[:3]))
             loss = loss + config.style_weight * style_term
@@ -356,6 +367,19 @@ def refiner_loss(config: RefinerTrainConfig, table: SwapTable | None = None):
         return loss, logs
 
     return loss_fn
+
+
+def with_global_blocks(model: ExemplarRefiner, global_blocks: int) -> ExemplarRefiner:
+    """``model`` with at least ``global_blocks`` spectral blocks: the new ones start at zero, so the refiner's
+    output is unchanged until they are trained. Returns ``model`` itself when it already has as many."""
+    if global_blocks <= model.config.global_blocks:
+        return model
+    config = {k: v for k, v in model.config.items() if not k.startswith("_")}
+    grown = ExemplarRefiner(**{**config, "global_blocks": global_blocks})
+    missing, unexpected = grown.load_state_dict(model.state_dict(), strict=False)
+    if unexpected or not all(k.startswith("spectral.") for k in missing):
+        raise ValueError(f"cannot grow the refiner: missing {missing}, unexpected {unexpected}")
+    return grown
 
 
 def train_refiner(config: RefinerTrainConfig) -> dict:
@@ -381,9 +405,9 @@ def train_refiner(config: RefinerTrainConfig) -> dict:
         artist_condition=config.artist_condition,
     )
     if config.init:
-        model = ExemplarRefiner.from_pretrained(config.init)
+        model = with_global_blocks(ExemplarRefiner.from_pretrained(config.init), config.global_blocks)
     else:
         channels = tuple(int(c) for c in config.channels.split(","))
-        model = ExemplarRefiner(channels=channels, style_dim=int(styles.shape[1]))
+        model = ExemplarRefiner(channels=channels, style_dim=int(styles.shape[1]), global_blocks=config.global_blocks)
     scales = {".mod.": config.style_lr_scale} if config.style_lr_scale != 1 else None
     return train(model, dataset, refiner_loss(config, table), config, title="exemplar refiner", lr_scales=scales)

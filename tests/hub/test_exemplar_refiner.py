@@ -64,3 +64,28 @@ def test_a_single_image_gives_what_it_gives_in_a_batch():
         )
     torch.testing.assert_close(single, batch, atol=1e-5, rtol=0)
     assert not torch.equal(batch[0], batch[1])
+
+
+def test_spectral_blocks_see_the_whole_tile_and_start_at_zero():
+    """Swapping two neighbouring pixels in one corner leaves the group-norm statistics as they were, so only a layer
+    that mixes every position with every other can change the far corner: the spectral block does."""
+    from artrestore.hub.exemplar_refiner import SpectralBlock
+
+    torch.manual_seed(0)
+    block = SpectralBlock(16).eval()
+    x = torch.randn(1, 16, 32, 32)
+    assert torch.equal(block(x), x)  # zero output layer: the identity
+    for p in block.parameters():
+        p.data.normal_(0, 0.2)
+    swapped = x.clone()
+    swapped[..., 0, 0], swapped[..., 0, 1] = x[..., 0, 1], x[..., 0, 0]
+    with torch.no_grad():
+        far = (block(swapped) - swapped - (block(x) - x))[..., -8:, -8:]
+        conv = torch.nn.Conv2d(16, 16, 3, padding=1)
+        local = conv(torch.nn.functional.group_norm(swapped, 8)) - conv(torch.nn.functional.group_norm(x, 8))
+    assert far.abs().max() > 1e-5  # float noise of the transforms is below 1e-6
+    assert local[..., -8:, -8:].abs().max() < 1e-6  # a convolution alone does not reach it
+
+    spectral = ExemplarRefiner(channels=(8, 16), style_dim=4, dilations=(1,), global_blocks=1).eval()
+    exemplar, image, mask = _inputs(3, 40)
+    assert torch.equal(spectral(exemplar, image, mask), exemplar)  # the refiner too, on odd-stride sizes

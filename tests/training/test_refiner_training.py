@@ -71,6 +71,10 @@ def test_pool_fills_only_the_holes_and_the_loss_sees_the_exemplar(painting_folde
     loss, logs = refiner_loss(config)(model, batch)
     # the untrained refiner returns the exemplar, so its hole L1 is the exemplar's own
     assert loss.item() > 0 and logs["l1"] == pytest.approx(logs["exemplar_l1"], rel=1e-5)
+    assert "dists" not in logs
+    config.dists_weight = 2.0
+    with_texture, logs = refiner_loss(config)(model, batch)
+    assert logs["dists"] > 0 and with_texture.item() == pytest.approx(loss.item() + 2.0 * logs["dists"], rel=1e-4)
 
 
 def test_masked_stats_are_channel_mean_and_log_std_of_the_covered_pixels():
@@ -218,3 +222,26 @@ def test_lpips_from_features_equals_the_lpips_model():
     feats = [vgg.net(vgg.scaling_layer(t)) for t in (x, y)]
     with torch.no_grad():
         assert torch.allclose(lpips_from_features(vgg, *feats), vgg(x, y).flatten(), atol=1e-6)
+
+
+def test_growing_a_trained_refiner_keeps_its_output_until_the_new_blocks_train():
+    from artrestore.hub.exemplar_refiner import ExemplarRefiner
+    from artrestore.training.refiner import with_global_blocks
+
+    torch.manual_seed(0)
+    trained = ExemplarRefiner(channels=(8, 16), style_dim=4, dilations=(2,)).eval()
+    for p in trained.parameters():
+        p.data.normal_(0, 0.2)
+    grown = with_global_blocks(trained, 2).eval()
+    assert grown.config.global_blocks == 2 and len(grown.spectral) == 2
+    assert with_global_blocks(grown, 1) is grown  # already as many: unchanged
+    g = torch.Generator().manual_seed(1)
+    image = torch.rand(1, 3, 32, 32, generator=g)
+    mask = (torch.rand(1, 1, 32, 32, generator=g) > 0.6).float()
+    exemplar = image * (1 - mask) + torch.rand(1, 3, 32, 32, generator=g) * mask
+    style = torch.randn(1, 4, generator=g)
+    with torch.no_grad():
+        torch.testing.assert_close(grown(exemplar, image, mask, style), trained(exemplar, image, mask, style))
+        for p in grown.spectral.parameters():
+            p.data.normal_(0, 0.2)
+        assert not torch.allclose(grown(exemplar, image, mask, style), trained(exemplar, image, mask, style))
