@@ -72,14 +72,17 @@ class DISTSModel(nn.Module):
         c1 = c2 = 1e-6
         similarity = torch.zeros(x.shape[0], device=x.device)
         for a, b, u, v in zip(alphas, betas, fx, fy):
-            if weight is None:
-                w = torch.ones_like(u[:, :1]) / (u.shape[2] * u.shape[3])  # (b, 1, h_l, w_l), summing to one
+            if weight is None:  # the plain spatial mean: the bench's path, no weight map built
+
+                def mean(t: torch.Tensor) -> torch.Tensor:
+                    return t.mean((2, 3), keepdim=True)  # (b, c, 1, 1)
+
             else:
-                w = F.adaptive_avg_pool2d(weight.to(u.dtype), u.shape[-2:])
+                w = F.adaptive_avg_pool2d(weight.to(u.dtype), u.shape[-2:])  # (b, 1, h_l, w_l)
                 w = w / w.sum((2, 3), keepdim=True).clamp_min(1e-8)
 
-            def mean(t: torch.Tensor, w: torch.Tensor = w) -> torch.Tensor:
-                return (t * w).sum((2, 3), keepdim=True)  # (b, c, 1, 1)
+                def mean(t: torch.Tensor, w: torch.Tensor = w) -> torch.Tensor:
+                    return (t * w).sum((2, 3), keepdim=True)  # (b, c, 1, 1)
 
             mu_u, mu_v = mean(u), mean(v)
             structure = (2 * mu_u * mu_v + c1) / (mu_u**2 + mu_v**2 + c1)
