@@ -35,6 +35,9 @@ class LoopSettings:
 
     out: str = opt("runs/train", "run folder (an existing run there is resumed)")
     steps: int = opt(1000, "optimiser steps in total")
+    stop_after: int | None = opt(
+        None, "end the run (checkpoint, final/) after this step; the learning-rate schedule still spans --steps"
+    )
     batch_size: int = opt(8, "batch size per process")
     lr: float = opt(1e-3, "peak AdamW learning rate (linear warm-up, cosine decay)")
     warmup: int = opt(100, "warm-up steps")

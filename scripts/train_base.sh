@@ -66,4 +66,8 @@ $PY -m artrestore.cli train-refiner --init runs/refiner/final --out runs/refiner
     --l1-weight 0.2
 $PY -m artrestore.cli train-refiner --init runs/refiner_lpips/final --out runs/refiner256 --crop 256 --no-style-set \
     --pool-size 4000 --batch-size 3 --lr 3e-4 --steps 800
-$PY -m artrestore.cli export --update --out checkpoints/artrestore-base --refiner runs/refiner256/final
+#    then a texture term (DISTS over the hole): step 700 of a 1,000-step schedule
+$PY -m artrestore.cli train-refiner --init runs/refiner256/final --out runs/refiner_dists --crop 256 --no-style-set \
+    --pool-size 3000 --batch-size 3 --lr 2e-4 --warmup 50 --steps 1000 --stop-after 700 --checkpoint-every 100 \
+    --dists-weight 1.0
+$PY -m artrestore.cli export --update --out checkpoints/artrestore-base --refiner runs/refiner_dists/final

@@ -200,7 +200,12 @@ def train(
 
     Returns:
         ``{"steps", "seconds", "final_loss", "world_size", "out"}``.
+
+    Raises:
+        ValueError: ``settings.stop_after`` is not a step of the schedule (1 to ``settings.steps``).
     """
+    if settings.stop_after is not None and not 1 <= settings.stop_after <= settings.steps:
+        raise ValueError(f"stop_after: expected a step from 1 to steps ({settings.steps}), got {settings.stop_after}")
     from accelerate import Accelerator
     from accelerate.utils import set_seed
 
@@ -232,10 +237,11 @@ def train(
         previous_seconds = float(rows[-1]["seconds"]) if rows else 0.0
     start = time.perf_counter() - previous_seconds
     model.train()
-    bar = tqdm(total=settings.steps, initial=counter.step, desc=title, disable=not accelerator.is_main_process)
+    end = settings.steps if settings.stop_after is None else settings.stop_after  # the schedule spans settings.steps
+    bar = tqdm(total=end, initial=counter.step, desc=title, disable=not accelerator.is_main_process)
     batches_per_epoch = max(1, len(loader))
     last_loss = float("nan")
-    while counter.step < settings.steps:
+    while counter.step < end:
         epoch_pos = counter.step % batches_per_epoch
         epoch_loader = accelerator.skip_first_batches(loader, epoch_pos) if epoch_pos else loader
         for batch in epoch_loader:
@@ -249,7 +255,7 @@ def train(
             if ema is not None:
                 ema.update(accelerator.unwrap_model(model), counter.step)
             counter.step += 1
-            log_now = counter.step % settings.log_every == 0 or counter.step in (1, settings.steps)
+            log_now = counter.step % settings.log_every == 0 or counter.step in (1, end)
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.4f}")  # this process's loss; the log holds the all-process mean
             if log_now:  # a collective: every process joins, only on logging steps (not every step)
@@ -263,7 +269,7 @@ def train(
                     "seconds": round(time.perf_counter() - start, 1),
                 }
                 log.write(row)
-            if counter.step % settings.checkpoint_every == 0 or counter.step == settings.steps:
+            if counter.step % settings.checkpoint_every == 0 or counter.step == end:
                 accelerator.wait_for_everyone()
                 accelerator.save_state(str(out / "checkpoints" / f"step_{counter.step}"))
                 if accelerator.is_main_process:
@@ -271,7 +277,7 @@ def train(
                         Path(out, "checkpoints").glob("step_*"), key=lambda p: int(p.name.split("_")[1])
                     )[: -settings.keep_checkpoints]:
                         shutil.rmtree(old, ignore_errors=True)
-            if counter.step >= settings.steps:
+            if counter.step >= end:
                 break
     bar.close()
     accelerator.wait_for_everyone()

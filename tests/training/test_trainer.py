@@ -75,6 +75,30 @@ def test_resume_continues_from_checkpoint(tmp_path):
     assert summary["steps"] == 10 and [int(r["step"]) for r in rows] == list(range(1, 11))
 
 
+def test_stop_after_ends_early_on_the_full_schedule_and_resumes_to_the_end(tmp_path):
+    torch.manual_seed(0)
+    run = tmp_path / "r"
+    summary = train(DamageDetector(channels=(4, 8)), _Squares(), _loss, _settings(run, stop_after=7))
+    rows = list(csv.DictReader(open(run / "loss_log.csv")))
+    assert summary["steps"] == 7 and latest_checkpoint(run).name == "step_7" and (run / "final").exists()
+    full = _settings(tmp_path / "full")
+    lr_7 = [float(r["lr"]) for r in rows][-1]
+    torch.manual_seed(0)
+    train(DamageDetector(channels=(4, 8)), _Squares(), _loss, full)
+    full_rows = list(csv.DictReader(open(tmp_path / "full" / "loss_log.csv")))
+    assert lr_7 == pytest.approx(float(full_rows[6]["lr"])), "the schedule spans steps, not stop_after"
+    assert float(full_rows[-1]["lr"]) < lr_7
+    summary = train(DamageDetector(channels=(4, 8)), _Squares(), _loss, _settings(run))
+    assert summary["steps"] == 12
+
+
+@pytest.mark.parametrize("stop_after", [0, 13])
+def test_stop_after_outside_the_schedule_is_refused(tmp_path, stop_after):
+    with pytest.raises(ValueError, match="stop_after"):
+        train(DamageDetector(channels=(4, 8)), _Squares(), _loss, _settings(tmp_path, stop_after=stop_after))
+    assert not any(tmp_path.iterdir()), "refused before any work"
+
+
 def test_ema_tracks_weights():
     model = torch.nn.Linear(2, 2)
     ema = EMA(model, 0.5)
