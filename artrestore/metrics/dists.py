@@ -72,18 +72,11 @@ class DISTSModel(nn.Module):
         c1 = c2 = 1e-6
         similarity = torch.zeros(x.shape[0], device=x.device)
         for a, b, u, v in zip(alphas, betas, fx, fy):
-            if weight is None:  # the plain spatial mean: the bench's path, no weight map built
-
-                def mean(t: torch.Tensor) -> torch.Tensor:
-                    return t.mean((2, 3), keepdim=True)  # (b, c, 1, 1)
-
-            else:
+            w = None  # the plain spatial mean: the bench's path builds no weight map
+            if weight is not None:
                 w = F.adaptive_avg_pool2d(weight.to(u.dtype), u.shape[-2:])  # (b, 1, h_l, w_l)
                 w = w / w.sum((2, 3), keepdim=True).clamp_min(1e-8)
-
-                def mean(t: torch.Tensor, w: torch.Tensor = w) -> torch.Tensor:
-                    return (t * w).sum((2, 3), keepdim=True)  # (b, c, 1, 1)
-
+            mean = functools.partial(_spatial_mean, weight=w)
             mu_u, mu_v = mean(u), mean(v)
             structure = (2 * mu_u * mu_v + c1) / (mu_u**2 + mu_v**2 + c1)
             var_u, var_v = mean((u - mu_u) ** 2), mean((v - mu_v) ** 2)
@@ -91,6 +84,11 @@ class DISTSModel(nn.Module):
             texture = (2 * cov + c2) / (var_u + var_v + c2)
             similarity = similarity + (a * structure).sum((1, 2, 3)) + (b * texture).sum((1, 2, 3))
         return 1 - similarity  # (b,)
+
+
+def _spatial_mean(t: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
+    """(b, c, 1, 1) mean of (b, c, h, w) ``t`` over space, weighted by ``weight`` ((b, 1, h, w), summing to one)."""
+    return t.mean((2, 3), keepdim=True) if weight is None else (t * weight).sum((2, 3), keepdim=True)
 
 
 @functools.lru_cache(maxsize=1)

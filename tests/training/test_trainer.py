@@ -82,7 +82,7 @@ def test_stop_after_ends_early_on_the_full_schedule_and_resumes_to_the_end(tmp_p
     rows = list(csv.DictReader(open(run / "loss_log.csv")))
     assert summary["steps"] == 7 and latest_checkpoint(run).name == "step_7" and (run / "final").exists()
     full = _settings(tmp_path / "full")
-    lr_7 = [float(r["lr"]) for r in rows][-1]
+    lr_7 = float(rows[-1]["lr"])
     torch.manual_seed(0)
     train(DamageDetector(channels=(4, 8)), _Squares(), _loss, full)
     full_rows = list(csv.DictReader(open(tmp_path / "full" / "loss_log.csv")))
