@@ -30,6 +30,7 @@ PIPELINE_MODULES = (
     "crop_plan",
     "damage_detection",
     "masked_fill",
+    "precision",
 )
 BUNDLE_FILES = {
     **{f"{m}.py": f"{m}.py" for m in PIPELINE_MODULES},

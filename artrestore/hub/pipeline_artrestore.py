@@ -20,6 +20,7 @@ import importlib
 import json
 import os
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,9 +37,10 @@ from .damage_plan import DamagePlan, plan_damage
 from .exemplar_fill import EXEMPLAR_FILLS, patchmatch_available, patchmatch_fill
 
 # diffusers' remote-code loader copies only the modules this file imports, not their own imports: masked_fill is
-# imported here for damage_plan and tile_denoising
-from .masked_fill import pushpull_fill  # noqa: F401
+# imported here for damage_plan and tile_denoising (and used here)
+from .masked_fill import pushpull_fill
 from .pipeline_output import ArtRestorePipelineOutput, RestorationRecord
+from .precision import check_precision, precision_autocast
 from .settings import COMPONENTS, FADING_METHODS, MAX_INFERENCE_STEPS, ComponentSwitches, PipelineSettings
 from .tile_denoising import DenoiseSettings, TileDenoisingMixin, TileInputs
 
@@ -70,7 +72,8 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
             transform under the fade map (``fading="invert"``), or None (faded areas are then denoised).
         exemplar_refiner: :class:`ExemplarRefiner` that corrects the first (exemplar) fill of the paint losses
             before denoising starts from it, or None (the fill is used as made or given).
-        default_steps, default_strength, exemplar_fill, exemplar_patch_size, tile_size, context, top_k,
+        default_steps, default_strength, exemplar_fill, exemplar_patch_size, refiner_precision, tile_size, context,
+            top_k,
             thin_damage_px, hairline_px, boundary_correction, attribution_block, attribution_weighting,
             guidance_scale: the saved configuration; see :class:`PipelineSettings`, whose defaults are the shipped
             model's.
@@ -96,6 +99,7 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
         default_strength: float = PipelineSettings.default_strength,
         exemplar_fill: str = PipelineSettings.exemplar_fill,
         exemplar_patch_size: int = PipelineSettings.exemplar_patch_size,
+        refiner_precision: str = PipelineSettings.refiner_precision,
         tile_size: int = PipelineSettings.tile_size,
         context: int = PipelineSettings.context,
         top_k: int = PipelineSettings.top_k,
@@ -111,6 +115,7 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
             raise ValueError(f"attribution_weighting: expected one of {WEIGHTINGS}, got {attribution_weighting!r}")
         if exemplar_fill not in EXEMPLAR_FILLS:
             raise ValueError(f"exemplar_fill: expected one of {EXEMPLAR_FILLS}, got {exemplar_fill!r}")
+        check_precision(refiner_precision, "refiner_precision")
         if isinstance(default_strength, bool) or not 0 <= default_strength <= 1:
             raise ValueError(f"default_strength: expected a number in [0, 1], got {default_strength!r}")
         self.register_modules(
@@ -130,6 +135,7 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
             default_strength=default_strength,
             exemplar_fill=exemplar_fill,
             exemplar_patch_size=exemplar_patch_size,
+            refiner_precision=refiner_precision,
             tile_size=tile_size,
             context=context,
             top_k=top_k,
@@ -436,15 +442,36 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
             found.append(decide(probs, fade, **settings))
         return found
 
-    def certify(self, image: np.ndarray, region: np.ndarray, artist: str | None) -> Any | None:
+    def certify(
+        self, image: np.ndarray, region: np.ndarray, artist: str | None, *, inferred: Future | None = None
+    ) -> Any | None:
         """The style certificate of ``region`` of ``image`` (H, W, 3 uint8), or None without a certifier or when
-        the artist has no certificate centroid."""
+        the artist has no certificate centroid.
+
+        Args:
+            image: (H, W, 3) uint8, the restored painting.
+            region: (H, W) bool, the restored pixels.
+            artist: the artist to certify against, or None (the one :meth:`infer_artist` started; without it, the
+                certifier infers one from the restored painting).
+            inferred: the future of :meth:`infer_artist`.
+        """
         certifier = self.style_certifier
         if certifier is None or not region.any() or (artist is not None and artist not in certifier.artist_names):
             return None
+        if artist is None and inferred is not None:
+            return certifier.certify(image, region, inferred.result(), inferred=True)
         return certifier.certify(image, region, artist)
 
-    # ---------------------------------------------------------------------------------------- painting stages
+    def infer_artist(self, plan: DamagePlan, artist: str | None, background: ThreadPoolExecutor) -> Future | None:
+        """Start inferring, on ``background``, the artist the certificate is issued against when the call names
+        none: the certifier's nearest centroid to the mostly undamaged blocks of the painting before its losses are
+        restored (they are filled smoothly for it), so no choice of the restoration can sway it. It runs beside the
+        exemplar fill (PatchMatch runs on one core and releases the GIL). None when nothing needs inferring."""
+        certifier = self.style_certifier
+        if certifier is None or artist is not None or not plan.changed.any():
+            return None
+        return background.submit(_infer_unrestored_artist, certifier, plan.image, plan.mask, plan.changed)
+
     def find_damage(
         self, images: list[PIL.Image.Image], masks: list, fades: list, detect: bool, *, artist: str | None = None
     ) -> tuple[list, list, str]:
@@ -540,7 +567,8 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
             exemplar = self._to_tensor(np.ascontiguousarray(init_p[sl])).to(dtype)  # (1, 3, s, s) in [0, 1]
             known = self._to_tensor(np.ascontiguousarray(image_p[sl])).to(dtype)
             hole = torch.from_numpy(region_p[sl].astype(np.float32))[None, None].to(dtype)  # (1, 1, s, s)
-            refined = refiner(exemplar, known, hole, None if style is None else style.to(dtype))  # (1, 3, s, s)
+            with precision_autocast(self.config.refiner_precision, refiner.device):
+                refined = refiner(exemplar, known, hole, None if style is None else style.to(dtype))  # (1, 3, s, s)
             blender.add(tile, refined[0].permute(1, 2, 0).float().numpy() * 255.0)
         return dataclasses.replace(plan, init=blender.result())
 
@@ -712,25 +740,26 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
         masks, fades, source = self.find_damage(images, masks, fades, detect, artist=settings.artist)
 
         results, attributions, certificates, records = [], [], [], []
-        for im, mk, fd, init in zip(images, masks, fades, inits):
-            # 3. split the damage: thin damage and faded colour are restored in pixel space, the rest is denoised
-            plan = self.prepare_damage(np.asarray(im), mk, fd, init, fading=fading)
-            # 4. the exemplar fill of the paint losses (unless init_image gives one, or denoising is from noise)
-            plan = self.fill_exemplar(plan, settings.strength)
-            # 5. encode the style (the artist's, or inferred from the undamaged painting)
-            style, style_from = self.prepare_style(plan, settings.artist, settings.switches)
-            # 6. correct the first fill with the exemplar refiner
-            plan = self.refine_exemplar(plan, style, settings.switches)
-            # 7. denoise tiles around the damage (from the fill noised to strength; none at 0) and blend them in
-            done = self.denoise_tiles(plan, style, settings, attribution=attribution)
-            # 8. attribute the restored blocks to memory-bank patches, certify the style
-            recorder = done.recorder
-            attributions.append(
-                recorder.result(done.image, plan.region, self.memory_bank, self.decode_latents) if recorder else None
-            )
-            certificates.append(self.certify(done.image, plan.changed, settings.artist) if certify else None)
-            results.append(done.image)
-            records.append(self._record(plan, done, settings, (mk, fd, init), source=source, style=style_from))
+        with ThreadPoolExecutor(max_workers=1) as background:  # the certificate's artist evidence, beside the fill
+            for im, mk, fd, init in zip(images, masks, fades, inits):
+                # 3. split the damage: thin damage and faded colour are restored in pixel space, the rest is denoised
+                plan = self.prepare_damage(np.asarray(im), mk, fd, init, fading=fading)
+                inferred = self.infer_artist(plan, settings.artist, background) if certify else None
+                # 4. the exemplar fill of the paint losses (unless init_image gives one, or denoising is from noise)
+                plan = self.fill_exemplar(plan, settings.strength)
+                # 5. encode the style (the artist's, or inferred from the undamaged painting)
+                style, style_from = self.prepare_style(plan, settings.artist, settings.switches)
+                # 6. correct the first fill with the exemplar refiner
+                plan = self.refine_exemplar(plan, style, settings.switches)
+                # 7. denoise tiles around the damage (from the fill noised to strength; none at 0) and blend them in
+                done = self.denoise_tiles(plan, style, settings, attribution=attribution)
+                # 8. attribute the restored blocks to memory-bank patches, certify the style
+                recorder, bank, decode = done.recorder, self.memory_bank, self.decode_latents
+                attributions.append(recorder.result(done.image, plan.region, bank, decode) if recorder else None)
+                cert = self.certify(done.image, plan.changed, settings.artist, inferred=inferred) if certify else None
+                certificates.append(cert)
+                results.append(done.image)
+                records.append(self._record(plan, done, settings, (mk, fd, init), source=source, style=style_from))
         self.maybe_free_model_hooks()
 
         # 9. postprocess
@@ -800,6 +829,14 @@ def _block_mean(array: np.ndarray, factor: int, rows: int = 256) -> np.ndarray:
         part = array[y * factor : min(h, y + rows) * factor, : w * factor].astype(np.float32)
         out[y : y + rows] = part.reshape(-1, factor, w, factor, array.shape[2]).mean(axis=(1, 3))
     return out
+
+
+@torch.no_grad()
+def _infer_unrestored_artist(certifier: Any, image: np.ndarray, holes: np.ndarray, region: np.ndarray) -> str:
+    """``certifier``'s artist for ``image`` (H, W, 3 uint8) with its ``holes`` (H, W bool) filled smoothly."""
+    x = torch.tensor(image).permute(2, 0, 1)[None].float()  # (1, 3, H, W), a copy: image may be read-only
+    filled = pushpull_fill(x, torch.tensor(holes)[None, None].float())[0].permute(1, 2, 0)  # (H, W, 3)
+    return certifier.infer_artist(filled.round().clamp(0, 255).to(torch.uint8).numpy(), region)
 
 
 def _as_list(x: Any) -> list:

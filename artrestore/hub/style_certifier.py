@@ -428,7 +428,7 @@ class StyleCertifier(ModelMixin, ConfigMixin):
             x = torch.from_numpy(_block_mean(image, factor)).permute(2, 0, 1)[None]  # (1, 3, H / f, W / f)
             r = torch.from_numpy(_block_mean(region[..., None], factor)).permute(2, 0, 1)[None]
         else:
-            x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float()  # (1, 3, H, W)
+            x = torch.tensor(image).permute(2, 0, 1)[None].float()  # (1, 3, H, W), a copy
             r = torch.from_numpy(region.astype(np.float32))[None, None]  # (1, 1, H, W)
         x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
         small = x[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8).numpy()
@@ -500,20 +500,24 @@ class StyleCertifier(ModelMixin, ConfigMixin):
         return self.artist_names[int(dist.mean(0).argmin())]
 
     @torch.no_grad()
-    def certify(self, image: np.ndarray, region: np.ndarray, artist: str | None = None) -> StyleCertificate:
+    def certify(
+        self, image: np.ndarray, region: np.ndarray, artist: str | None = None, *, inferred: bool = False
+    ) -> StyleCertificate:
         """Certify the restored ``region`` of ``image`` against ``artist``.
 
         Args:
             image: (H, W, 3) uint8, the restored painting.
             region: (H, W) bool, the restored pixels.
             artist: the artist to certify against; None = the nearest centroid of the undamaged painting.
+            inferred: ``artist`` is one the caller inferred with :meth:`infer_artist` (recorded as the
+                certificate's ``artist_source``).
 
         Returns:
             :class:`StyleCertificate`; its block boxes are in ``image`` pixels.
         """
         if not region.any():
             raise ValueError("region: nothing was restored, there is nothing to certify")
-        source = "given"
+        source = "inferred" if inferred else "given"
         if artist is None:
             artist, source = self.infer_artist(image, region), "inferred"
         elif artist in self.reference_artists:

@@ -40,6 +40,9 @@ class PipelineSettings:
             the strength is below 1: ``"patchmatch"`` (texture copied from the painting, ``exemplar_fill.py``) or
             ``"none"`` (denoising then starts from noise).
         exemplar_patch_size: PatchMatch patch side in pixels of the exemplar fill.
+        refiner_precision: the exemplar refiner's arithmetic (``precision.py``): ``"auto"`` (bfloat16 autocast
+            where the device has it in hardware: CUDA, or a CPU with AVX512-BF16 or AMX; float32 elsewhere),
+            ``"float32"`` or ``"bfloat16"``.
         tile_size: largest tile side in pixels; smaller damage runs as one crop around it.
         context: context margin in pixels around the damage (and tile overlap).
         top_k: retrieved memory-bank patches per tile.
@@ -63,6 +66,7 @@ class PipelineSettings:
     default_strength: float = 0.0
     exemplar_fill: str = "patchmatch"
     exemplar_patch_size: int = 3
+    refiner_precision: str = "auto"
     tile_size: int = 768
     context: int = 48
     top_k: int = 8

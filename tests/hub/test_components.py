@@ -229,6 +229,7 @@ def test_component_files_are_self_contained(name):
         "math",
         "dataclasses",
         "collections",
+        "concurrent",
         "contextlib",
         "typing",
         "enum",

@@ -469,6 +469,8 @@ def test_strength_zero_needs_a_first_fill_and_inverted_fading(monkeypatch):
     pipe(image=image, mask_image=mask, init_image=image)  # a given fill needs no PatchMatch
     with pytest.raises(ValueError, match="exemplar_fill"):
         build_tiny_pipeline().__class__(**{**_components(pipe), "exemplar_fill": "lama"})
+    with pytest.raises(ValueError, match="refiner_precision: expected one of"):
+        build_tiny_pipeline().__class__(**{**_components(pipe), "refiner_precision": "half"})
 
 
 def _components(pipe) -> dict:

@@ -108,6 +108,33 @@ def test_pipeline_fills_certificates():
     assert again.certificates[0].artist_source == "references"
 
 
+def test_the_inferred_artist_comes_from_the_painting_before_restoration():
+    """With no artist named, the certificate's artist is inferred (beside the fill) from the unrestored painting,
+    its losses filled smoothly: the restoration cannot sway it, and it does not change the restoration."""
+    from artrestore.hub.masked_fill import pushpull_fill
+
+    pipe = build_tiny_pipeline(certifier=True)
+    pipe.set_progress_bar_config(disable=True)
+    img = _painting(9)
+    m = np.zeros((64, 96), bool)
+    m[10:40, 20:60] = True
+    mask = PIL.Image.fromarray(m.astype(np.uint8) * 255)
+    out = pipe(PIL.Image.fromarray(img), mask, generator=torch.Generator().manual_seed(0))
+    cert = out.certificates[0]
+    x = torch.from_numpy(img).permute(2, 0, 1)[None].float()
+    filled = pushpull_fill(x, torch.from_numpy(m)[None, None].float())[0].permute(1, 2, 0)
+    before = filled.round().clamp(0, 255).to(torch.uint8).numpy()
+    assert cert.artist_source == "inferred" and cert.artist == pipe.style_certifier.infer_artist(before, m)
+    direct = pipe.style_certifier.certify(np.asarray(out.images[0]), m, cert.artist)
+    assert cert.distances == pytest.approx(direct.distances)  # certified on the restoration
+    plain = pipe(PIL.Image.fromarray(img), mask, generator=torch.Generator().manual_seed(0), certify=False)
+    assert np.array_equal(np.asarray(plain.images[0]), np.asarray(out.images[0]))
+    certifier = pipe.style_certifier
+    other = next(a for a in certifier.artist_names if a != cert.artist)
+    passed = certifier.certify(np.asarray(out.images[0]), m, other, inferred=True)
+    assert passed.artist == other and passed.artist_source == "inferred"
+
+
 def test_vgg_weights_are_stored_in_half_precision(certifier, tmp_path):
     from safetensors.torch import load_file
 
