@@ -50,6 +50,9 @@ class LoopSettings:
     seed: int = opt(0, "data and initialisation seed")
     threads: int = opt(2, "torch threads per process")
     workers: int = opt(0, "DataLoader worker processes")
+    mixed_precision: str = opt(
+        "no", "no, or bf16: bfloat16 autocast of the model and the losses (a GPU, or a CPU with AVX512-BF16 or AMX)"
+    )
 
 
 @dataclass

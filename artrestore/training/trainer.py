@@ -27,6 +27,8 @@ from tqdm.auto import tqdm
 
 from ..config import LoopSettings
 
+MIXED_PRECISIONS = ("no", "bf16")  # accelerate's names: float32, or bfloat16 autocast
+
 
 class EMA:
     """Exponential moving average of a model's parameters, checkpointable by accelerate."""
@@ -202,15 +204,22 @@ def train(
         ``{"steps", "seconds", "final_loss", "world_size", "out"}``.
 
     Raises:
-        ValueError: ``settings.stop_after`` is not a step of the schedule (1 to ``settings.steps``).
+        ValueError: ``settings.stop_after`` is not a step of the schedule (1 to ``settings.steps``), or
+            ``settings.mixed_precision`` is not one of :data:`MIXED_PRECISIONS`.
     """
     if settings.stop_after is not None and not 1 <= settings.stop_after <= settings.steps:
         raise ValueError(f"stop_after: expected a step from 1 to steps ({settings.steps}), got {settings.stop_after}")
+    if settings.mixed_precision not in MIXED_PRECISIONS:
+        raise ValueError(f"mixed_precision: expected one of {MIXED_PRECISIONS}, got {settings.mixed_precision!r}")
     from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
     from accelerate.utils import set_seed
 
     torch.set_num_threads(settings.threads)
-    accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    # accelerate keeps one state per process: a second run in the same process (another precision) starts afresh,
+    # as transformers' Trainer does; the distributed part (PartialState) stays
+    AcceleratorState._reset_state(reset_partial_state=False)
+    accelerator = Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=settings.mixed_precision)
     set_seed(settings.seed)
     out = Path(settings.out)
     if accelerator.is_main_process:
@@ -245,7 +254,8 @@ def train(
         epoch_pos = counter.step % batches_per_epoch
         epoch_loader = accelerator.skip_first_batches(loader, epoch_pos) if epoch_pos else loader
         for batch in epoch_loader:
-            loss, logs = loss_fn(model, batch)
+            with accelerator.autocast():  # the losses' own networks too (LPIPS-vgg, DISTS), under bf16
+                loss, logs = loss_fn(model, batch)
             accelerator.backward(loss)
             if settings.grad_clip > 0:
                 accelerator.clip_grad_norm_(model.parameters(), settings.grad_clip)

@@ -99,6 +99,26 @@ def test_stop_after_outside_the_schedule_is_refused(tmp_path, stop_after):
     assert not any(tmp_path.iterdir()), "refused before any work"
 
 
+def test_bf16_mixed_precision_runs_model_and_losses_in_bfloat16_and_keeps_float32_weights(tmp_path):
+    seen = []
+
+    def loss(model, batch):  # a network of the loss (LPIPS, DISTS) runs where the loss function does
+        seen.append(torch.nn.functional.conv2d(batch["image"], torch.ones(1, 3, 3, 3)).dtype)
+        return _loss(model, batch)
+
+    torch.manual_seed(0)
+    run = tmp_path / "bf16"
+    summary = train(DamageDetector(channels=(4, 8)), _Squares(), loss, _settings(run, mixed_precision="bf16"))
+    rows = list(csv.DictReader(open(run / "loss_log.csv")))
+    assert summary["steps"] == 12 and set(seen) == {torch.bfloat16}
+    assert float(rows[-1]["loss"]) < float(rows[0]["loss"])
+    back = DamageDetector.from_pretrained(str(run / "final"))
+    assert all(p.dtype == torch.float32 for p in back.parameters())
+    with pytest.raises(ValueError, match="mixed_precision: expected one of"):
+        train(DamageDetector(channels=(4, 8)), _Squares(), _loss, _settings(tmp_path / "bad", mixed_precision="fp8"))
+    assert not (tmp_path / "bad").exists(), "refused before any work"
+
+
 def test_ema_tracks_weights():
     model = torch.nn.Linear(2, 2)
     ema = EMA(model, 0.5)
