@@ -10,6 +10,8 @@ import torch
 from artrestore.hub import precision
 from artrestore.hub.exemplar_refiner import ExemplarRefiner
 
+from .test_exemplar_refiner import _inputs
+
 CPU = torch.device("cpu")
 
 
@@ -31,11 +33,8 @@ def test_a_bfloat16_refiner_stays_close_and_leaves_pixels_outside_the_hole_exact
     refiner = ExemplarRefiner(channels=(8, 16), style_dim=4, dilations=(2,)).eval()
     for p in refiner.parameters():  # a stand-in for a trained refiner
         p.data.normal_(0, 0.05)
-    g = torch.Generator().manual_seed(4)
-    image = torch.rand(2, 3, 48, 48, generator=g)
-    mask = (torch.rand(2, 1, 48, 48, generator=g) > 0.7).float()
-    exemplar = image * (1 - mask) + torch.rand(2, 3, 48, 48, generator=g) * mask
-    style = torch.randn(2, 4, generator=g)
+    exemplar, image, mask = _inputs(4, 48)
+    style = torch.randn(2, 4, generator=torch.Generator().manual_seed(4))
     with torch.no_grad():
         full = refiner(exemplar, image, mask, style)
         with precision.precision_autocast("bfloat16", CPU):
