@@ -740,7 +740,7 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
         masks, fades, source = self.find_damage(images, masks, fades, detect, artist=settings.artist)
 
         results, attributions, certificates, records = [], [], [], []
-        with ThreadPoolExecutor(max_workers=1) as background:  # the certificate's artist evidence, beside the fill
+        with ThreadPoolExecutor(max_workers=1) as background:  # the certificate's artist, inferred beside the fill
             for im, mk, fd, init in zip(images, masks, fades, inits):
                 # 3. split the damage: thin damage and faded colour are restored in pixel space, the rest is denoised
                 plan = self.prepare_damage(np.asarray(im), mk, fd, init, fading=fading)
