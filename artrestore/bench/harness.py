@@ -26,7 +26,16 @@ from ..metrics import dists, lpips, masked_delta_e, masked_psnr, masked_ssim, se
 from .mask_families import MASK_FAMILIES, family_sample
 from .memory import PeakMemory
 from .model_method import register_model_methods
-from .report import aggregate, markdown_table, plot_rows, worse_share
+from .report import (
+    aggregate,
+    by_hole_width,
+    hole_width,
+    hole_width_markdown,
+    markdown_table,
+    plot_by_hole_width,
+    plot_rows,
+    worse_share,
+)
 
 DISTS_SIDE = 256  # DISTS is computed at 256 px short side, as its authors evaluate it
 
@@ -183,8 +192,24 @@ def _worse_than_patchmatch(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _by_hole_width(results: dict, out_dir: Path, reference: str = "patchmatch") -> str:
+    """Markdown section (and ``holes.png``): each method against PatchMatch by the width of the image's widest
+    hole; empty without PatchMatch records or hole widths (results of older runs)."""
+    records = results.get("records", [])
+    methods = list(dict.fromkeys(r["method"] for r in records))
+    if reference not in methods or not any(r.get("hole_px", 0.0) > 0 for r in records):
+        return ""
+    rows = by_hole_width(records, methods, reference)
+    plot_by_hole_width(rows, str(out_dir / "holes.png"), reference)
+    intro = (
+        "\nBy the width of each image's widest hole (pixels across, as twice the reach from undamaged paint; the "
+        "damage kinds with binary holes; [holes.png](holes.png)):\n\n"
+    )
+    return intro + hole_width_markdown(rows, reference)
+
+
 def write_report(results: dict, out_dir: Path) -> None:
-    """Write ``results.md``, ``results.json`` and ``plot.png`` for bench results."""
+    """Write ``results.md``, ``results.json``, ``plot.png`` and (with PatchMatch in the run) ``holes.png``."""
     env = results["environment"]
     title = f"{env['paintings']} {results['config']['split']} paintings at {results['config']['size']}px"
     md = (
@@ -197,6 +222,7 @@ def write_report(results: dict, out_dir: Path) -> None:
         md += f"\n{env['skipped_cases']} painting/kind cases had no mask file and were skipped.\n"
     md += _worse_than_patchmatch(results)
     out_dir.mkdir(parents=True, exist_ok=True)
+    md += _by_hole_width(results, out_dir)
     (out_dir / "results.md").write_text(md)
     (out_dir / "results.json").write_text(json.dumps(results, indent=1, default=float))
     plot_rows(results["rows"], str(out_dir / "plot.png"), title)
@@ -324,6 +350,7 @@ def run_bench(config: BenchConfig) -> dict:
             scores = score_outputs(clean, sample, list(outputs.values()))
             issued = [fns[n].conditioning(painting.artist) if fns[n].conditioning else None for n in outputs]
             certs = certify_outputs(certifier, sample, list(outputs.values()), painting.artist, issued)
+            widest = hole_width(sample.mask)
             for name, score, cert in zip(outputs, scores, certs):
                 records.append(
                     {
@@ -334,6 +361,7 @@ def run_bench(config: BenchConfig) -> dict:
                         "seed": seed,
                         "mask_share": float(sample.mask.mean()),
                         "fade_share": float((sample.fade > 0).mean()),
+                        "hole_px": widest,
                         "seconds": timing[name][0],
                         "peak_mb": timing[name][1],
                         **score,

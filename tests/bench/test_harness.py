@@ -40,6 +40,20 @@ def test_bench_writes_table_json_and_plot(painting_folder, tmp_path):
     assert list((out / "examples").glob("*.jpg"))
 
 
+def test_bench_reports_methods_by_hole_width_against_patchmatch(painting_folder, tmp_path):
+    results = run_bench(_config(painting_folder, tmp_path, methods="patchmatch,none", kinds="large_loss,fading"))
+    out = tmp_path / "out"
+    widths = {r["kind"]: r["hole_px"] for r in results["records"]}
+    assert widths["large_loss"] > 4 and widths["fading"] == 0.0  # fading has no binary hole
+    table = (out / "results.md").read_text()
+    assert "By the width of each image's widest hole" in table and "| none | 2 |" in table.split("By the width")[1]
+    assert (out / "holes.png").stat().st_size > 5_000
+    # without PatchMatch in the run there is nothing to compare with, so no section
+    run_bench(_config(painting_folder, tmp_path, out=str(tmp_path / "plain")))
+    assert "widest hole" not in (tmp_path / "plain" / "results.md").read_text()
+    assert not (tmp_path / "plain" / "holes.png").exists()
+
+
 def test_bench_runs_the_held_out_mask_families(painting_folder, tmp_path):
     results = run_bench(_config(painting_folder, tmp_path, kinds="polygon,lines,strokes,polygon_lines"))
     rows = {(r["kind"], r["method"]): r for r in results["rows"]}
