@@ -29,6 +29,7 @@ from .config import (
     PushConfig,
     RefinerTrainConfig,
     RestoreConfig,
+    StyleSpaceBenchConfig,
     VaeBenchConfig,
     VarnishTrainConfig,
     add_dataclass_arguments,
@@ -209,6 +210,15 @@ def cmd_bench_vae(config: VaeBenchConfig) -> int:
     return 0
 
 
+def cmd_bench_style_space(config: StyleSpaceBenchConfig) -> int:
+    from .bench.style_space import run_style_space_bench
+
+    result = run_style_space_bench(config)
+    print(Path(config.out, "style_space.md").read_text())
+    print(json.dumps(result["summary"]))
+    return 0
+
+
 def cmd_bench_large(config: LargeBenchConfig) -> int:
     from .bench.large import run_large_bench
 
@@ -279,6 +289,11 @@ COMMANDS: dict[str, tuple[type, Callable, str]] = {
     "bench": (BenchConfig, cmd_bench, "benchmark restoration methods on damaged validation paintings"),
     "bench-merge": (BenchMergeConfig, cmd_bench_merge, "merge the results of bench shards into one report"),
     "bench-vae": (VaeBenchConfig, cmd_bench_vae, "autoencoder reconstruction PSNR and LPIPS on held-out paintings"),
+    "bench-style-space": (
+        StyleSpaceBenchConfig,
+        cmd_bench_style_space,
+        "how often the style vector and the certificate name a held-out painting's artist",
+    ),
     "bench-large": (LargeBenchConfig, cmd_bench_large, "peak memory and time on a 4000x3000 painting"),
     "bench-detect": (DetectBenchConfig, cmd_bench_detect, "the detect section of the bench: IoU, F1, speed"),
     "detect": (DetectConfig, cmd_detect, "find cracks, scratches, paint loss and fading in a painting"),

@@ -434,6 +434,21 @@ class VaeBenchConfig:
 
 
 @dataclass
+class StyleSpaceBenchConfig:
+    """Settings of ``artrestore bench-style-space``: how often each of the model's style spaces names a held-out
+    painting's artist."""
+
+    model: str = opt(default_model, "ArtRestore model folder")
+    data: str = paintings_option()
+    split: str = opt("val", "which paintings: val, train or all")
+    size: int = opt(512, "paintings are resized (short side) and centre-cropped to size x size")
+    min_works: int = opt(15, "only paintings of artists with at least this many works (15: the ten main artists)")
+    limit: int | None = opt(None, "use at most this many paintings")
+    out: str = opt("bench_out/style_space", "output folder (style_space.json, style_space.md)")
+    threads: int = opt(2, "CPU threads")
+
+
+@dataclass
 class LargeBenchConfig:
     """Settings of ``artrestore bench-large``: peak memory and time on one full-resolution painting."""
 

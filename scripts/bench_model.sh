@@ -31,6 +31,8 @@ $A ablate --out bench_out/ablation --limit 4
 # does the artist matter: true against wrong artist, and the style switched off, on the ten main artists' large losses
 $A ablate --out bench_out/ablation_artist --variants full,wrong_artist,no_style --kinds large_loss --min-works 15 \
   --limit 20 --examples 0
+# does the style space the generator is conditioned on carry the artist (and the certificate's embedding)
+$A bench-style-space --out bench_out/style_space
 $A bench --out bench_out/model_512 --limit 4 --kinds scratch,crack,small_loss,large_loss,mixed --examples 0 \
   --methods patchmatch,artrestore,artrestore-auto
 # masks the training simulator never draws (polygons, long straight lines, brush strokes), with G'MIC as a baseline

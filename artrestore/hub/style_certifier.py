@@ -487,17 +487,21 @@ class StyleCertifier(ModelMixin, ConfigMixin):
 
     # ------------------------------------------------------------------------------------------ certificate
     @torch.no_grad()
-    def infer_artist(self, image: np.ndarray, region: np.ndarray) -> str:
-        """The artist whose centroid is nearest, on average, to (at most :data:`INFER_BLOCKS`, evenly spread)
-        mostly undamaged blocks of ``image``."""
+    def artist_distances(self, image: np.ndarray, region: np.ndarray) -> torch.Tensor:
+        """(artists,) mean cosine distance of (at most :data:`INFER_BLOCKS`, evenly spread) mostly undamaged blocks
+        of ``image`` to each artist's centroid, in the order of ``artist_names``."""
         view, share = self.working_view(image, region)
         grid = self._grid(1 - share)
         boxes = [box for box, kept in grid if kept >= 1 - self.config.min_restored_share]
         if not boxes:  # nothing mostly undamaged: the block with the most undamaged pixels
             boxes = [max(grid, key=lambda item: item[1])[0]]
         emb = self._embed_blocks(view, self._spread(boxes))  # (n, d)
-        dist = 1 - emb @ F.normalize(self.centroids, dim=1).T  # (n, artists)
-        return self.artist_names[int(dist.mean(0).argmin())]
+        return (1 - emb @ F.normalize(self.centroids, dim=1).T).mean(0)  # (artists,)
+
+    def infer_artist(self, image: np.ndarray, region: np.ndarray) -> str:
+        """The artist whose centroid is nearest, on average, to mostly undamaged blocks of ``image``
+        (:meth:`artist_distances`)."""
+        return self.artist_names[int(self.artist_distances(image, region).argmin())]
 
     @torch.no_grad()
     def certify(

@@ -1,4 +1,4 @@
-"""Ranking metrics: ROC AUC (pure functions on tensors)."""
+"""Ranking metrics: ROC AUC and the rank of a target among candidates (pure functions on tensors)."""
 
 from __future__ import annotations
 
@@ -32,3 +32,21 @@ def roc_auc(positive: torch.Tensor, negative: torch.Tensor) -> float:
     n, m = positive.numel(), negative.numel()
     u = ranks[:n].sum() - n * (n + 1) / 2.0
     return float(u / (n * m))
+
+
+def target_rank(scores: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Rank of each row's target among its candidates: how many candidates score strictly higher (0 = first).
+
+    Args:
+        scores: (n, k) scores, higher = more alike (e.g. cosine similarities to k artists).
+        target: (n,) index of the right candidate of each row.
+
+    Returns:
+        (n,) long ranks in [0, k - 1].
+    """
+    if scores.ndim != 2 or target.shape != scores.shape[:1]:
+        raise ValueError(
+            f"scores, target: expected (n, k) and (n,), got {tuple(scores.shape)} and {tuple(target.shape)}"
+        )
+    own = scores.gather(1, target.long()[:, None])  # (n, 1)
+    return (scores > own).sum(1)

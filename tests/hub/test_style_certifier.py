@@ -216,3 +216,16 @@ def test_the_guarantee_says_what_it_was_checked_on():
     assert own.startswith(f"On 4 paintings not used in calibration, genuine passages of {ARTISTS[1]} exceeded")
     assert "5.0 % of blocks (95 % interval 0.0-12.0 %" in own
     assert "of all the certifier's artists" in cert.certify(img, region, ARTISTS[0]).guarantee
+
+
+def test_artist_inference_names_the_artist_at_the_smallest_mean_distance(certifier):
+    img = _painting(3)
+    region = np.zeros(img.shape[:2], bool)
+    region[:, :40] = True
+    dist = certifier.artist_distances(img, region)
+    assert dist.shape == (len(ARTISTS),) and torch.all((dist >= 0) & (dist <= 2))
+    assert certifier.infer_artist(img, region) == ARTISTS[int(dist.argmin())]
+    # only the mostly undamaged blocks count: a change inside the restored region moves nothing
+    changed = img.copy()
+    changed[region] = 255 - changed[region]
+    torch.testing.assert_close(certifier.artist_distances(changed, region), dist)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from artrestore.metrics.ranking import roc_auc
+from artrestore.metrics.ranking import roc_auc, target_rank
 
 
 def _brute(pos, neg):
@@ -26,3 +26,11 @@ def test_extremes_and_errors():
     assert roc_auc(torch.tensor([0.0]), torch.tensor([1.0])) == 0.0
     with pytest.raises(ValueError, match="positive, negative"):
         roc_auc(torch.tensor([]), torch.tensor([1.0]))
+
+
+def test_target_rank_counts_the_candidates_scored_strictly_higher():
+    scores = torch.tensor([[0.9, 0.1, 0.5], [0.2, 0.2, 0.7], [0.3, 0.3, 0.3]])
+    assert target_rank(scores, torch.tensor([0, 1, 2])).tolist() == [0, 1, 0]
+    assert target_rank(scores, torch.tensor([1, 0, 0])).tolist() == [2, 1, 0]
+    with pytest.raises(ValueError, match="scores, target"):
+        target_rank(scores[0], torch.tensor([0]))
