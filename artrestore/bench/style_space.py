@@ -88,12 +88,11 @@ def run_style_space_bench(config: StyleSpaceBenchConfig) -> dict:
         raise ValueError(f"limit: expected a positive number of paintings, got {config.limit}")
     if config.size < 64:
         raise ValueError(f"size: expected at least 64 px, got {config.size}")
-    pipe = load_pipeline(config.model, config.threads)
-    bank = pipe.memory_bank.artist_vectors
-    certifier = pipe.style_certifier
-    collection = PaintingCollection.scan(config.data)
+    collection = PaintingCollection.scan(config.data)  # bad data, split or min_works fail before the model loads
     works = collection.works_per_artist()
     paintings = [p for p in split_collection(collection, config.split).records if works[p.artist] >= config.min_works]
+    pipe = load_pipeline(config.model, config.threads) if paintings else None
+    bank = pipe.memory_bank.artist_vectors if pipe is not None else {}
     paintings = [p for p in paintings if p.artist in bank]
     if config.limit:
         paintings = paintings[: config.limit]
@@ -102,6 +101,7 @@ def run_style_space_bench(config: StyleSpaceBenchConfig) -> dict:
             f"min_works: no {config.split!r} painting of an artist with at least {config.min_works} works is in the "
             "model's memory bank"
         )
+    certifier = pipe.style_certifier
     bank_names = sorted(bank)
     vectors = torch.stack([bank[a].float() for a in bank_names])  # (k, d)
     main = sorted({p.artist for p in paintings})

@@ -68,7 +68,13 @@ def test_ranks_each_painting_artist_in_both_spaces_and_writes_the_report(tiny_se
     assert "certificate embedding" in (out / "style_space.md").read_text()
 
 
-def test_rejects_settings_before_loading_the_model(tiny_setup, tmp_path):
+def test_rejects_settings_before_loading_the_model(tiny_setup, tmp_path, monkeypatch):
+    import artrestore.restore as restore_module
+
+    def must_not_load(model, threads):
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr(restore_module, "load_pipeline", must_not_load)
     with pytest.raises(ValueError, match="limit"):
         run_style_space_bench(StyleSpaceBenchConfig(data="unused", out=str(tmp_path), limit=0))
     with pytest.raises(ValueError, match="min_works"):
