@@ -19,6 +19,7 @@ from .config import (
     CertifyBenchConfig,
     CertifyConfig,
     DamageGridConfig,
+    DataPackConfig,
     DetectBenchConfig,
     DetectConfig,
     DetectorCalibrationConfig,
@@ -203,6 +204,19 @@ def cmd_push(config: PushConfig) -> int:
     return 0
 
 
+def cmd_pack_data(config: DataPackConfig) -> int:
+    from .data.pack import build_data_pack
+
+    manifest = build_data_pack(config)
+    styles = sum(manifest["style_images"].values())
+    print(
+        f"wrote {config.out}: {manifest['paintings']} training paintings of {manifest['artists']} artists and "
+        f"{styles} style-set images, {manifest['mib']} MiB of {config.max_mib}, in {manifest['seconds']} s"
+    )
+    print(f"train from it with {manifest['usage'].replace('<pack>', config.out)}")
+    return 0
+
+
 def cmd_bench_vae(config: VaeBenchConfig) -> int:
     from .bench.autoencoder import run_vae_bench
 
@@ -298,6 +312,11 @@ COMMANDS: dict[str, tuple[type, Callable, str]] = {
     "bench-detect": (DetectBenchConfig, cmd_bench_detect, "the detect section of the bench: IoU, F1, speed"),
     "detect": (DetectConfig, cmd_detect, "find cracks, scratches, paint loss and fading in a painting"),
     "damage-grid": (DamageGridConfig, cmd_damage_grid, "render every damage kind on one painting"),
+    "pack-data": (
+        DataPackConfig,
+        cmd_pack_data,
+        "pack the training paintings and a style-set sample into one small folder, to train from elsewhere",
+    ),
     "train-vae": (AutoencoderTrainConfig, cmd_train_vae, "train the latent autoencoder (resumable)"),
     "train-detector": (DetectorTrainConfig, cmd_train_detector, "train the damage detector (resumable)"),
     "train-varnish": (VarnishTrainConfig, cmd_train_varnish, "train the varnish estimator that restores fading"),

@@ -421,6 +421,20 @@ class PushConfig:
 
 
 @dataclass
+class DataPackConfig:
+    """Settings of ``artrestore pack-data``: the training data in one small folder, to train from on another machine
+    with ``--data <out>/paintings --style-data <out>/wikiart224``."""
+
+    out: str = opt("runs/data_pack", "pack folder to write (new, or empty)")
+    data: str = paintings_option("folder of <Artist>/*.jpg paintings; only the train split is packed")
+    style_data: str = opt(lambda: data_path("wikiart224"), "folder of <Style>/*.jpg")
+    max_side: int = opt(768, "longest side of a packed painting in px (the trainers read at most 1024)")
+    quality: int = opt(90, "JPEG quality of the re-encoded paintings, 1-100")
+    style_per_class: int = opt(250, "style-set images per style, copied unchanged (0: none)")
+    max_mib: float = opt(64.0, "largest size of the whole pack in MiB; a larger one is not written")
+
+
+@dataclass
 class VaeBenchConfig:
     """Settings of ``artrestore bench-vae``: autoencoder reconstruction quality on held-out paintings."""
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import json
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp")
+SPLIT_FILE = "split.json"  # in a root whose paintings all belong to one split (a training data pack)
 
 
 def artist_key(name: str) -> str:
@@ -56,17 +58,22 @@ class PaintingCollection:
     Args:
         root: folder whose subfolders are artists.
         records: filled by :meth:`scan`.
+        split: the split every painting belongs to, when the root says so in ``split.json`` (a training data pack,
+            ``"train"``); None for a collection to be split by :func:`~artrestore.data.split.split_ids`.
     """
 
     root: Path
     records: list[PaintingRecord] = field(default_factory=list)
+    split: str | None = None
 
     @classmethod
     def scan(cls, root: str | Path) -> PaintingCollection:
-        """Index ``root``. ``metadata.csv`` (columns ``file, artist[, title]``) is used when present.
+        """Index ``root``. ``metadata.csv`` (columns ``file, artist[, title]``) is used when present, and so is
+        ``split.json`` (``{"split": "train"}``, written by :func:`~artrestore.data.pack.build_data_pack`).
 
         Raises:
-            ValueError: ``root`` is not a folder or holds no images in artist subfolders.
+            ValueError: ``root`` is not a folder, holds no images in artist subfolders, or has a ``split.json``
+                that does not name the train split.
         """
         root = Path(root)
         if not root.is_dir():
@@ -93,7 +100,12 @@ class PaintingCollection:
             raise ValueError(f"data: no images found in artist subfolders of {root}")
         aliases = artist_aliases([r.artist for r in records])
         records = [dataclasses.replace(r, artist=aliases.get(r.artist, r.artist)) for r in records]
-        return cls(root, records)
+        split = None
+        if (root / SPLIT_FILE).exists():
+            split = json.loads((root / SPLIT_FILE).read_text()).get("split")
+            if split != "train":
+                raise ValueError(f"data: {root / SPLIT_FILE} names the split {split!r}; only 'train' is known")
+        return cls(root, records, split)
 
     def __len__(self) -> int:
         return len(self.records)
@@ -114,4 +126,4 @@ class PaintingCollection:
 
     def subset(self, ids: set[str]) -> PaintingCollection:
         """The paintings whose ``painting_id`` is in ``ids``."""
-        return PaintingCollection(self.root, [r for r in self.records if r.painting_id in ids])
+        return PaintingCollection(self.root, [r for r in self.records if r.painting_id in ids], self.split)

@@ -21,6 +21,8 @@ def split_ids(
     Within each artist, paintings are ranked by a salted hash of their id and the first ``round(n * f)`` go to
     validation, so every well-represented artist has validation works. Artists too small for that (``n * f < 1``)
     send each painting to validation with probability ``f``, again by hash. The result depends only on the ids.
+    A collection that is one split already (``collection.split == "train"``, a training data pack) is not split
+    again: all of it is ``train``.
 
     Args:
         collection: the paintings.
@@ -32,6 +34,8 @@ def split_ids(
     """
     if not 0.0 < val_fraction < 1.0:
         raise ValueError(f"val_fraction: expected a number in (0, 1), got {val_fraction}")
+    if collection.split == "train":
+        return {"train": {r.painting_id for r in collection.records}, "val": set()}
     by_artist: dict[str, list[str]] = {}
     for r in collection.records:
         by_artist.setdefault(r.artist, []).append(r.painting_id)
@@ -52,9 +56,16 @@ def split_ids(
 def split_collection(
     collection: PaintingCollection, split: str, val_fraction: float = 0.15, salt: str = "artrestore-v1"
 ) -> PaintingCollection:
-    """The ``"train"``, ``"val"`` or ``"all"`` part of ``collection`` (see :func:`split_ids`)."""
+    """The ``"train"``, ``"val"`` or ``"all"`` part of ``collection`` (see :func:`split_ids`).
+
+    Raises:
+        ValueError: ``split`` is none of those, or is ``"val"`` of a training data pack (it holds no validation
+            paintings).
+    """
     if split == "all":
         return collection
     if split not in ("train", "val"):
         raise ValueError(f"split: expected 'train', 'val' or 'all', got {split!r}")
+    if split == "val" and collection.split == "train":
+        raise ValueError(f"data: {collection.root} is a training data pack; it holds no validation paintings")
     return collection.subset(split_ids(collection, val_fraction, salt)[split])

@@ -112,7 +112,7 @@ def dists(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         raise ValueError(
             f"x, y: expected two (b, 3, h, w) tensors of the same shape, got {tuple(x.shape)} and {tuple(y.shape)}"
         )
-    return dists_model()(x.float(), y.float())
+    return dists_model().to(x.device)(x.float(), y.float())
 
 
 def masked_dists(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -132,4 +132,4 @@ def masked_dists(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor) -> torc
             f"x, y, weight: expected (b, 3, h, w) twice and (b, 1, h, w), got {tuple(x.shape)}, {tuple(y.shape)} "
             f"and {tuple(weight.shape)}"
         )
-    return dists_model()(x, y, weight)
+    return dists_model().to(x.device)(x, y, weight)

@@ -68,7 +68,7 @@ def autoencoder_loss(lpips_weight: float, kl_weight: float, decoder_only: bool =
             loss = l1 + kl_weight * kl
             logs = {"l1": l1.item(), "kl": kl.item()}
         if perceptual is not None:
-            lp = perceptual(recon.clamp(-1, 1), x * 2 - 1).mean()
+            lp = perceptual.to(x.device)(recon.clamp(-1, 1), x * 2 - 1).mean()  # the batch's device (a GPU too)
             loss = loss + lpips_weight * lp
             logs["lpips_vgg"] = lp.item()
         return loss, logs

@@ -197,10 +197,11 @@ def diffusion_loss(vae: nn.Module, scheduler, config: DiffusionTrainConfig):
     def loss_fn(model: RestorationModel, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
         clean, damaged, mask, fade = batch["clean"], batch["damaged"], batch["mask"], batch["fade"]
         types = batch["types"]
-        b = clean.shape[0]
+        b, device = clean.shape[0], clean.device
+        vae.to(device)  # the frozen autoencoder follows the batch (a GPU too); a no-op once there
         if config.large_holes > 0:  # holes the context cannot explain make the style and retrieved tokens worth using
-            use = (torch.rand(b) < config.large_holes)[:, None, None, None]  # (b, 1, 1, 1)
-            hole = large_hole_masks(b, clean.shape[-1]) * use  # (b, 1, H, W)
+            use = (torch.rand(b, device=device) < config.large_holes)[:, None, None, None]  # (b, 1, 1, 1)
+            hole = large_hole_masks(b, clean.shape[-1]).to(device) * use  # (b, 1, H, W)
             mask = torch.maximum(mask, hole)
             fade = fade * (1 - hole)
             types = torch.where(hole[:, 0] > 0, torch.full_like(types, int(DamageType.LOSS)), types)
@@ -210,7 +211,7 @@ def diffusion_loss(vae: nn.Module, scheduler, config: DiffusionTrainConfig):
         zm = encode(vae, filled)
         latent_mask = F.max_pool2d(region, stride)  # (b, 1, h, w)
         context = batch["context"]  # (b, n, 3, H, W)
-        drop_style = torch.rand(b) < config.style_dropout
+        drop_style = torch.rand(b, device=device) < config.style_dropout
         retrieved = valid = None
         if config.retrieved > 0:
             ctx_lat = encode(vae, context.flatten(0, 1))  # (b * n, c, h, w)
@@ -218,7 +219,7 @@ def diffusion_loss(vae: nn.Module, scheduler, config: DiffusionTrainConfig):
             retrieved = retrieved[:, : config.retrieved]
             if config.oracle_retrieval > 0:
                 retrieved = with_oracle_tokens(retrieved, quadrant_tokens(z0), config.oracle_retrieval)
-            keep = torch.rand(b) >= config.retrieval_dropout
+            keep = torch.rand(b, device=device) >= config.retrieval_dropout
             valid = keep[:, None].expand(b, retrieved.shape[1]).clone()  # (b, k)
         noise = torch.randn_like(z0)
         t = torch.randint(0, scheduler.config.num_train_timesteps, (b,), device=z0.device)

@@ -326,7 +326,8 @@ def refiner_loss(config: RefinerTrainConfig, table: SwapTable | None = None):
     def loss_fn(model: torch.nn.Module, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
         clean, exemplar, mask, style = batch["clean"], batch["exemplar"], batch["mask"], batch["style"]
         swap = batch["swap"].float()  # (b,)
-        drop = (torch.rand(style.shape[0]) < config.style_dropout) & (swap == 0)
+        vgg.to(clean.device)  # the batch's device (a GPU too); a no-op once there
+        drop = (torch.rand(style.shape[0], device=style.device) < config.style_dropout) & (swap == 0)
         null = model.module.null_style if hasattr(model, "module") else model.null_style
         style = torch.where(drop[:, None], null[None].expand_as(style), style)
         out = model(exemplar, clean, mask, style)  # (b, 3, s, s)
@@ -352,7 +353,7 @@ def refiner_loss(config: RefinerTrainConfig, table: SwapTable | None = None):
         if table is not None:  # every log row has the column (NaN for a batch without swaps)
             logs["swap"] = float("nan")
         if table is not None and swap.any():
-            scale = table.scale.to(out.dtype)
+            scale = table.scale.to(out.device, out.dtype)
             idx = swap.bool()
             moved = masked_stats([f[idx] for f in feats_out], mask[idx]) / scale  # (n_swap, d)
             with torch.no_grad():  # the same crop restored for its own artist: the anchor the gap is measured from
