@@ -13,6 +13,7 @@ from .config import (
     AppLoadBenchConfig,
     AttributionBenchConfig,
     AutoencoderTrainConfig,
+    BandBenchConfig,
     BenchConfig,
     BenchMergeConfig,
     CertifierTrainConfig,
@@ -217,6 +218,14 @@ def cmd_pack_data(config: DataPackConfig) -> int:
     return 0
 
 
+def cmd_bench_bands(config: BandBenchConfig) -> int:
+    from .bench.bands import run_band_bench
+
+    run_band_bench(config)
+    print((Path(config.out) / "bands.md").read_text())
+    return 0
+
+
 def cmd_bench_vae(config: VaeBenchConfig) -> int:
     from .bench.autoencoder import run_vae_bench
 
@@ -307,6 +316,11 @@ COMMANDS: dict[str, tuple[type, Callable, str]] = {
         StyleSpaceBenchConfig,
         cmd_bench_style_space,
         "how often the style vector and the certificate name a held-out painting's artist",
+    ),
+    "bench-bands": (
+        BandBenchConfig,
+        cmd_bench_bands,
+        "how much a perfect layout or perfect detail of a method's fill would be worth (needs the ground truth)",
     ),
     "bench-large": (LargeBenchConfig, cmd_bench_large, "peak memory and time on a 4000x3000 painting"),
     "bench-detect": (DetectBenchConfig, cmd_bench_detect, "the detect section of the bench: IoU, F1, speed"),

@@ -435,6 +435,23 @@ class DataPackConfig:
 
 
 @dataclass
+class BandBenchConfig:
+    """Settings of ``artrestore bench-bands``: how much a perfect layout or perfect detail of a method's fill would
+    be worth, on validation paintings (a diagnostic with the ground truth)."""
+
+    method: str = opt("artrestore", "the restoration method (any name `artrestore bench --methods` accepts)")
+    model: str = opt(default_model, "ArtRestore model folder for the artrestore methods")
+    data: str = paintings_option()
+    kinds: str = opt("large_loss,polygon,polygon_lines", "comma-separated damage kinds or mask families")
+    sigmas: str = opt("2,4,8,16,32", "comma-separated Gaussian scales (px) that split layout from detail")
+    size: int = opt(512, "paintings are resized (short side) and centre-cropped to size x size")
+    limit: int = opt(12, "the first N validation paintings")
+    seed: int = opt(0, "damage seed (the bench's)")
+    out: str = opt("bench_out/bands", "output folder (bands.json, bands.md)")
+    threads: int = opt(2, "CPU threads")
+
+
+@dataclass
 class VaeBenchConfig:
     """Settings of ``artrestore bench-vae``: autoencoder reconstruction quality on held-out paintings."""
 

@@ -33,6 +33,8 @@ $A ablate --out bench_out/ablation_artist --variants full,wrong_artist,no_style 
   --limit 20 --examples 0
 # does the style space the generator is conditioned on carry the artist (and the certificate's embedding)
 $A bench-style-space --out bench_out/style_space
+# where a large fill errs: its layout above a scale, or its detail below it (an oracle with the clean painting)
+$A bench-bands --out bench_out/bands
 $A bench --out bench_out/model_512 --limit 4 --kinds scratch,crack,small_loss,large_loss,mixed --examples 0 \
   --methods patchmatch,artrestore,artrestore-auto
 # masks the training simulator never draws (polygons, long straight lines, brush strokes), with G'MIC as a baseline

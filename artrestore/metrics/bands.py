@@ -1,0 +1,72 @@
+"""Spatial bands of a restoration: swap one band of the restored hole for the ground truth's.
+
+A diagnostic, not a method: it needs the clean painting. It tells where a fill's error lies, in its layout (colours
+and shapes above a scale) or in its detail (below it).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+BANDS = ("layout", "detail")
+
+
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur with mirrored borders.
+
+    Args:
+        x: (b, c, h, w).
+        sigma: standard deviation in pixels, > 0. The kernel reaches 3 sigma, at most to the image's border.
+
+    Returns:
+        (b, c, h, w).
+    """
+    if not sigma > 0:
+        raise ValueError(f"sigma: expected a positive number of pixels, got {sigma}")
+    b, c, h, w = x.shape
+    radius = max(1, min(math.ceil(3 * sigma), h - 1, w - 1))
+    t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
+    k = torch.exp(-0.5 * (t / sigma) ** 2)
+    k = k / k.sum()  # (2r + 1,)
+    flat = x.reshape(b * c, 1, h, w)
+    flat = F.conv2d(F.pad(flat, (radius, radius, 0, 0), mode="reflect"), k.view(1, 1, 1, -1))  # along w
+    flat = F.conv2d(F.pad(flat, (0, 0, radius, radius), mode="reflect"), k.view(1, 1, -1, 1))  # along h
+    return flat.reshape(b, c, h, w)
+
+
+def swap_band(
+    restored: torch.Tensor, clean: torch.Tensor, mask: torch.Tensor, sigma: float, *, band: str
+) -> torch.Tensor:
+    """The restoration with one spatial band of its hole taken from the clean painting.
+
+    ``band="layout"``: the clean painting's blur (sigma) with the restoration's own detail (itself minus its blur);
+    ``band="detail"``: the restoration's blur with the clean painting's detail. Outside ``mask`` the restoration is
+    returned unchanged.
+
+    Args:
+        restored: (b, 3, h, w) in [0, 1].
+        clean: (b, 3, h, w) in [0, 1], the ground truth.
+        mask: (b, 1, h, w), 1 in the hole.
+        sigma: the Gaussian scale that separates the bands, in pixels.
+        band: ``"layout"`` or ``"detail"``: the band taken from ``clean``.
+
+    Returns:
+        (b, 3, h, w) in [0, 1].
+    """
+    if band not in BANDS:
+        raise ValueError(f"band: expected one of {BANDS}, got {band!r}")
+    b, _, h, w = restored.shape if restored.ndim == 4 else (0, 0, 0, 0)
+    if restored.ndim != 4 or restored.shape != clean.shape or mask.shape != (b, 1, h, w):
+        raise ValueError(
+            f"restored, clean, mask: expected (b, 3, h, w) twice and (b, 1, h, w), got {tuple(restored.shape)}, "
+            f"{tuple(clean.shape)} and {tuple(mask.shape)}"
+        )
+    low_r, low_c = gaussian_blur(restored, sigma), gaussian_blur(clean, sigma)  # (b, 3, h, w) each
+    if band == "layout":
+        swapped = restored - low_r + low_c
+    else:
+        swapped = low_r + clean - low_c
+    return torch.where(mask > 0, swapped.clamp(0, 1), restored)
