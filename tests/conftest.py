@@ -50,3 +50,16 @@ def painting_folder(tmp_path: Path) -> Path:
             img = synthetic_painting(80, 100, seed=10 * a + i)
             cv2.imwrite(str(root / artist / f"{artist[:3].lower()}_{i}.jpg"), img[:, :, ::-1])
     return root
+
+
+@pytest.fixture
+def style_folder(tmp_path: Path) -> Path:
+    """A tiny style set: 2 styles x 3 images of 64x64 px."""
+    import cv2
+
+    root = tmp_path / "styles"
+    for s, style in enumerate(["Baroque", "Impressionism"]):
+        (root / style).mkdir(parents=True)
+        for i in range(3):
+            cv2.imwrite(str(root / style / f"{i}.jpg"), synthetic_painting(64, 64, seed=100 + 10 * s + i))
+    return root

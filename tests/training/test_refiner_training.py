@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 import torch
@@ -26,18 +25,6 @@ from artrestore.training.refiner import (
     refiner_loss,
     swap_table,
 )
-
-from ..conftest import synthetic_painting
-
-
-@pytest.fixture
-def style_folder(tmp_path: Path) -> Path:
-    root = tmp_path / "styles"
-    for s, style in enumerate(["Baroque", "Impressionism"]):
-        (root / style).mkdir(parents=True)
-        for i in range(3):
-            cv2.imwrite(str(root / style / f"{i}.jpg"), synthetic_painting(64, 64, seed=100 + 10 * s + i))
-    return root
 
 
 def test_sources_are_the_train_paintings_then_the_style_set_only_when_asked(painting_folder, style_folder):
