@@ -25,7 +25,7 @@ from ..data import PaintingCollection, center_square, split_collection
 from ..io import load_image
 from ..metrics.bands import swap_band
 from .harness import score_outputs
-from .mask_families import MASK_FAMILIES, family_sample
+from .mask_families import MASK_FAMILIES, bench_sample
 from .model_method import is_model_method, register_model_methods
 
 
@@ -134,10 +134,7 @@ def run_band_bench(config: BandBenchConfig) -> dict:
         clean = center_square(load_image(painting.path).to_uint8(), config.size)
         for kind in kinds:
             seed = derive_seed(config.seed, painting.painting_id, kind)
-            if kind in MASK_FAMILIES:
-                sample = family_sample(clean, kind, seed)
-            else:
-                sample = simulator.simulate(clean, kind, seed)
+            sample = bench_sample(clean, kind, seed, simulator)
             extra = {"artist": painting.artist} if method.takes_artist else {}
             restored = method.fn(sample.image.copy(), sample.mask.copy(), sample.fade.copy(), **extra)
             r = torch.from_numpy(restored).permute(2, 0, 1)[None].float() / 255.0  # (1, 3, h, w)

@@ -23,7 +23,7 @@ from ..damage import KINDS, DamageConfig, DamageSample, DamageSimulator, derive_
 from ..data import PaintingCollection, center_square, split_collection
 from ..io import load_fade_map, load_image, load_mask
 from ..metrics import dists, lpips, masked_delta_e, masked_psnr, masked_ssim, seam_error, untouched_changed
-from .mask_families import MASK_FAMILIES, family_sample
+from .mask_families import MASK_FAMILIES, bench_sample
 from .memory import PeakMemory
 from .model_method import register_model_methods
 from .report import (
@@ -328,10 +328,8 @@ def run_bench(config: BenchConfig) -> dict:
                     skipped += 1
                     bar.update(1)
                     continue
-            elif kind in MASK_FAMILIES:
-                sample = family_sample(clean, kind, seed)
             else:
-                sample = simulator.simulate(clean, kind, seed)
+                sample = bench_sample(clean, kind, seed, simulator)
             outputs: dict[str, np.ndarray] = {}
             timing: dict[str, tuple[float, float]] = {}
             for name, method in fns.items():

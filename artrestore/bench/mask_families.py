@@ -109,3 +109,15 @@ def family_sample(clean: np.ndarray, family: str, seed: int) -> DamageSample:
     image[mask] = 255
     types = np.where(mask, DamageType.LOSS, DamageType.NONE).astype(np.uint8)
     return DamageSample(image, mask, np.zeros(mask.shape, np.float32), types, family, seed)
+
+
+def bench_sample(clean: np.ndarray, kind: str, seed: int, simulator) -> DamageSample:
+    """The damage of one bench case: a mask family's (see :func:`family_sample`), or else the simulator's kind.
+
+    Args:
+        clean: (h, w, 3) uint8 painting.
+        kind: a mask family or a simulated damage kind.
+        seed: the case's seed.
+        simulator: the :class:`~artrestore.damage.DamageSimulator` for the simulated kinds.
+    """
+    return family_sample(clean, kind, seed) if kind in MASK_FAMILIES else simulator.simulate(clean, kind, seed)
