@@ -1,5 +1,5 @@
 """Training of the ExemplarRefiner: a pool of exemplar-filled training crops, then L1 + LPIPS-vgg (+ DISTS over the
-hole, + a style loss).
+hole, + an adversarial term over the hole, + a style loss).
 
 The exemplar fill (PatchMatch) of a crop costs about as much as a training step, so the fills are computed once
 into a pool (``pool.npz`` in the run folder, built in parallel, resumable by shard) and reused with flips and
@@ -36,6 +36,7 @@ from ..data.paintings import PaintingCollection
 from ..data.split import split_collection
 from ..data.wikiart import scan_style_set
 from ..hub.exemplar_refiner import ExemplarRefiner
+from .adversarial import AdversarialSettings, AdversarialTerm
 from .trainer import train
 
 BINARY_KINDS = ("scratch", "crack", "small_loss", "large_loss", "mixed")
@@ -315,9 +316,12 @@ def gram(features: torch.Tensor) -> torch.Tensor:
     return f @ f.transpose(1, 2) / (h * w)
 
 
-def refiner_loss(config: RefinerTrainConfig, table: SwapTable | None = None):
-    """``loss_fn(model, batch)``: hole L1 + LPIPS-vgg of the composite + Gram style loss on VGG features; for
-    style-swapped crops the LPIPS term gives way to the swap loss (see the module docstring)."""
+def refiner_loss(
+    config: RefinerTrainConfig, table: SwapTable | None = None, adversarial: AdversarialTerm | None = None
+):
+    """``loss_fn(model, batch)``: hole L1 + LPIPS-vgg of the composite (+ DISTS over the hole, + the adversarial
+    term, which steps its discriminator on each call, + Gram style loss on VGG features); for style-swapped crops the
+    LPIPS term gives way to the swap loss (see the module docstring)."""
     from ..metrics.dists import masked_dists
     from ..metrics.lpips import lpips_model
 
@@ -346,6 +350,10 @@ def refiner_loss(config: RefinerTrainConfig, table: SwapTable | None = None):
             texture = (masked_dists(*half) * keep).sum() / keep.sum().clamp_min(1)
             loss = loss + config.dists_weight * texture
             logs["dists"] = texture.item()
+        if adversarial is not None:
+            adv, adv_logs = adversarial.loss(out, clean, mask)
+            loss = loss + adv
+            logs.update(adv_logs)
         if config.style_weight > 0:
             style_term = sum(F.mse_loss(gram(a), gram(b)) for a, b in zip(feats_out[:3], feats_ref[:3]))
             loss = loss + config.style_weight * style_term
@@ -411,4 +419,16 @@ def train_refiner(config: RefinerTrainConfig) -> dict:
         channels = tuple(int(c) for c in config.channels.split(","))
         model = ExemplarRefiner(channels=channels, style_dim=int(styles.shape[1]), global_blocks=config.global_blocks)
     scales = {".mod.": config.style_lr_scale} if config.style_lr_scale != 1 else None
-    return train(model, dataset, refiner_loss(config, table), config, title="exemplar refiner", lr_scales=scales)
+    adversarial = None
+    if config.adv_weight > 0:
+        settings = AdversarialSettings(config.adv_weight, lr=config.adv_lr, r1=config.adv_r1, warmup=config.adv_warmup)
+        adversarial = AdversarialTerm(settings, seed=config.seed)
+    return train(
+        model,
+        dataset,
+        refiner_loss(config, table, adversarial),
+        config,
+        title="exemplar refiner",
+        lr_scales=scales,
+        extra_state=[adversarial] if adversarial is not None else None,
+    )

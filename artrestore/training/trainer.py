@@ -187,6 +187,7 @@ def train(
     title: str = "training",
     *,
     lr_scales: dict[str, float] | None = None,
+    extra_state: list | None = None,
 ) -> dict:
     """Train ``model`` on ``dataset`` with ``loss_fn``, resuming from the run folder when possible.
 
@@ -199,6 +200,8 @@ def train(
         title: for the progress bar and the loss plot.
         lr_scales: learning-rate factors by parameter-name substring (the first match applies; the others train
             at ``settings.lr``), e.g. ``{".mod.": 10.0}``.
+        extra_state: objects with ``state_dict``/``load_state_dict`` that the loss function trains itself (such as
+            a discriminator and its optimiser); checkpointed and resumed with the run.
 
     Returns:
         ``{"steps", "seconds", "final_loss", "world_size", "out"}``.
@@ -235,6 +238,8 @@ def train(
     ema = EMA(accelerator.unwrap_model(model), settings.ema_decay) if settings.ema_decay > 0 else None
     if ema is not None:
         accelerator.register_for_checkpointing(ema)
+    for obj in extra_state or []:
+        accelerator.register_for_checkpointing(obj)
     resume = latest_checkpoint(out)
     if resume is not None:
         accelerator.load_state(str(resume))
