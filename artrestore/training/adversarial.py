@@ -9,7 +9,8 @@ looks painted wherever the hole was, whether or not it is the hidden paint: the 
 the content.
 
 :class:`AdversarialTerm` owns the discriminator and its optimiser, steps them itself inside the generator's loss
-function, and is checkpointed with the run (``state_dict`` / ``load_state_dict``).
+function, and is checkpointed with the run (``state_dict`` / ``load_state_dict``). In a run of several processes
+each process trains its own discriminator on its own batches, and the main process's is checkpointed.
 """
 
 from __future__ import annotations
@@ -78,6 +79,17 @@ class AdversarialSettings:
     r1: float = 1.0
     warmup: int = 50
     channels: tuple[int, ...] = (32, 64, 128)
+
+    def __post_init__(self) -> None:
+        checks = {
+            "adv_weight": (self.weight, self.weight > 0, "a weight above 0"),
+            "adv_lr": (self.lr, self.lr > 0, "a learning rate above 0"),
+            "adv_r1": (self.r1, self.r1 >= 0, "a penalty weight of at least 0"),
+            "adv_warmup": (self.warmup, self.warmup >= 0, "a step count of at least 0"),
+        }
+        for name, (value, ok, accepted) in checks.items():
+            if not ok:
+                raise ValueError(f"{name}: expected {accepted}, got {value}")
 
 
 class AdversarialTerm:

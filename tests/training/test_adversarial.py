@@ -54,6 +54,12 @@ def test_r1_penalty_is_zero_for_a_constant_discriminator_and_positive_otherwise(
     assert r1_penalty(PatchDiscriminator((4,))(x), x) > 0
 
 
+@pytest.mark.parametrize("field, value", [("weight", 0.0), ("lr", 0.0), ("r1", -1.0), ("warmup", -1)])
+def test_bad_settings_are_refused_naming_the_option(field, value):
+    with pytest.raises(ValueError, match=f"adv_{field}"):
+        AdversarialSettings(**{"weight": 1.0, field: value})
+
+
 def test_warmup_trains_the_discriminator_alone_then_the_generator_gets_a_gradient_and_the_discriminator_none():
     torch.manual_seed(0)
     term = AdversarialTerm(AdversarialSettings(weight=0.5, warmup=2, channels=(4, 8)), seed=1)
