@@ -17,7 +17,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..damage import DamageSample, DamageType
+from ..damage import DamageSample, DamageSimulator, DamageType
 
 MASK_FAMILIES = ("polygon", "lines", "strokes", "polygon_lines")
 
@@ -111,7 +111,7 @@ def family_sample(clean: np.ndarray, family: str, seed: int) -> DamageSample:
     return DamageSample(image, mask, np.zeros(mask.shape, np.float32), types, family, seed)
 
 
-def bench_sample(clean: np.ndarray, kind: str, seed: int, simulator) -> DamageSample:
+def bench_sample(clean: np.ndarray, kind: str, seed: int, simulator: DamageSimulator) -> DamageSample:
     """The damage of one bench case: a mask family's (see :func:`family_sample`), or else the simulator's kind.
 
     Args:

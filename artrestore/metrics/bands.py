@@ -58,8 +58,7 @@ def swap_band(
     """
     if band not in BANDS:
         raise ValueError(f"band: expected one of {BANDS}, got {band!r}")
-    b, _, h, w = restored.shape if restored.ndim == 4 else (0, 0, 0, 0)
-    if restored.ndim != 4 or restored.shape != clean.shape or mask.shape != (b, 1, h, w):
+    if restored.ndim != 4 or restored.shape != clean.shape or mask.shape != (len(restored), 1, *restored.shape[2:]):
         raise ValueError(
             f"restored, clean, mask: expected (b, 3, h, w) twice and (b, 1, h, w), got {tuple(restored.shape)}, "
             f"{tuple(clean.shape)} and {tuple(mask.shape)}"
