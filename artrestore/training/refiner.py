@@ -392,7 +392,16 @@ def with_global_blocks(model: ExemplarRefiner, global_blocks: int) -> ExemplarRe
 
 
 def train_refiner(config: RefinerTrainConfig) -> dict:
-    """Build the pool (once), then train the refiner (resumable from ``config.out``)."""
+    """Build the pool (once), then train the refiner (resumable from ``config.out``).
+
+    Raises:
+        ValueError: bad ``adv_*`` settings (any ``adv_weight`` but 0 turns the term on), before the pool is built.
+    """
+    adversarial_settings = None
+    if config.adv_weight != 0:
+        adversarial_settings = AdversarialSettings(
+            config.adv_weight, lr=config.adv_lr, r1=config.adv_r1, warmup=config.adv_warmup
+        )
     path = build_pool(config)
     sources = _sources(config)
     styles_path = Path(config.out) / "source_styles.pt"
@@ -419,10 +428,7 @@ def train_refiner(config: RefinerTrainConfig) -> dict:
         channels = tuple(int(c) for c in config.channels.split(","))
         model = ExemplarRefiner(channels=channels, style_dim=int(styles.shape[1]), global_blocks=config.global_blocks)
     scales = {".mod.": config.style_lr_scale} if config.style_lr_scale != 1 else None
-    adversarial = None
-    if config.adv_weight > 0:
-        settings = AdversarialSettings(config.adv_weight, lr=config.adv_lr, r1=config.adv_r1, warmup=config.adv_warmup)
-        adversarial = AdversarialTerm(settings, seed=config.seed)
+    adversarial = None if adversarial_settings is None else AdversarialTerm(adversarial_settings, seed=config.seed)
     return train(
         model,
         dataset,

@@ -60,6 +60,20 @@ def test_bad_settings_are_refused_naming_the_option(field, value):
         AdversarialSettings(**{"weight": 1.0, field: value})
 
 
+@pytest.mark.parametrize("field, value", [("adv_weight", -0.1), ("adv_lr", 0.0)])
+def test_train_refiner_refuses_bad_settings_before_building_the_pool(tmp_path, monkeypatch, field, value):
+    from artrestore.config import RefinerTrainConfig
+    from artrestore.training import refiner
+
+    def no_pool(config):
+        raise AssertionError("the pool was built before the settings were checked")
+
+    monkeypatch.setattr(refiner, "build_pool", no_pool)
+    config = RefinerTrainConfig(out=str(tmp_path), **{"adv_weight": 1.0, field: value})
+    with pytest.raises(ValueError, match=field):
+        refiner.train_refiner(config)
+
+
 def test_warmup_trains_the_discriminator_alone_then_the_generator_gets_a_gradient_and_the_discriminator_none():
     torch.manual_seed(0)
     term = AdversarialTerm(AdversarialSettings(weight=0.5, warmup=2, channels=(4, 8)), seed=1)
