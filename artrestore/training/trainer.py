@@ -4,11 +4,14 @@ The same code runs on one CPU or in N processes (``python -m torch.distributed.r
 project's 2-core machines ``accelerate launch --cpu --num_processes 2`` starts only one process, torchrun starts two.
 
 Each run folder holds ``checkpoints/step_<n>/`` (accelerate state: model, optimiser, EMA, step), ``loss_log.csv``,
-``loss_curve.png`` and, at the end, ``final/`` with the EMA weights saved by ``save_pretrained``.
+``loss_curve.png``, ``latest/`` with the EMA weights as of the newest checkpoint (a ``save_pretrained`` folder that
+can be benchmarked, kept or passed to ``--init`` while the run goes on) and, at the end, ``final/`` with the EMA
+weights.
 """
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import math
@@ -87,6 +90,30 @@ def param_groups(model: torch.nn.Module, lr: float, lr_scales: dict[str, float] 
         factor = next((f for key, f in scales.items() if key in name), 1.0)
         groups.setdefault(factor, []).append(p)
     return [{"params": ps, "lr": lr * f} for f, ps in groups.items()]
+
+
+def export_weights(model: torch.nn.Module, ema: EMA | None, folder: Path, step: int) -> None:
+    """Save a copy of ``model`` with the EMA weights (or its own, without EMA) to ``folder``, replacing it whole.
+
+    The copy is written beside ``folder`` first, so an interrupted export leaves the previous one in place.
+
+    Args:
+        model: the unwrapped model (left unchanged).
+        ema: its :class:`EMA`, or None.
+        folder: the ``save_pretrained`` folder.
+        step: the training step, written to ``folder/step.json``.
+    """
+    if not hasattr(model, "save_pretrained"):
+        return
+    snapshot = copy.deepcopy(model)
+    if ema is not None:
+        ema.copy_to(snapshot)
+    tmp = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    snapshot.save_pretrained(str(tmp))
+    (tmp / "step.json").write_text(json.dumps({"step": step}))
+    shutil.rmtree(folder, ignore_errors=True)
+    tmp.rename(folder)
 
 
 def latest_checkpoint(out: str | Path) -> Path | None:
@@ -288,6 +315,7 @@ def train(
                 accelerator.wait_for_everyone()
                 accelerator.save_state(str(out / "checkpoints" / f"step_{counter.step}"))
                 if accelerator.is_main_process:
+                    export_weights(accelerator.unwrap_model(model), ema, out / "latest", counter.step)
                     for old in sorted(
                         Path(out, "checkpoints").glob("step_*"), key=lambda p: int(p.name.split("_")[1])
                     )[: -settings.keep_checkpoints]:
@@ -298,11 +326,7 @@ def train(
     accelerator.wait_for_everyone()
     seconds = time.perf_counter() - start
     if accelerator.is_main_process:
-        final = accelerator.unwrap_model(model)
-        if ema is not None:
-            ema.copy_to(final)
-        if hasattr(final, "save_pretrained"):
-            final.save_pretrained(str(out / "final"))
+        export_weights(accelerator.unwrap_model(model), ema, out / "final", counter.step)
         if log.path.exists():
             plot_loss_curve(log.path, out / "loss_curve.png", title)
     summary = {

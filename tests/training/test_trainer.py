@@ -92,6 +92,33 @@ def test_stop_after_ends_early_on_the_full_schedule_and_resumes_to_the_end(tmp_p
     assert summary["steps"] == 12
 
 
+def test_latest_keeps_the_ema_weights_of_the_newest_checkpoint_when_a_run_breaks_off(tmp_path):
+    calls = []
+
+    def breaks_at_step_9(model, batch):
+        calls.append(1)
+        if len(calls) == 9:
+            raise RuntimeError("machine lost")
+        return _loss(model, batch)
+
+    torch.manual_seed(0)
+    with pytest.raises(RuntimeError, match="machine lost"):
+        train(DamageDetector(channels=(4, 8)), _Squares(), breaks_at_step_9, _settings(tmp_path / "r"))
+    latest = tmp_path / "r" / "latest"
+    assert json.loads((latest / "step.json").read_text()) == {"step": 6}
+    assert not (tmp_path / "r" / "final").exists() and not (tmp_path / "r" / "latest.partial").exists()
+    # the same 6 steps, resumed from the checkpoint and ended there, export the same EMA weights as final/
+    resumed = DamageDetector(channels=(4, 8))
+    train(resumed, _Squares(), _loss, _settings(tmp_path / "r", stop_after=6))
+    kept = DamageDetector.from_pretrained(latest).state_dict()
+    final = DamageDetector.from_pretrained(tmp_path / "r" / "final").state_dict()
+    assert kept.keys() == final.keys() and all(torch.equal(kept[k], final[k]) for k in kept)
+    raw = resumed.state_dict()
+    assert any(not torch.equal(raw[k], kept[k]) for k in kept if raw[k].is_floating_point()), (
+        "the EMA weights are exported from a copy: the model being trained keeps its own"
+    )
+
+
 @pytest.mark.parametrize("stop_after", [0, 13])
 def test_stop_after_outside_the_schedule_is_refused(tmp_path, stop_after):
     with pytest.raises(ValueError, match="stop_after"):
