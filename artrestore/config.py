@@ -255,7 +255,16 @@ class AutoencoderTrainConfig(LoopSettings):
     style_data: str = opt(lambda: data_path("wikiart224"), "folder of <Style>/*.jpg")
     init: str | None = opt(None, "start from these autoencoder weights (e.g. the style-set stage's final/)")
     crop: int = opt(128, "training crop side in pixels")
-    channels: str = opt("32,64,128", "encoder widths; the latent stride is 2^(levels-1)")
+    architecture: str = opt(
+        "kl",
+        "kl: diffusers' AutoencoderKL (--channels); patch: a linear patch codec fitted to the training patches, "
+        "with nonlinear corrections that start at zero (--patch-size, --hidden-channels, --num-blocks)",
+    )
+    channels: str = opt("32,64,128", "encoder widths; the latent stride is 2^(levels-1) (kl)")
+    patch_size: int = opt(4, "latent stride (patch)")
+    hidden_channels: int = opt(64, "width of the correction networks (patch)")
+    num_blocks: int = opt(2, "residual blocks per correction network (patch; 0: the linear codec alone)")
+    fit_crops: int = opt(256, "training crops the linear codec is fitted to before training (patch, without --init)")
     latent_channels: int = opt(4, "latent channels")
     lpips_weight: float = opt(0.5, "weight of the LPIPS-vgg reconstruction loss")
     kl_weight: float = opt(1e-6, "weight of the KL term")

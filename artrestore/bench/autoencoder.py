@@ -14,6 +14,7 @@ from ..config import VaeBenchConfig
 from ..data import PaintingCollection, center_square, split_collection
 from ..io import load_image
 from ..metrics import lpips, masked_psnr
+from ..models.autoencoder import load_autoencoder
 
 
 @torch.no_grad()
@@ -32,12 +33,8 @@ def run_vae_bench(config: VaeBenchConfig) -> dict:
     Returns:
         ``{"psnr_db", "lpips_alex", "paintings", "seconds_per_image", ...}`` (means over paintings).
     """
-    from diffusers import AutoencoderKL
-
-    if not Path(config.vae, "config.json").exists():
-        raise ValueError(f"vae: no AutoencoderKL folder at {config.vae}")
+    vae = load_autoencoder(config.vae)
     torch.set_num_threads(config.threads)
-    vae = AutoencoderKL.from_pretrained(config.vae).eval()
     paintings = split_collection(PaintingCollection.scan(config.data), config.split).records
     if config.limit:
         paintings = paintings[: config.limit]

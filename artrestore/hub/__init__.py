@@ -51,6 +51,7 @@ _LAZY = {
     "CLASSES": "detector",
     "DamageDetector": "detector",
     "FiLMMaskEncoder": "mask_encoder",
+    "PatchAutoencoder": "patch_autoencoder",
     "damage_planes": "mask_encoder",
     "Provenance": "memory_bank",
     "Retrieved": "memory_bank",

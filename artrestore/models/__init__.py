@@ -1,6 +1,6 @@
-"""Model building for training: the autoencoder (a stock diffusers ``AutoencoderKL``). The shipped components are
-in :mod:`artrestore.hub`."""
+"""Model building for training: the latent autoencoders (a stock diffusers ``AutoencoderKL`` or the
+``PatchAutoencoder``). The shipped components are in :mod:`artrestore.hub`."""
 
-from .autoencoder import build_autoencoder, latent_stride
+from .autoencoder import AUTOENCODER_ARCHITECTURES, build_autoencoder, latent_stride, load_autoencoder
 
-__all__ = ["build_autoencoder", "latent_stride"]
+__all__ = ["AUTOENCODER_ARCHITECTURES", "build_autoencoder", "latent_stride", "load_autoencoder"]

@@ -1,8 +1,14 @@
-"""The latent autoencoder: diffusers' stock ``AutoencoderKL`` in a small, CPU-trainable configuration."""
+"""The latent autoencoders for training: diffusers' stock ``AutoencoderKL`` in a small, CPU-trainable configuration,
+or the :class:`~artrestore.hub.PatchAutoencoder` (a linear patch codec with nonlinear corrections)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from diffusers import AutoencoderKL
+
+AUTOENCODER_ARCHITECTURES = ("kl", "patch")
 
 
 def build_autoencoder(channels: tuple[int, ...] = (32, 64, 128), latent_channels: int = 4) -> AutoencoderKL:
@@ -34,6 +40,29 @@ def build_autoencoder(channels: tuple[int, ...] = (32, 64, 128), latent_channels
     )
 
 
-def latent_stride(vae: AutoencoderKL) -> int:
-    """Image pixels per latent pixel."""
-    return 2 ** (len(vae.config.block_out_channels) - 1)
+def load_autoencoder(folder: str | Path):
+    """Load a saved autoencoder folder of either kind (its ``config.json`` names the class).
+
+    Args:
+        folder: a ``save_pretrained`` folder of an ``AutoencoderKL`` or a ``PatchAutoencoder``.
+
+    Returns:
+        The autoencoder, in eval mode.
+
+    Raises:
+        ValueError: when ``folder`` holds no autoencoder config.
+    """
+    config = Path(folder, "config.json")
+    if not config.is_file():
+        raise ValueError(f"vae: no autoencoder folder (config.json) at {folder}")
+    if json.loads(config.read_text()).get("_class_name") == "PatchAutoencoder":
+        from ..hub.patch_autoencoder import PatchAutoencoder
+
+        return PatchAutoencoder.from_pretrained(str(folder)).eval()
+    return AutoencoderKL.from_pretrained(str(folder)).eval()
+
+
+def latent_stride(vae) -> int:
+    """Image pixels per latent pixel, for either kind of autoencoder."""
+    stride = getattr(vae, "latent_stride", None)
+    return int(stride) if stride is not None else 2 ** (len(vae.config.block_out_channels) - 1)

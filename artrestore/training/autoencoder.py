@@ -11,8 +11,9 @@ from ..damage import derive_seed
 from ..data import PaintingCollection, multiscale_random_crop
 from ..data.image_cache import ImageCache
 from ..data.sources import training_sources
+from ..hub.patch_autoencoder import PatchAutoencoder
 from ..metrics.lpips import lpips_model
-from ..models.autoencoder import build_autoencoder
+from ..models.autoencoder import AUTOENCODER_ARCHITECTURES, build_autoencoder, load_autoencoder
 from .trainer import train
 
 
@@ -63,10 +64,12 @@ def autoencoder_loss(lpips_weight: float, kl_weight: float, decoder_only: bool =
         else:
             posterior = model.encode(x * 2 - 1).latent_dist
             recon = model.decode(posterior.sample()).sample  # (b, 3, s, s) in about [-1, 1]
-            l1 = (recon - (x * 2 - 1)).abs().mean()
-            kl = posterior.kl().mean()
-            loss = l1 + kl_weight * kl
-            logs = {"l1": l1.item(), "kl": kl.item()}
+            loss = l1 = (recon - (x * 2 - 1)).abs().mean()
+            logs = {"l1": l1.item()}
+            if not posterior.deterministic:  # the patch codec's latents are deterministic: no KL term
+                kl = posterior.kl().mean()
+                loss = l1 + kl_weight * kl
+                logs["kl"] = kl.item()
         if perceptual is not None:
             lp = perceptual.to(x.device)(recon.clamp(-1, 1), x * 2 - 1).mean()  # the batch's device (a GPU too)
             loss = loss + lpips_weight * lp
@@ -85,18 +88,35 @@ def train_autoencoder(config: AutoencoderTrainConfig) -> dict:
     Returns:
         The training summary.
     """
-    sources = training_sources(config.source, config.data, config.style_data)
-    sources = sources.records if isinstance(sources, PaintingCollection) else sources
+    if config.architecture not in AUTOENCODER_ARCHITECTURES:
+        raise ValueError(f"architecture: expected one of {AUTOENCODER_ARCHITECTURES}, got {config.architecture!r}")
     if config.decoder_only and not config.init:
         raise ValueError("decoder_only: needs --init, the autoencoder whose encoder (latent space) is kept")
+    sources = training_sources(config.source, config.data, config.style_data)
+    sources = sources.records if isinstance(sources, PaintingCollection) else sources
     if config.init:
-        from diffusers import AutoencoderKL
-
-        model = AutoencoderKL.from_pretrained(config.init)
+        model = load_autoencoder(config.init)
+    elif config.architecture == "patch":
+        model = PatchAutoencoder(
+            patch_size=config.patch_size,
+            latent_channels=config.latent_channels,
+            hidden_channels=config.hidden_channels,
+            num_blocks=config.num_blocks,
+        )
+        fit = CleanCrops(sources, config.crop, config.fit_crops, config.seed)
+        model.fit_linear(torch.stack([fit[i]["image"] for i in range(len(fit))]) * 2 - 1)
     else:
         model = build_autoencoder(tuple(int(c) for c in config.channels.split(",")), config.latent_channels)
     if config.decoder_only:
-        for module in (model.encoder, model.quant_conv):
+        encoder = (
+            (model.encoder, model.quant_conv)
+            if hasattr(model, "quant_conv")
+            else (
+                model.encoder_proj,
+                model.encoder_correction,
+            )
+        )
+        for module in encoder:
             if module is not None:
                 module.requires_grad_(False)
     dataset = CleanCrops(sources, config.crop, config.steps * config.batch_size, config.seed)

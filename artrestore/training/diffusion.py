@@ -25,7 +25,7 @@ from ..data.sources import training_sources
 from ..hub import ArtRestoreUNet, FiLMMaskEncoder, StyleEncoder
 from ..hub.masked_fill import pushpull_fill
 from ..hub.memory_bank import BANK_PATCH_LATENT
-from ..models.autoencoder import latent_stride
+from ..models.autoencoder import latent_stride, load_autoencoder
 from .trainer import train
 
 CONTEXT_CROPS = 2  # context crops per sample; each gives 4 quadrant tokens
@@ -276,8 +276,8 @@ def train_diffusion(config: DiffusionTrainConfig) -> dict:
 
     sources = training_sources(config.source, config.data, config.style_data)
     if not Path(config.vae, "config.json").exists():
-        raise ValueError(f"vae: no AutoencoderKL folder at {config.vae} (train one with `artrestore train-vae`)")
-    vae = AutoencoderKL.from_pretrained(config.vae).eval().requires_grad_(False)
+        raise ValueError(f"vae: no autoencoder folder at {config.vae} (train one with `artrestore train-vae`)")
+    vae = load_autoencoder(config.vae).requires_grad_(False)
     dataset = DiffusionSamples(
         sources, config.crop, config.steps * config.batch_size, seed=config.seed, min_scale=config.min_scale
     )

@@ -30,5 +30,5 @@ def test_vae_bench_scores_a_tiny_autoencoder(painting_folder, tmp_path):
 
 
 def test_vae_bench_needs_a_model(painting_folder, tmp_path):
-    with pytest.raises(ValueError, match="vae: no AutoencoderKL"):
+    with pytest.raises(ValueError, match="vae: no autoencoder"):
         run_vae_bench(VaeBenchConfig(vae=str(tmp_path), data=str(painting_folder)))

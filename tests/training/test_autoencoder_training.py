@@ -79,3 +79,48 @@ def test_decoder_only_needs_an_init(painting_folder, tmp_path):
     )
     with pytest.raises(ValueError, match="decoder_only"):
         train_autoencoder(cfg)
+
+
+def test_patch_architecture_starts_as_the_fitted_linear_codec_and_trains(painting_folder, tmp_path):
+    from artrestore.hub.patch_autoencoder import PatchAutoencoder
+    from artrestore.models.autoencoder import load_autoencoder
+
+    cfg = AutoencoderTrainConfig(
+        out=str(tmp_path / "patch"),
+        source="paintings",
+        data=str(painting_folder),
+        architecture="patch",
+        patch_size=4,
+        latent_channels=6,
+        hidden_channels=8,
+        num_blocks=1,
+        fit_crops=4,
+        steps=2,
+        batch_size=2,
+        crop=32,
+        threads=1,
+        warmup=1,
+        ema_decay=0,
+        log_every=1,
+        checkpoint_every=1,
+    )
+    summary = train_autoencoder(cfg)
+    vae = load_autoencoder(tmp_path / "patch" / "final")
+    assert summary["steps"] == 2 and isinstance(vae, PatchAutoencoder) and vae.latent_stride == 4
+    header = (tmp_path / "patch" / "loss_log.csv").read_text().splitlines()[0].split(",")
+    assert "kl" not in header and "l1" in header, "deterministic latents: no KL term"
+    crops = CleanCrops(PaintingCollection.scan(painting_folder).records, crop=32, length=4, seed=9)
+    x = torch.stack([crops[i]["image"] for i in range(4)]) * 2 - 1
+    unfitted = PatchAutoencoder(patch_size=4, latent_channels=6, hidden_channels=8, num_blocks=1)
+    with torch.no_grad():
+        error, error_unfitted = (torch.nn.functional.l1_loss(m(x).sample, x) for m in (vae, unfitted))
+    assert error < 0.1 and error < 0.2 * error_unfitted, "the run starts from the codec fitted to training crops"
+
+
+def test_unknown_architecture_is_refused_before_any_work(painting_folder, tmp_path):
+    import pytest
+
+    cfg = AutoencoderTrainConfig(out=str(tmp_path / "x"), data=str(painting_folder), architecture="vqgan")
+    with pytest.raises(ValueError, match="architecture: expected one of"):
+        train_autoencoder(cfg)
+    assert not (tmp_path / "x").exists()

@@ -199,6 +199,19 @@ def test_short_run_writes_components_vae_and_scheduler(painting_folder, tmp_path
     assert (run / "scheduler" / "scheduler_config.json").exists() and (run / "loss_curve.png").exists()
 
 
+def test_a_patch_autoencoder_can_be_the_frozen_autoencoder(painting_folder, tmp_path):
+    from artrestore.hub.patch_autoencoder import PatchAutoencoder
+
+    torch.manual_seed(0)
+    vae = PatchAutoencoder(patch_size=2, latent_channels=4, hidden_channels=8, num_blocks=1)
+    vae.fit_linear(torch.rand(2, 3, 32, 32) * 2 - 1)
+    vae.save_pretrained(tmp_path / "patch")
+    summary = train_diffusion(_config(tmp_path, painting_folder, tmp_path / "patch"))
+    run = tmp_path / "run"
+    assert summary["steps"] == 2 and RestorationModel.from_pretrained(run / "final").unet is not None
+    assert json.loads((run / "vae" / "config.json").read_text())["_class_name"] == "PatchAutoencoder"
+
+
 def test_bad_settings_raise(painting_folder, tmp_path, tiny_vae):
     with pytest.raises(ValueError, match="source"):
         train_diffusion(_config(tmp_path, painting_folder, tiny_vae, source="web"))
