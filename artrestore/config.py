@@ -283,7 +283,9 @@ class DiffusionTrainConfig(LoopSettings):
     """Settings of ``artrestore train``: the denoiser, FiLM mask encoder and style encoder (the VAE is frozen)."""
 
     out: str = opt("runs/diffusion", "run folder (an existing run there is resumed)")
-    vae: str = opt("runs/vae/final", "trained autoencoder folder (save_pretrained of AutoencoderKL)")
+    vae: str = opt(
+        "runs/vae/final", "trained autoencoder folder (save_pretrained of an AutoencoderKL or a PatchAutoencoder)"
+    )
     source: str = opt("style", "training images: style (the 224 px style set) or paintings (train split)")
     data: str = paintings_option()
     style_data: str = opt(lambda: data_path("wikiart224"), "folder of <Style>/*.jpg")
