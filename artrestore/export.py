@@ -22,6 +22,7 @@ from .data import PaintingCollection, split_collection
 from .data.image_cache import load_training_image
 from .hub import PipelineSettings, StyleEncoder, StyleMemoryBank
 from .hub.memory_bank import BANK_PATCH_LATENT, Provenance
+from .models.autoencoder import load_autoencoder
 
 HUB_SOURCE = Path(__file__).resolve().parent / "hub"  # the one copy of the code every model folder ships
 # the Hub stores files over 10 MB through Git LFS: the weights and the memory bank's faiss index (uploaded with the
@@ -127,10 +128,20 @@ def stale_bundle_files(folder: str | Path) -> list[str]:
     from .hub import BUNDLE_FILES
 
     folder = Path(folder)
+    index_file = folder / "model_index.json"
+    index = json.loads(index_file.read_text()) if index_file.is_file() else {}
+
+    def expected(target: str) -> bool:
+        component, _, module = target.rpartition("/")
+        if not component:  # the pipeline's own modules
+            return True
+        entry = index.get(component)  # a component's code only where model_index names its module
+        return (folder / component).is_dir() and (not index or (isinstance(entry, list) and entry[0] == module[:-3]))
+
     return [
         target
         for target, source in BUNDLE_FILES.items()
-        if (folder / target).parent.is_dir()
+        if expected(target)
         and (not (folder / target).is_file() or (folder / target).read_bytes() != (HUB_SOURCE / source).read_bytes())
     ]
 
@@ -176,7 +187,7 @@ def write_hub_folder(pipe, out: str | Path, model_card: str, max_mb: float = 120
     Returns:
         The folder.
     """
-    from .hub import COMPONENTS
+    from .hub import COMPONENTS, CUSTOM_AUTOENCODERS
 
     out = Path(out)
     if out.exists():
@@ -187,6 +198,9 @@ def write_hub_folder(pipe, out: str | Path, model_card: str, max_mb: float = 120
     for name, (module, class_name) in COMPONENTS.items():
         if getattr(pipe, name, None) is not None:  # optional components left out keep [null, null]
             index[name] = [module, class_name]
+    vae_class = type(pipe.vae).__name__
+    if vae_class in CUSTOM_AUTOENCODERS:  # its module travels in vae/, as a custom component's does
+        index["vae"] = [CUSTOM_AUTOENCODERS[vae_class], vae_class]
     (out / "model_index.json").write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
     sync_bundle_code(out, model_card)
     pickles = [p for p in out.rglob("*") if p.suffix in (".bin", ".pt", ".pkl", ".ckpt")]
@@ -236,7 +250,7 @@ def export_run(
         decoder: an autoencoder folder whose decoder replaces the run's (``artrestore train-vae --decoder-only``);
             its encoder must be the run's, bit for bit, so the latent space the denoiser learned is unchanged.
     """
-    from diffusers import AutoencoderKL, DDPMScheduler
+    from diffusers import DDPMScheduler
 
     from .hub import (
         ArtRestorePipeline,
@@ -252,9 +266,9 @@ def export_run(
     for part in ("final/unet", "final/mask_encoder", "final/style_encoder", "vae", "scheduler"):
         if not (run / part).is_dir():
             raise ValueError(f"run: {run} has no {part}/ (is it an `artrestore train` run folder?)")
-    vae = AutoencoderKL.from_pretrained(str(run / "vae")).eval()
+    vae = load_autoencoder(run / "vae")
     if decoder is not None:
-        replace_decoder(vae, AutoencoderKL.from_pretrained(str(decoder)))
+        replace_decoder(vae, load_autoencoder(decoder))
     style_encoder = StyleEncoder.from_pretrained(str(run / "final" / "style_encoder")).eval()
     train_paintings = split_collection(PaintingCollection.scan(data), "train")
     bank = build_memory_bank(vae, style_encoder, train_paintings, bank_side=bank_side)
@@ -314,8 +328,8 @@ def replace_decoder(vae, donor) -> None:
     """Copy ``donor``'s decoder (and post-quantisation conv) into ``vae``, in place.
 
     Args:
-        vae: the ``AutoencoderKL`` the denoiser was trained with.
-        donor: an ``AutoencoderKL`` with the same encoder and a fine-tuned decoder.
+        vae: the autoencoder the denoiser was trained with (``AutoencoderKL`` or ``PatchAutoencoder``).
+        donor: one of the same kind with the same encoder and a fine-tuned decoder.
 
     Raises:
         ValueError: when the donor's encoder differs from ``vae``'s (its latents would mean something else).
@@ -323,10 +337,10 @@ def replace_decoder(vae, donor) -> None:
     ours, theirs = vae.state_dict(), donor.state_dict()
     if ours.keys() != theirs.keys() or any(ours[k].shape != theirs[k].shape for k in ours):
         raise ValueError("decoder: the autoencoder's architecture differs from the run's")
-    encoder = [k for k in ours if k.startswith(("encoder.", "quant_conv."))]
+    encoder = [k for k in ours if k.startswith(("encoder", "quant_conv."))]  # a PatchAutoencoder's encoder_* too
     if not all(torch.equal(ours[k], theirs[k]) for k in encoder):
         raise ValueError("decoder: its encoder differs from the run's (fine-tune it with train-vae --decoder-only)")
-    decoder = ("decoder.", "post_quant_conv.")
+    decoder = ("decoder", "post_quant_conv.")
     vae.load_state_dict({k: theirs[k] if k.startswith(decoder) else v for k, v in ours.items()})
 
 

@@ -148,6 +148,49 @@ def test_trust_remote_code_without_artrestore(exported, tmp_path):
     assert np.abs(restored.astype(int) - expected).max() <= 1
 
 
+@pytest.fixture(scope="module")
+def exported_patch(tmp_path_factory) -> tuple[Path, ArtRestorePipeline]:
+    pipe = build_tiny_pipeline(patch_vae=True)
+    pipe.set_progress_bar_config(disable=True)
+    return write_hub_folder(pipe, tmp_path_factory.mktemp("hub") / "artrestore-patch", "# tiny\n"), pipe
+
+
+def test_a_patch_autoencoder_travels_with_its_code_and_loads(exported_patch, exported, tmp_path):
+    from artrestore.export import stale_bundle_files
+    from artrestore.hub import PatchAutoencoder
+
+    folder, pipe = exported_patch
+    index = json.loads((folder / "model_index.json").read_text())
+    assert (
+        index["vae"] == ["patch_autoencoder", "PatchAutoencoder"] and (folder / "vae/patch_autoencoder.py").is_file()
+    )
+    assert stale_bundle_files(folder) == []
+    kl_folder, _ = exported
+    assert not (kl_folder / "vae/patch_autoencoder.py").exists() and stale_bundle_files(kl_folder) == []
+    loaded = ArtRestorePipeline.from_pretrained(folder)
+    loaded.set_progress_bar_config(disable=True)
+    assert isinstance(loaded.vae, PatchAutoencoder) and loaded.latent_stride == 2
+    image, mask = _inputs(tmp_path)
+    args = dict(image=PIL.Image.open(image).convert("RGB"), mask_image=PIL.Image.open(mask), output_type="np")
+    a = pipe(**args, generator=torch.Generator().manual_seed(0)).images
+    b = loaded(**args, generator=torch.Generator().manual_seed(0)).images
+    assert np.abs(a.astype(int) - b).max() <= 1
+
+
+@pytest.mark.slow
+def test_a_patch_autoencoder_loads_with_trust_remote_code_without_artrestore(exported_patch, tmp_path):
+    folder, pipe = exported_patch
+    image, mask = _inputs(tmp_path)
+    restored, _ = load_without_artrestore(folder, image, mask, tmp_path)
+    expected = pipe(
+        image=PIL.Image.open(image).convert("RGB"),
+        mask_image=PIL.Image.open(mask),
+        generator=torch.Generator().manual_seed(0),
+        output_type="np",
+    ).images[0]
+    assert np.abs(restored.astype(int) - expected).max() <= 1
+
+
 def test_export_refuses_over_budget(tmp_path):
     pipe = build_tiny_pipeline()
     with pytest.raises(ValueError, match="over the 0 MB budget"):

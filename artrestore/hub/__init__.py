@@ -15,10 +15,17 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .settings import COMPONENTS, FADING_METHODS, MAX_INFERENCE_STEPS, ComponentSwitches, PipelineSettings
+from .settings import (
+    COMPONENTS,
+    CUSTOM_AUTOENCODERS,
+    FADING_METHODS,
+    MAX_INFERENCE_STEPS,
+    ComponentSwitches,
+    PipelineSettings,
+)
 
 # files of an exported model folder -> their source module here: the pipeline's modules at the folder's root,
-# each custom component's module in that component's subfolder
+# each custom component's module in that component's subfolder (where the folder's model_index.json names it)
 PIPELINE_MODULES = (
     "pipeline_artrestore",
     "pipeline_output",
@@ -35,6 +42,7 @@ PIPELINE_MODULES = (
 BUNDLE_FILES = {
     **{f"{m}.py": f"{m}.py" for m in PIPELINE_MODULES},
     **{f"{name}/{module}.py": f"{module}.py" for name, (module, _) in COMPONENTS.items()},
+    **{f"vae/{module}.py": f"{module}.py" for module in CUSTOM_AUTOENCODERS.values()},
 }
 
 _LAZY = {
@@ -67,6 +75,7 @@ _LAZY = {
 __all__ = [
     "BUNDLE_FILES",
     "COMPONENTS",
+    "CUSTOM_AUTOENCODERS",
     "FADING_METHODS",
     "MAX_INFERENCE_STEPS",
     "PIPELINE_MODULES",

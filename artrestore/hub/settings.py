@@ -24,6 +24,8 @@ COMPONENTS = {
     "varnish_estimator": ("varnish", "VarnishEstimator"),
     "exemplar_refiner": ("exemplar_refiner", "ExemplarRefiner"),
 }
+# autoencoders other than diffusers' AutoencoderKL -> their module, which an exported folder carries in vae/
+CUSTOM_AUTOENCODERS = {"PatchAutoencoder": "patch_autoencoder"}
 MAX_INFERENCE_STEPS = 200
 
 

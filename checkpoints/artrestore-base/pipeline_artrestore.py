@@ -41,7 +41,14 @@ from .exemplar_fill import EXEMPLAR_FILLS, patchmatch_available, patchmatch_fill
 from .masked_fill import pushpull_fill
 from .pipeline_output import ArtRestorePipelineOutput, RestorationRecord
 from .precision import check_precision, precision_autocast
-from .settings import COMPONENTS, FADING_METHODS, MAX_INFERENCE_STEPS, ComponentSwitches, PipelineSettings
+from .settings import (
+    COMPONENTS,
+    CUSTOM_AUTOENCODERS,
+    FADING_METHODS,
+    MAX_INFERENCE_STEPS,
+    ComponentSwitches,
+    PipelineSettings,
+)
 from .tile_denoising import DenoiseSettings, TileDenoisingMixin, TileInputs
 
 
@@ -59,7 +66,7 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
     """Latent-diffusion restoration of damaged paintings with FiLM damage conditioning, artist style and retrieval.
 
     Args:
-        vae: the autoencoder (``AutoencoderKL``).
+        vae: the autoencoder (``AutoencoderKL``, or a ``PatchAutoencoder``).
         unet: :class:`ArtRestoreUNet` denoiser.
         mask_encoder: :class:`FiLMMaskEncoder`.
         style_encoder: :class:`StyleEncoder`.
@@ -146,7 +153,8 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
             attribution_weighting=attribution_weighting,
             guidance_scale=guidance_scale,
         )
-        self.latent_stride = 2 ** (len(vae.config.block_out_channels) - 1)
+        stride = getattr(vae, "latent_stride", None)  # a PatchAutoencoder says it; an AutoencoderKL halves per level
+        self.latent_stride = int(stride) if stride is not None else 2 ** (len(vae.config.block_out_channels) - 1)
         for module in (vae, unet):  # channels-last convolutions: ~25 % faster VAE decoding on CPU, same numbers
             module.to(memory_format=torch.channels_last)
 
@@ -190,6 +198,8 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
                 library, class_name = value
                 if name in COMPONENTS:
                     owner = _component_module(COMPONENTS[name][0])
+                elif name == "vae" and class_name in CUSTOM_AUTOENCODERS:
+                    owner = _component_module(CUSTOM_AUTOENCODERS[class_name])
                 elif library == "diffusers":
                     owner = diffusers
                 else:

@@ -16,6 +16,7 @@ from artrestore.hub import (
     StyleMemoryBank,
     VarnishEstimator,
 )
+from artrestore.hub.patch_autoencoder import PatchAutoencoder
 from artrestore.hub.pipeline_artrestore import ArtRestorePipeline
 from artrestore.models.autoencoder import build_autoencoder
 from artrestore.training.diffusion import make_scheduler
@@ -59,11 +60,16 @@ def build_tiny_pipeline(
     retrieval_routing: int = 0,
     thin_damage_px: int = 0,
     default_strength: float = 1.0,
+    patch_vae: bool = False,
 ) -> ArtRestorePipeline:
     """A tiny random pipeline. Its ``default_strength`` is 1 (from noise), so that a plain call exercises the
     denoiser; the shipped default (0: the refined exemplar fill) is tested with ``default_strength=0``."""
     torch.manual_seed(seed)
     vae = build_autoencoder((32, 32), latent_channels=4).eval()  # stride 2
+    if patch_vae:  # the same stride and latent channels, a fitted linear codec with a perturbed correction
+        vae = PatchAutoencoder(patch_size=2, latent_channels=4, hidden_channels=8, num_blocks=1).eval()
+        vae.fit_linear(torch.rand(2, 3, 32, 32) * 2 - 1)
+        _perturb(vae.decoder_correction)
     channels = (32, 64)
     unet = ArtRestoreUNet(
         block_channels=channels,
