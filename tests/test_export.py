@@ -90,6 +90,12 @@ def _inputs(tmp: Path) -> tuple[Path, Path]:
     return tmp / "img.png", tmp / "mask.png"
 
 
+def _restore(pipe: ArtRestorePipeline, image: Path, mask: Path) -> np.ndarray:
+    """The in-memory pipeline's restoration that a loaded folder must reproduce."""
+    args = dict(image=PIL.Image.open(image).convert("RGB"), mask_image=PIL.Image.open(mask), output_type="np")
+    return pipe(**args, generator=torch.Generator().manual_seed(0)).images[0]
+
+
 def test_folder_layout(exported):
     folder, _ = exported
     index = json.loads((folder / "model_index.json").read_text())
@@ -139,12 +145,7 @@ def test_trust_remote_code_without_artrestore(exported, tmp_path):
     assert "attribution BlockAttribution" in stdout and "certificate StyleCertificate" in stdout
     assert "detected (90, 120)" in stdout
     assert "fading invert" in stdout  # the varnish estimator came from the folder's varnish.py
-    expected = pipe(
-        image=PIL.Image.open(image).convert("RGB"),
-        mask_image=PIL.Image.open(mask),
-        generator=torch.Generator().manual_seed(0),
-        output_type="np",
-    ).images[0]
+    expected = _restore(pipe, image, mask)
     assert np.abs(restored.astype(int) - expected).max() <= 1
 
 
@@ -182,12 +183,7 @@ def test_a_patch_autoencoder_loads_with_trust_remote_code_without_artrestore(exp
     folder, pipe = exported_patch
     image, mask = _inputs(tmp_path)
     restored, _ = load_without_artrestore(folder, image, mask, tmp_path)
-    expected = pipe(
-        image=PIL.Image.open(image).convert("RGB"),
-        mask_image=PIL.Image.open(mask),
-        generator=torch.Generator().manual_seed(0),
-        output_type="np",
-    ).images[0]
+    expected = _restore(pipe, image, mask)
     assert np.abs(restored.astype(int) - expected).max() <= 1
 
 

@@ -108,15 +108,8 @@ def train_autoencoder(config: AutoencoderTrainConfig) -> dict:
     else:
         model = build_autoencoder(tuple(int(c) for c in config.channels.split(",")), config.latent_channels)
     if config.decoder_only:
-        encoder = (
-            (model.encoder, model.quant_conv)
-            if hasattr(model, "quant_conv")
-            else (
-                model.encoder_proj,
-                model.encoder_correction,
-            )
-        )
-        for module in encoder:
+        kl = hasattr(model, "quant_conv")  # an AutoencoderKL; else a PatchAutoencoder
+        for module in (model.encoder, model.quant_conv) if kl else (model.encoder_proj, model.encoder_correction):
             if module is not None:
                 module.requires_grad_(False)
     dataset = CleanCrops(sources, config.crop, config.steps * config.batch_size, config.seed)

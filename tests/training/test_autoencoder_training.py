@@ -124,3 +124,31 @@ def test_unknown_architecture_is_refused_before_any_work(painting_folder, tmp_pa
     with pytest.raises(ValueError, match="architecture: expected one of"):
         train_autoencoder(cfg)
     assert not (tmp_path / "x").exists()
+
+
+def test_decoder_only_run_of_a_patch_autoencoder_keeps_its_encoder(painting_folder, tmp_path):
+    from artrestore.hub.patch_autoencoder import PatchAutoencoder
+
+    init = PatchAutoencoder(patch_size=4, latent_channels=6, hidden_channels=8, num_blocks=1)
+    init.fit_linear(torch.rand(2, 3, 32, 32) * 2 - 1)
+    init.save_pretrained(tmp_path / "init")
+    cfg = AutoencoderTrainConfig(
+        out=str(tmp_path / "dec"),
+        source="paintings",
+        data=str(painting_folder),
+        init=str(tmp_path / "init"),
+        decoder_only=True,
+        steps=3,
+        batch_size=2,
+        crop=32,
+        threads=1,
+        warmup=1,
+        lr=1e-2,
+        ema_decay=0,
+        log_every=1,
+    )
+    train_autoencoder(cfg)
+    before = init.state_dict()
+    after = PatchAutoencoder.from_pretrained(tmp_path / "dec" / "final").state_dict()
+    assert all(torch.equal(v, after[k]) for k, v in before.items() if k.startswith("encoder"))
+    assert any(not torch.equal(v, after[k]) for k, v in before.items() if k.startswith("decoder"))
