@@ -215,7 +215,7 @@ def test_a_patch_autoencoder_can_be_the_frozen_autoencoder(painting_folder, tmp_
 def test_bad_settings_raise(painting_folder, tmp_path, tiny_vae):
     with pytest.raises(ValueError, match="source"):
         train_diffusion(_config(tmp_path, painting_folder, tiny_vae, source="web"))
-    with pytest.raises(ValueError, match="vae: no AutoencoderKL"):
+    with pytest.raises(ValueError, match="vae: no autoencoder folder"):
         train_diffusion(_config(tmp_path, painting_folder, tmp_path / "nowhere"))
 
 
