@@ -213,6 +213,21 @@ def test_replace_decoder_keeps_the_encoder_and_refuses_another_latent_space():
         replace_decoder(vae, build_autoencoder((8, 32)))
 
 
+def test_replace_decoder_works_on_a_patch_autoencoder_too():
+    from artrestore.export import replace_decoder
+    from artrestore.hub import PatchAutoencoder
+
+    torch.manual_seed(0)
+    vae, donor = (PatchAutoencoder(patch_size=2, latent_channels=4, hidden_channels=8, num_blocks=1) for _ in "ab")
+    donor.load_state_dict(
+        {k: v if k.startswith("decoder") else vae.state_dict()[k] for k, v in donor.state_dict().items()}
+    )
+    replace_decoder(vae, donor)
+    assert all(torch.equal(v, donor.state_dict()[k]) for k, v in vae.state_dict().items())
+    with pytest.raises(ValueError, match="encoder differs"):
+        replace_decoder(vae, PatchAutoencoder(patch_size=2, latent_channels=4, hidden_channels=8, num_blocks=1))
+
+
 def test_space_dry_run_lists_the_app_package_and_model_with_lfs_status(capsys):
     from artrestore.cli import main
 

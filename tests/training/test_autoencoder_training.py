@@ -42,11 +42,9 @@ def test_short_run_on_paintings(painting_folder, tmp_path):
     assert summary["steps"] == 2 and (tmp_path / "vae" / "final" / "config.json").exists()
 
 
-def test_decoder_only_run_keeps_the_latent_space(painting_folder, tmp_path):
-    from diffusers import AutoencoderKL
-
-    build_autoencoder((8, 16)).save_pretrained(tmp_path / "init")
-    cfg = AutoencoderTrainConfig(
+def _decoder_only_config(painting_folder, tmp_path) -> AutoencoderTrainConfig:
+    """Three decoder-only steps from the autoencoder saved in ``tmp_path / "init"``, into ``tmp_path / "dec"``."""
+    return AutoencoderTrainConfig(
         out=str(tmp_path / "dec"),
         source="paintings",
         data=str(painting_folder),
@@ -61,7 +59,13 @@ def test_decoder_only_run_keeps_the_latent_space(painting_folder, tmp_path):
         ema_decay=0,
         log_every=1,
     )
-    train_autoencoder(cfg)
+
+
+def test_decoder_only_run_keeps_the_latent_space(painting_folder, tmp_path):
+    from diffusers import AutoencoderKL
+
+    build_autoencoder((8, 16)).save_pretrained(tmp_path / "init")
+    train_autoencoder(_decoder_only_config(painting_folder, tmp_path))
     before = AutoencoderKL.from_pretrained(tmp_path / "init").state_dict()
     after = AutoencoderKL.from_pretrained(tmp_path / "dec" / "final").state_dict()
     for name, value in before.items():
@@ -132,22 +136,7 @@ def test_decoder_only_run_of_a_patch_autoencoder_keeps_its_encoder(painting_fold
     init = PatchAutoencoder(patch_size=4, latent_channels=6, hidden_channels=8, num_blocks=1)
     init.fit_linear(torch.rand(2, 3, 32, 32) * 2 - 1)
     init.save_pretrained(tmp_path / "init")
-    cfg = AutoencoderTrainConfig(
-        out=str(tmp_path / "dec"),
-        source="paintings",
-        data=str(painting_folder),
-        init=str(tmp_path / "init"),
-        decoder_only=True,
-        steps=3,
-        batch_size=2,
-        crop=32,
-        threads=1,
-        warmup=1,
-        lr=1e-2,
-        ema_decay=0,
-        log_every=1,
-    )
-    train_autoencoder(cfg)
+    train_autoencoder(_decoder_only_config(painting_folder, tmp_path))
     before = init.state_dict()
     after = PatchAutoencoder.from_pretrained(tmp_path / "dec" / "final").state_dict()
     assert all(torch.equal(v, after[k]) for k, v in before.items() if k.startswith("encoder"))
