@@ -310,6 +310,11 @@ class DiffusionTrainConfig(LoopSettings):
     )
     freeze_style: bool = opt(False, "keep the style encoder fixed (a memory bank built with it stays valid)")
     prediction_type: str = opt("v_prediction", "denoiser target: v_prediction or epsilon")
+    perceptual_weight: float = opt(
+        0.0,
+        "weight of LPIPS-vgg between the decoded clean-latent prediction (composited into the crop's undamaged "
+        "pixels) and the clean crop, weighted by each sample's signal share alpha_t^2 (0 disables)",
+    )
     steps: int = opt(2000, "optimiser steps in total")
     batch_size: int = opt(8, "batch size per process")
     lr: float = opt(5e-4, "peak AdamW learning rate (linear warm-up, cosine decay)")

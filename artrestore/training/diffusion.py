@@ -184,15 +184,33 @@ def latent_scale(vae: nn.Module, dataset: DiffusionSamples, n: int = 32) -> floa
     return float(1.0 / z.std())
 
 
+def predicted_clean(scheduler, noisy: torch.Tensor, pred: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """(b, c, h, w) the clean latents the denoiser's output implies at timesteps ``t`` (b,), for either target."""
+    alphas = scheduler.alphas_cumprod.to(noisy.device, noisy.dtype)[t][:, None, None, None]  # (b, 1, 1, 1)
+    a, s = alphas.sqrt(), (1 - alphas).sqrt()
+    if scheduler.config.prediction_type == "v_prediction":
+        return a * noisy - s * pred
+    return (noisy - s * pred) / a
+
+
 def diffusion_loss(vae: nn.Module, scheduler, config: DiffusionTrainConfig):
-    """The masked-region-weighted denoising loss (v or epsilon), as a function for :func:`train`.
+    """The masked-region-weighted denoising loss (v or epsilon), as a function for :func:`train`; with
+    ``perceptual_weight`` > 0 also LPIPS-vgg of the decoded clean-latent prediction, composited into the crop's
+    undamaged pixels, against the clean crop, each sample weighted by its signal share alpha_t^2 (at high noise the
+    prediction can only be a blurred average, which the perceptual term should not punish). LPIPS-alex, the
+    bench's yardstick, is never used in training.
 
     Args:
         vae: frozen autoencoder with its ``scaling_factor`` set.
         scheduler: a diffusers noise scheduler (``add_noise`` / ``get_velocity``).
-        config: the run settings (dropouts, prediction type).
+        config: the run settings (dropouts, prediction type, perceptual weight).
     """
     stride = latent_stride(vae)
+    vgg = None
+    if config.perceptual_weight > 0:
+        from ..metrics.lpips import lpips_model
+
+        vgg = lpips_model("vgg")
 
     def loss_fn(model: RestorationModel, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
         clean, damaged, mask, fade = batch["clean"], batch["damaged"], batch["mask"], batch["fade"]
@@ -229,7 +247,17 @@ def diffusion_loss(vae: nn.Module, scheduler, config: DiffusionTrainConfig):
         weight = 0.1 + F.avg_pool2d(region, stride)  # (b, 1, h, w): the damaged latents matter most
         err = ((pred - target) ** 2 * weight).mean() / weight.mean()
         sq = (pred.detach() - target) ** 2
-        return err, {"mse_region": float((sq * latent_mask).sum() / latent_mask.sum().clamp_min(1) / sq.shape[1])}
+        logs = {"mse_region": float((sq * latent_mask).sum() / latent_mask.sum().clamp_min(1) / sq.shape[1])}
+        if vgg is None:
+            return err, logs
+        vgg.to(device)
+        z0_pred = predicted_clean(scheduler, zt, pred, t)  # (b, c, h, w)
+        decoded = (vae.decode(z0_pred / vae.config.scaling_factor).sample.clamp(-1, 1) + 1) / 2  # (b, 3, H, W)
+        composite = clean * (1 - region) + decoded * region
+        signal = scheduler.alphas_cumprod.to(device)[t]  # (b,) alpha_t^2
+        perceptual = (vgg(composite * 2 - 1, clean * 2 - 1).flatten() * signal).mean()
+        logs["lpips_vgg"] = perceptual.item()
+        return err + config.perceptual_weight * perceptual, logs
 
     return loss_fn
 

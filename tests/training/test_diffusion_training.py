@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -21,6 +22,7 @@ from artrestore.training.diffusion import (
     diffusion_loss,
     large_hole_masks,
     make_scheduler,
+    predicted_clean,
     quadrant_tokens,
     train_diffusion,
     with_oracle_tokens,
@@ -244,3 +246,41 @@ def test_two_process_ddp(painting_folder, tmp_path, tiny_vae):
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["world_size"] == 2 and summary["distributed_type"] == "DistributedType.MULTI_CPU"
+
+
+@pytest.mark.parametrize("prediction_type", ["v_prediction", "epsilon"])
+def test_predicted_clean_inverts_the_noising(prediction_type):
+    scheduler = make_scheduler(prediction_type)
+    g = torch.Generator().manual_seed(0)
+    z0, noise = torch.randn(3, 4, 8, 8, generator=g), torch.randn(3, 4, 8, 8, generator=g)
+    t = torch.tensor([0, 500, 990])
+    zt = scheduler.add_noise(z0, noise, t)
+    target = scheduler.get_velocity(z0, noise, t) if prediction_type == "v_prediction" else noise
+    torch.testing.assert_close(predicted_clean(scheduler, zt, target, t), z0, atol=2e-3, rtol=1e-3)
+
+
+def test_perceptual_term_adds_weighted_lpips_vgg_of_the_decoded_prediction(painting_folder, tmp_path):
+    from artrestore.hub.patch_autoencoder import PatchAutoencoder
+
+    torch.manual_seed(0)
+    vae = PatchAutoencoder(patch_size=2, latent_channels=4, hidden_channels=8, num_blocks=1)
+    vae.fit_linear(torch.rand(2, 3, 32, 32) * 2 - 1)
+    vae.requires_grad_(False)
+    plain_cfg = _config(tmp_path, painting_folder, tmp_path, style_dropout=0.0, retrieval_dropout=0.0)
+    model = build_model(plain_cfg, vae)
+    with torch.no_grad():  # a zero-initialised output would give the same prediction for every input
+        model.unet.conv_out.weight.normal_(0, 0.05)
+    ds = DiffusionSamples(PaintingCollection.scan(painting_folder), 32, length=2)
+    batch = torch.utils.data.default_collate([ds[0], ds[1]])
+    scheduler = make_scheduler("v_prediction")
+    plain_fn = diffusion_loss(vae, scheduler, plain_cfg)
+    term_fn = diffusion_loss(vae, scheduler, dataclasses.replace(plain_cfg, perceptual_weight=2.0))
+    torch.manual_seed(1)
+    plain, logs = plain_fn(model, batch)
+    assert "lpips_vgg" not in logs
+    torch.manual_seed(1)  # the same timesteps and noise
+    with_term, logs = term_fn(model, batch)
+    assert logs["lpips_vgg"] > 0
+    assert with_term.item() == pytest.approx(plain.item() + 2.0 * logs["lpips_vgg"], rel=1e-4)
+    with_term.backward()
+    assert model.unet.conv_out.weight.grad.abs().sum() > 0
