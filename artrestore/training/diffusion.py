@@ -193,6 +193,35 @@ def predicted_clean(scheduler, noisy: torch.Tensor, pred: torch.Tensor, t: torch
     return (noisy - s * pred) / a
 
 
+def perceptual_term(
+    vgg: nn.Module,
+    vae: nn.Module,
+    scheduler,
+    noisy: torch.Tensor,
+    pred: torch.Tensor,
+    t: torch.Tensor,
+    clean: torch.Tensor,
+    region: torch.Tensor,
+) -> torch.Tensor:
+    """() LPIPS (``vgg``: an ``lpips.LPIPS`` module) of the decoded clean-latent prediction, pasted into the clean
+    crop over ``region``, against the clean crop; each sample weighted by its signal share alpha_t^2.
+
+    Args:
+        vgg: the perceptual network.
+        vae: the frozen autoencoder (``scaling_factor`` set).
+        scheduler: the noise scheduler of the training run.
+        noisy: (b, c, h, w) noised scaled latents at timesteps ``t`` (b,).
+        pred: (b, c, h, w) the denoiser's output for them.
+        clean: (b, 3, H, W) clean crops in [0, 1].
+        region: (b, 1, H, W) the pixels the prediction restores (1 = restored).
+    """
+    z0 = predicted_clean(scheduler, noisy, pred, t)  # (b, c, h, w)
+    decoded = (vae.decode(z0 / vae.config.scaling_factor).sample.clamp(-1, 1) + 1) / 2  # (b, 3, H, W)
+    composite = clean * (1 - region) + decoded * region
+    signal = scheduler.alphas_cumprod.to(noisy.device)[t]  # (b,) alpha_t^2
+    return (vgg(composite * 2 - 1, clean * 2 - 1).flatten() * signal).mean()
+
+
 def diffusion_loss(vae: nn.Module, scheduler, config: DiffusionTrainConfig):
     """The masked-region-weighted denoising loss (v or epsilon), as a function for :func:`train`; with
     ``perceptual_weight`` > 0 also LPIPS-vgg of the decoded clean-latent prediction, composited into the crop's
@@ -251,11 +280,7 @@ def diffusion_loss(vae: nn.Module, scheduler, config: DiffusionTrainConfig):
         if vgg is None:
             return err, logs
         vgg.to(device)
-        z0_pred = predicted_clean(scheduler, zt, pred, t)  # (b, c, h, w)
-        decoded = (vae.decode(z0_pred / vae.config.scaling_factor).sample.clamp(-1, 1) + 1) / 2  # (b, 3, H, W)
-        composite = clean * (1 - region) + decoded * region
-        signal = scheduler.alphas_cumprod.to(device)[t]  # (b,) alpha_t^2
-        perceptual = (vgg(composite * 2 - 1, clean * 2 - 1).flatten() * signal).mean()
+        perceptual = perceptual_term(vgg, vae, scheduler, zt, pred, t, clean, region)
         logs["lpips_vgg"] = perceptual.item()
         return err + config.perceptual_weight * perceptual, logs
 

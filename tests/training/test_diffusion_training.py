@@ -22,6 +22,7 @@ from artrestore.training.diffusion import (
     diffusion_loss,
     large_hole_masks,
     make_scheduler,
+    perceptual_term,
     predicted_clean,
     quadrant_tokens,
     train_diffusion,
@@ -284,3 +285,27 @@ def test_perceptual_term_adds_weighted_lpips_vgg_of_the_decoded_prediction(paint
     assert with_term.item() == pytest.approx(plain.item() + 2.0 * logs["lpips_vgg"], rel=1e-4)
     with_term.backward()
     assert model.unet.conv_out.weight.grad.abs().sum() > 0
+
+
+def test_perceptual_term_sees_only_the_region_and_weighs_samples_by_their_signal():
+    from artrestore.hub.patch_autoencoder import PatchAutoencoder
+    from artrestore.metrics.lpips import lpips_model
+
+    torch.manual_seed(0)
+    vae = PatchAutoencoder(patch_size=2, latent_channels=4, hidden_channels=8, num_blocks=1).requires_grad_(False)
+    vae.fit_linear(torch.rand(2, 3, 32, 32) * 2 - 1)
+    vgg, scheduler = lpips_model("vgg"), make_scheduler("v_prediction")
+    clean = torch.rand(2, 3, 32, 32)
+    noisy, pred = torch.randn(2, 4, 16, 16), torch.randn(2, 4, 16, 16)
+    region = torch.zeros(2, 1, 32, 32)
+    t = torch.tensor([10, 800])
+    assert perceptual_term(vgg, vae, scheduler, noisy, pred, t, clean, region).item() == 0  # nothing restored
+    region[..., 8:24, 8:24] = 1
+    both = perceptual_term(vgg, vae, scheduler, noisy, pred, t, clean, region)
+    z0 = predicted_clean(scheduler, noisy, pred, t)
+    decoded = (vae.decode(z0 / vae.config.scaling_factor).sample.clamp(-1, 1) + 1) / 2
+    plain = vgg((clean * (1 - region) + decoded * region) * 2 - 1, clean * 2 - 1).flatten()  # (2,)
+    signal = scheduler.alphas_cumprod[t]
+    assert both.item() == pytest.approx(float((plain * signal).mean()), rel=1e-5) and signal[0] > 3 * signal[1]
+    t_last = torch.tensor([999, 999])  # pure noise: nothing to punish
+    assert perceptual_term(vgg, vae, scheduler, noisy, pred, t_last, clean, region).item() < 1e-3 * both.item()
