@@ -40,6 +40,16 @@ def tiny_vae(tmp_path):
     return tmp_path / "vae"
 
 
+def _tiny_patch_vae():
+    """A frozen 4-channel PatchAutoencoder (stride 2) whose linear maps are fitted to random crops."""
+    from artrestore.hub.patch_autoencoder import PatchAutoencoder
+
+    torch.manual_seed(0)
+    vae = PatchAutoencoder(patch_size=2, latent_channels=4, hidden_channels=8, num_blocks=1)
+    vae.fit_linear(torch.rand(2, 3, 32, 32) * 2 - 1)
+    return vae.requires_grad_(False)
+
+
 def _config(tmp_path, data, vae, **kw) -> DiffusionTrainConfig:
     base = dict(
         out=str(tmp_path / "run"),
@@ -203,12 +213,7 @@ def test_short_run_writes_components_vae_and_scheduler(painting_folder, tmp_path
 
 
 def test_a_patch_autoencoder_can_be_the_frozen_autoencoder(painting_folder, tmp_path):
-    from artrestore.hub.patch_autoencoder import PatchAutoencoder
-
-    torch.manual_seed(0)
-    vae = PatchAutoencoder(patch_size=2, latent_channels=4, hidden_channels=8, num_blocks=1)
-    vae.fit_linear(torch.rand(2, 3, 32, 32) * 2 - 1)
-    vae.save_pretrained(tmp_path / "patch")
+    _tiny_patch_vae().save_pretrained(tmp_path / "patch")
     summary = train_diffusion(_config(tmp_path, painting_folder, tmp_path / "patch"))
     run = tmp_path / "run"
     assert summary["steps"] == 2 and RestorationModel.from_pretrained(run / "final").unet is not None
@@ -261,12 +266,7 @@ def test_predicted_clean_inverts_the_noising(prediction_type):
 
 
 def test_perceptual_term_adds_weighted_lpips_vgg_of_the_decoded_prediction(painting_folder, tmp_path):
-    from artrestore.hub.patch_autoencoder import PatchAutoencoder
-
-    torch.manual_seed(0)
-    vae = PatchAutoencoder(patch_size=2, latent_channels=4, hidden_channels=8, num_blocks=1)
-    vae.fit_linear(torch.rand(2, 3, 32, 32) * 2 - 1)
-    vae.requires_grad_(False)
+    vae = _tiny_patch_vae()
     plain_cfg = _config(tmp_path, painting_folder, tmp_path, style_dropout=0.0, retrieval_dropout=0.0)
     model = build_model(plain_cfg, vae)
     with torch.no_grad():  # a zero-initialised output would give the same prediction for every input
@@ -288,12 +288,9 @@ def test_perceptual_term_adds_weighted_lpips_vgg_of_the_decoded_prediction(paint
 
 
 def test_perceptual_term_sees_only_the_region_and_weighs_samples_by_their_signal():
-    from artrestore.hub.patch_autoencoder import PatchAutoencoder
     from artrestore.metrics.lpips import lpips_model
 
-    torch.manual_seed(0)
-    vae = PatchAutoencoder(patch_size=2, latent_channels=4, hidden_channels=8, num_blocks=1).requires_grad_(False)
-    vae.fit_linear(torch.rand(2, 3, 32, 32) * 2 - 1)
+    vae = _tiny_patch_vae()
     vgg, scheduler = lpips_model("vgg"), make_scheduler("v_prediction")
     clean = torch.rand(2, 3, 32, 32)
     noisy, pred = torch.randn(2, 4, 16, 16), torch.randn(2, 4, 16, 16)
