@@ -316,6 +316,34 @@ def make_scheduler(prediction_type: str):
     )
 
 
+def init_latent_scale(init: str) -> float:
+    """The latent scaling factor the run holding ``init`` was trained with.
+
+    A run writes ``latent_scale.json`` when it starts and ``vae/`` when it ends, so a stage can start from a finished
+    run's ``final/`` or from a stopped run's ``latest/``.
+
+    Args:
+        init: a run's ``final/`` or ``latest/`` folder.
+
+    Raises:
+        ValueError: ``init`` holds no ``unet/``, or neither file is beside it.
+    """
+    from diffusers import AutoencoderKL
+
+    folder = Path(init)
+    if not (folder / "unet" / "config.json").exists():
+        raise ValueError(f"init: expected a run's final/ or latest/ folder with unet/ in it, got {init}")
+    scale_file = folder.parent / "latent_scale.json"
+    if scale_file.exists():
+        return float(json.loads(scale_file.read_text())["scaling_factor"])
+    if (folder.parent / "vae" / "config.json").exists():
+        return float(AutoencoderKL.load_config(str(folder.parent / "vae"))["scaling_factor"])
+    raise ValueError(
+        f"init: the run holding {init} has neither latent_scale.json nor vae/ (the latent scaling its weights were "
+        "trained with); pass a run's final/ or latest/ folder"
+    )
+
+
 def train_diffusion(config: DiffusionTrainConfig) -> dict:
     """Train the denoiser stack; writes ``final/{unet,mask_encoder,style_encoder}``, ``vae/`` and ``scheduler/``.
 
@@ -325,11 +353,10 @@ def train_diffusion(config: DiffusionTrainConfig) -> dict:
     Returns:
         The training summary.
     """
-    from diffusers import AutoencoderKL
-
     sources = training_sources(config.source, config.data, config.style_data)
     if not Path(config.vae, "config.json").exists():
         raise ValueError(f"vae: no autoencoder folder at {config.vae} (train one with `artrestore train-vae`)")
+    init_scale = init_latent_scale(config.init) if config.init else None  # a bad --init fails before loading
     vae = load_autoencoder(config.vae).requires_grad_(False)
     dataset = DiffusionSamples(
         sources, config.crop, config.steps * config.batch_size, seed=config.seed, min_scale=config.min_scale
@@ -338,8 +365,8 @@ def train_diffusion(config: DiffusionTrainConfig) -> dict:
     scale_file = out / "latent_scale.json"
     if scale_file.exists():  # resuming
         scale = json.loads(scale_file.read_text())["scaling_factor"]
-    elif config.init:  # a later stage keeps the latent scaling its init was trained with
-        scale = AutoencoderKL.load_config(str(Path(config.init).parent / "vae"))["scaling_factor"]
+    elif init_scale is not None:  # a later stage keeps the latent scaling its init was trained with
+        scale = init_scale
     else:
         scale = latent_scale(vae, dataset)
     out.mkdir(parents=True, exist_ok=True)

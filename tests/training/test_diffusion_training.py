@@ -20,6 +20,7 @@ from artrestore.training.diffusion import (
     RestorationModel,
     build_model,
     diffusion_loss,
+    init_latent_scale,
     large_hole_masks,
     make_scheduler,
     perceptual_term,
@@ -154,6 +155,26 @@ def test_init_can_reshape_the_retrieval_tokens(painting_folder, tmp_path, tiny_v
         _config(tmp_path, painting_folder, tiny_vae, init=str(tmp_path / "run" / "final"), out=str(tmp_path / "3"))
     )
     assert RestorationModel.from_pretrained(tmp_path / "3" / "final").unet.config.retrieval_cells == 2
+
+
+def test_a_stage_can_start_from_a_stopped_runs_latest(painting_folder, tmp_path, tiny_vae):
+    """A stopped run has latent_scale.json and latest/ but no vae/ yet: --init reads the scale it was trained with;
+    a folder with neither beside it, or without a unet, is refused by name before any loading."""
+    import shutil
+
+    train_diffusion(_config(tmp_path, painting_folder, tiny_vae, out=str(tmp_path / "first")))
+    first = tmp_path / "first"
+    shutil.rmtree(first / "vae")
+    (first / "latent_scale.json").write_text(json.dumps({"scaling_factor": 0.625}))
+    assert init_latent_scale(str(first / "final")) == 0.625
+    train_diffusion(_config(tmp_path, painting_folder, tiny_vae, init=str(first / "final")))
+    assert json.loads((tmp_path / "run" / "latent_scale.json").read_text())["scaling_factor"] == 0.625
+    (first / "latent_scale.json").unlink()
+    with pytest.raises(ValueError, match="^init: .*neither latent_scale.json nor vae/"):
+        init_latent_scale(str(first / "final"))
+    with pytest.raises(ValueError, match="^init: expected a run's final/"):
+        train_diffusion(_config(tmp_path, painting_folder, tiny_vae, init=str(tmp_path), out=str(tmp_path / "x")))
+    assert not (tmp_path / "x").exists()
 
 
 def test_frozen_style_encoder_is_not_trained(painting_folder, tmp_path, tiny_vae):
