@@ -289,7 +289,7 @@ class DiffusionTrainConfig(LoopSettings):
     source: str = opt("style", "training images: style (the 224 px style set) or paintings (train split)")
     data: str = paintings_option()
     style_data: str = opt(lambda: data_path("wikiart224"), "folder of <Style>/*.jpg")
-    init: str | None = opt(None, "start from this run's final/ (e.g. the style-set stage)")
+    init: str | None = opt(None, "start from this run's final/ (e.g. the style-set stage), or a stopped run's latest/")
     crop: int = opt(128, "training crop side in pixels")
     min_scale: float = opt(0.25, "smallest multi-scale crop factor (1 = native resolution only)")
     block_channels: str = opt("64,128,128", "denoiser widths per level")

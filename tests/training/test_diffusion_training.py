@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -160,8 +161,6 @@ def test_init_can_reshape_the_retrieval_tokens(painting_folder, tmp_path, tiny_v
 def test_a_stage_can_start_from_a_stopped_runs_latest(painting_folder, tmp_path, tiny_vae):
     """A stopped run has latent_scale.json and latest/ but no vae/ yet: --init reads the scale it was trained with;
     a folder with neither beside it, or without a unet, is refused by name before any loading."""
-    import shutil
-
     train_diffusion(_config(tmp_path, painting_folder, tiny_vae, out=str(tmp_path / "first")))
     first = tmp_path / "first"
     shutil.rmtree(first / "vae")
