@@ -316,6 +316,12 @@ def make_scheduler(prediction_type: str):
     )
 
 
+def _saved_latent_scale(run: Path) -> float | None:
+    """The scaling factor in ``run``'s ``latent_scale.json`` (written when a run starts), or None without one."""
+    scale_file = run / "latent_scale.json"
+    return float(json.loads(scale_file.read_text())["scaling_factor"]) if scale_file.exists() else None
+
+
 def init_latent_scale(init: str) -> float:
     """The latent scaling factor the run holding ``init`` was trained with.
 
@@ -333,9 +339,9 @@ def init_latent_scale(init: str) -> float:
     folder = Path(init)
     if not (folder / "unet" / "config.json").exists():
         raise ValueError(f"init: expected a run's final/ or latest/ folder with unet/ in it, got {init}")
-    scale_file = folder.parent / "latent_scale.json"
-    if scale_file.exists():
-        return float(json.loads(scale_file.read_text())["scaling_factor"])
+    saved = _saved_latent_scale(folder.parent)
+    if saved is not None:
+        return saved
     if (folder.parent / "vae" / "config.json").exists():
         return float(AutoencoderKL.load_config(str(folder.parent / "vae"))["scaling_factor"])
     raise ValueError(
@@ -362,15 +368,11 @@ def train_diffusion(config: DiffusionTrainConfig) -> dict:
         sources, config.crop, config.steps * config.batch_size, seed=config.seed, min_scale=config.min_scale
     )
     out = Path(config.out)
-    scale_file = out / "latent_scale.json"
-    if scale_file.exists():  # resuming
-        scale = json.loads(scale_file.read_text())["scaling_factor"]
-    elif init_scale is not None:  # a later stage keeps the latent scaling its init was trained with
-        scale = init_scale
-    else:
-        scale = latent_scale(vae, dataset)
+    scale = _saved_latent_scale(out)  # resuming
+    if scale is None:  # a later stage keeps the latent scaling its init was trained with
+        scale = init_scale if init_scale is not None else latent_scale(vae, dataset)
     out.mkdir(parents=True, exist_ok=True)
-    scale_file.write_text(json.dumps({"scaling_factor": scale}))
+    (out / "latent_scale.json").write_text(json.dumps({"scaling_factor": scale}))
     vae.register_to_config(scaling_factor=scale)
     if config.init:
         model = RestorationModel.from_pretrained(config.init, retrieval_cells=config.retrieval_cells)
