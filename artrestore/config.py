@@ -334,6 +334,11 @@ class RefinerTrainConfig(LoopSettings):
     global_blocks: int = opt(
         0, "spectral (whole-tile) blocks at the bottleneck; added to an --init refiner, they start at zero"
     )
+    attention_blocks: int = opt(
+        0,
+        "context-attention blocks at the bottleneck (each position reads from cells outside the hole); added to an "
+        "--init refiner, they start at zero",
+    )
     crop: int = opt(128, "training crop side in pixels")
     min_scale: float = opt(0.25, "smallest multi-scale crop factor")
     large_holes: float = opt(0.5, "probability that a crop also loses a rectangle or ellipses (20-60 percent)")

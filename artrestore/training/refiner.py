@@ -378,15 +378,20 @@ def refiner_loss(
     return loss_fn
 
 
-def with_global_blocks(model: ExemplarRefiner, global_blocks: int) -> ExemplarRefiner:
-    """``model`` with at least ``global_blocks`` spectral blocks: the new ones start at zero, so the refiner's
-    output is unchanged until they are trained. Returns ``model`` itself when it already has as many."""
-    if global_blocks <= model.config.global_blocks:
+def with_extra_blocks(model: ExemplarRefiner, *, global_blocks: int = 0, attention_blocks: int = 0) -> ExemplarRefiner:
+    """``model`` with at least ``global_blocks`` spectral and ``attention_blocks`` context-attention blocks: the new
+    ones start at zero, so the refiner's output is unchanged until they are trained. Returns ``model`` itself when
+    it already has as many."""
+    wanted = {
+        "global_blocks": max(global_blocks, model.config.global_blocks),
+        "attention_blocks": max(attention_blocks, model.config.get("attention_blocks", 0)),
+    }
+    if all(model.config.get(k, 0) == v for k, v in wanted.items()):
         return model
     config = {k: v for k, v in model.config.items() if not k.startswith("_")}
-    grown = ExemplarRefiner(**{**config, "global_blocks": global_blocks})
+    grown = ExemplarRefiner(**{**config, **wanted})
     missing, unexpected = grown.load_state_dict(model.state_dict(), strict=False)
-    if unexpected or not all(k.startswith("spectral.") for k in missing):
+    if unexpected or not all(k.startswith(("spectral.", "attention.")) for k in missing):
         raise ValueError(f"cannot grow the refiner: missing {missing}, unexpected {unexpected}")
     return grown
 
@@ -423,10 +428,19 @@ def train_refiner(config: RefinerTrainConfig) -> dict:
         artist_condition=config.artist_condition,
     )
     if config.init:
-        model = with_global_blocks(ExemplarRefiner.from_pretrained(config.init), config.global_blocks)
+        model = with_extra_blocks(
+            ExemplarRefiner.from_pretrained(config.init),
+            global_blocks=config.global_blocks,
+            attention_blocks=config.attention_blocks,
+        )
     else:
         channels = tuple(int(c) for c in config.channels.split(","))
-        model = ExemplarRefiner(channels=channels, style_dim=int(styles.shape[1]), global_blocks=config.global_blocks)
+        model = ExemplarRefiner(
+            channels=channels,
+            style_dim=int(styles.shape[1]),
+            global_blocks=config.global_blocks,
+            attention_blocks=config.attention_blocks,
+        )
     scales = {".mod.": config.style_lr_scale} if config.style_lr_scale != 1 else None
     adversarial = None if adversarial_settings is None else AdversarialTerm(adversarial_settings, seed=config.seed)
     return train(

@@ -89,3 +89,36 @@ def test_spectral_blocks_see_the_whole_tile_and_start_at_zero():
     spectral = ExemplarRefiner(channels=(8, 16), style_dim=4, dilations=(1,), global_blocks=1).eval()
     exemplar, image, mask = _inputs(3, 40)
     assert torch.equal(spectral(exemplar, image, mask), exemplar)  # the refiner too, on odd-stride sizes
+
+
+def test_context_attention_reads_only_from_cells_outside_the_hole_and_starts_at_zero():
+    from artrestore.hub.exemplar_refiner import ContextAttention
+
+    torch.manual_seed(0)
+    block = ContextAttention(16, heads=2, chunk=5).eval()  # a chunk that does not divide the 64 positions
+    h = torch.randn(1, 16, 8, 8)
+    hole = torch.zeros(1, 1, 32, 32)
+    hole[..., 8:20, 4:16] = 1  # covers cells (2..4, 1..3): one hole pixel makes a cell unreadable
+    assert torch.equal(block(h, hole), h)  # zero output layer: the identity
+    for p in block.parameters():
+        p.data.normal_(0, 0.2)
+    with torch.no_grad():
+        base = block(h, hole)
+
+        def swapped(a: tuple[int, int], b: tuple[int, int]) -> torch.Tensor:  # the group norms' statistics stay
+            out = h.clone()
+            out[..., a[0], a[1]], out[..., b[0], b[1]] = h[..., b[0], b[1]], h[..., a[0], a[1]]
+            return (block(out, hole) - base).abs().amax(1)[0]  # (8, 8)
+
+        diff = swapped((3, 2), (2, 3))  # two hole cells: nobody reads them, so only their own outputs change
+        others = torch.ones(8, 8, dtype=torch.bool)
+        others[3, 2] = others[2, 3] = False
+        assert diff[3, 2] > 1e-3 and diff[2, 3] > 1e-3 and diff[others].max() < 1e-5
+        diff = swapped((3, 2), (6, 6))  # a hole cell's features moved into a known cell: every position reads it
+        assert diff[others].min() > 1e-4
+        # a tile that is all hole reads from everywhere instead of from nowhere (no NaN)
+        assert torch.isfinite(block(h, torch.ones(1, 1, 32, 32))).all()
+
+    refiner = ExemplarRefiner(channels=(8, 16), style_dim=4, dilations=(1,), attention_blocks=1).eval()
+    exemplar, image, mask = _inputs(3, 40)
+    assert torch.equal(refiner(exemplar, image, mask), exemplar)  # the refiner too, on odd-stride sizes

@@ -213,15 +213,15 @@ def test_lpips_from_features_equals_the_lpips_model():
 
 def test_growing_a_trained_refiner_keeps_its_output_until_the_new_blocks_train():
     from artrestore.hub.exemplar_refiner import ExemplarRefiner
-    from artrestore.training.refiner import with_global_blocks
+    from artrestore.training.refiner import with_extra_blocks
 
     torch.manual_seed(0)
     trained = ExemplarRefiner(channels=(8, 16), style_dim=4, dilations=(2,)).eval()
     for p in trained.parameters():
         p.data.normal_(0, 0.2)
-    grown = with_global_blocks(trained, 2).eval()
-    assert grown.config.global_blocks == 2 and len(grown.spectral) == 2
-    assert with_global_blocks(grown, 1) is grown  # already as many: unchanged
+    grown = with_extra_blocks(trained, global_blocks=2, attention_blocks=1).eval()
+    assert grown.config.global_blocks == 2 and len(grown.spectral) == 2 and len(grown.attention) == 1
+    assert with_extra_blocks(grown, global_blocks=1, attention_blocks=1) is grown  # already as many: unchanged
     g = torch.Generator().manual_seed(1)
     image = torch.rand(1, 3, 32, 32, generator=g)
     mask = (torch.rand(1, 1, 32, 32, generator=g) > 0.6).float()
@@ -229,6 +229,8 @@ def test_growing_a_trained_refiner_keeps_its_output_until_the_new_blocks_train()
     style = torch.randn(1, 4, generator=g)
     with torch.no_grad():
         torch.testing.assert_close(grown(exemplar, image, mask, style), trained(exemplar, image, mask, style))
-        for p in grown.spectral.parameters():
-            p.data.normal_(0, 0.2)
-        assert not torch.allclose(grown(exemplar, image, mask, style), trained(exemplar, image, mask, style))
+        for blocks in (grown.attention, grown.spectral):  # each kind of new block, once trained, reaches the output
+            before = grown(exemplar, image, mask, style)
+            for p in blocks.parameters():
+                p.data.normal_(0, 0.2)
+            assert not torch.allclose(grown(exemplar, image, mask, style), before)

@@ -69,6 +69,48 @@ class SpectralBlock(nn.Module):
         return h + self.out(y)
 
 
+class ContextAttention(nn.Module):
+    """Copying from the undamaged paint: every position attends to the bottleneck positions whose cells hold no hole
+    pixel, and adds what it reads there (the contextual attention of DeepFill v2, learned instead of PatchMatch's
+    fixed colour distance). Its output layer starts at zero: added to a trained refiner, the block changes nothing
+    until it is trained.
+
+    Args:
+        channels: feature width.
+        heads: attention heads (``channels`` must be a multiple).
+        chunk: query positions attended at once, which bounds the attention matrix on large tiles.
+    """
+
+    def __init__(self, channels: int, heads: int = 4, chunk: int = 1024) -> None:
+        super().__init__()
+        self.heads, self.chunk = heads, chunk
+        self.norm = nn.GroupNorm(8, channels)
+        self.qkv = nn.Conv2d(channels, 3 * channels, 1)
+        self.out = nn.Conv2d(channels, channels, 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, h: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+        """``h`` (b, c, h, w) plus what each position reads from the known cells; ``hole`` (b, 1, H, W) at the
+        input's resolution, 1 = hole."""
+        b, c, hh, ww = h.shape
+        known = F.adaptive_max_pool2d(hole.to(h.dtype), (hh, ww)).flatten(1) < 0.5  # (b, hw): no hole pixel
+        known = known | ~known.any(1, keepdim=True)  # all hole: attend everywhere rather than nowhere
+        q, k, v = self.qkv(self.norm(h)).reshape(b, 3, self.heads, c // self.heads, hh * ww).unbind(1)
+        q, k, v = (t.transpose(-1, -2) for t in (q, k, v))  # (b, heads, hw, d)
+        bias = torch.zeros(known.shape, dtype=q.dtype, device=q.device).masked_fill(~known, float("-inf"))
+        bias = bias[:, None, None, :]  # (b, 1, 1, hw)
+        read = torch.cat(
+            [
+                F.scaled_dot_product_attention(q[:, :, i : i + self.chunk], k, v, attn_mask=bias)
+                for i in range(0, hh * ww, self.chunk)
+            ],
+            dim=2,
+        )  # (b, heads, hw, d)
+        read = read.transpose(-1, -2).reshape(b, c, hh, ww)
+        return h + self.out(read)
+
+
 class ExemplarRefiner(ModelMixin, ConfigMixin):
     """A style-conditioned U-Net that corrects an exemplar fill; the identity before training.
 
@@ -79,6 +121,8 @@ class ExemplarRefiner(ModelMixin, ConfigMixin):
             large hole sees its surroundings).
         global_blocks: spectral blocks after the bottleneck (:class:`SpectralBlock`: every position sees the whole
             tile); 0 = none.
+        attention_blocks: context-attention blocks after those (:class:`ContextAttention`: every position reads
+            from the cells outside the hole); 0 = none.
     """
 
     @register_to_config
@@ -88,6 +132,7 @@ class ExemplarRefiner(ModelMixin, ConfigMixin):
         style_dim: int = 128,
         dilations: tuple[int, ...] = (2, 4, 8),
         global_blocks: int = 0,
+        attention_blocks: int = 0,
     ) -> None:
         super().__init__()
         in_ch = 3 + 3 + 1  # exemplar fill, known pixels (zero in the hole), hole
@@ -102,6 +147,7 @@ class ExemplarRefiner(ModelMixin, ConfigMixin):
             c_prev = c
         self.mid = nn.ModuleList([nn.Conv2d(c_prev, c_prev, 3, padding=d, dilation=d) for d in dilations])
         self.spectral = nn.ModuleList([SpectralBlock(c_prev) for _ in range(global_blocks)])
+        self.attention = nn.ModuleList([ContextAttention(c_prev) for _ in range(attention_blocks)])
         self.up = nn.ModuleList()
         for i in reversed(range(len(channels) - 1)):
             self.up.append(StyleResBlock(c_prev + channels[i], channels[i], style_dim))
@@ -143,6 +189,8 @@ class ExemplarRefiner(ModelMixin, ConfigMixin):
             h = h + conv(F.silu(h))
         for block in self.spectral:
             h = block(h)
+        for block in self.attention:
+            h = block(h, mask)
         skips.pop()
         for block in self.up:
             skip = skips.pop()
