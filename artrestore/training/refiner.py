@@ -384,9 +384,9 @@ def with_extra_blocks(model: ExemplarRefiner, *, global_blocks: int = 0, attenti
     it already has as many."""
     wanted = {
         "global_blocks": max(global_blocks, model.config.global_blocks),
-        "attention_blocks": max(attention_blocks, model.config.get("attention_blocks", 0)),
+        "attention_blocks": max(attention_blocks, model.config.attention_blocks),
     }
-    if all(model.config.get(k, 0) == v for k, v in wanted.items()):
+    if all(model.config[k] == v for k, v in wanted.items()):
         return model
     config = {k: v for k, v in model.config.items() if not k.startswith("_")}
     grown = ExemplarRefiner(**{**config, **wanted})
