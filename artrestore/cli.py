@@ -29,6 +29,7 @@ from .config import (
     ExportConfig,
     LargeBenchConfig,
     PushConfig,
+    RecogniserTrainConfig,
     RefinerTrainConfig,
     RestoreConfig,
     StyleSpaceBenchConfig,
@@ -170,7 +171,7 @@ def cmd_export(config: ExportConfig) -> int:
         print(f"{config.out}: {len(changed)} files updated" + "".join(f"\n  {c}" for c in changed))
         return 0
     if config.update:
-        out = update_bundle(config.out, card, refiner=config.refiner)
+        out = update_bundle(config.out, card, refiner=config.refiner, recogniser=config.recogniser)
         print(f"rewrote {out} ({folder_size(out) / 2**20:.1f} MB)")
         return 0
     out = export_run(
@@ -188,6 +189,7 @@ def cmd_export(config: ExportConfig) -> int:
         config.thin_damage_px,
         config.decoder,
         refiner=config.refiner,
+        recogniser=config.recogniser,
         hairline_px=config.hairline_px,
     )
     print(f"wrote {out} ({folder_size(out) / 2**20:.1f} MB)")
@@ -276,6 +278,13 @@ def cmd_train_certifier(config: CertifierTrainConfig) -> int:
     return 0
 
 
+def cmd_train_recogniser(config: RecogniserTrainConfig) -> int:
+    from .training.recogniser import train_recogniser
+
+    print(json.dumps(train_recogniser(config), indent=2, default=str))
+    return 0
+
+
 def cmd_bench_certify(config: CertifyBenchConfig) -> int:
     from .bench.certify import run_certify_bench
 
@@ -349,6 +358,11 @@ COMMANDS: dict[str, tuple[type, Callable, str]] = {
     "export": (ExportConfig, cmd_export, "build the Hub-style model folder from a training run"),
     "push": (PushConfig, cmd_push, "upload a model folder to the Hugging Face Hub (--dry-run lists it)"),
     "train-certifier": (CertifierTrainConfig, cmd_train_certifier, "train and calibrate the style certificate"),
+    "train-recogniser": (
+        RecogniserTrainConfig,
+        cmd_train_recogniser,
+        "train the artist recogniser (a named artist's palette) and calibrate its gate out of fold",
+    ),
     "bench-certify": (
         CertifyBenchConfig,
         cmd_bench_certify,

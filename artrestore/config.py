@@ -339,6 +339,9 @@ class RefinerTrainConfig(LoopSettings):
         "context-attention blocks at the bottleneck (each position reads from cells outside the hole); added to an "
         "--init refiner, they start at zero",
     )
+    detail_blocks: int = opt(
+        0, "wider residual blocks at full resolution before the output; added to an --init refiner, they start at zero"
+    )
     crop: int = opt(128, "training crop side in pixels")
     min_scale: float = opt(0.25, "smallest multi-scale crop factor")
     large_holes: float = opt(0.5, "probability that a crop also loses a rectangle or ellipses (20-60 percent)")
@@ -415,6 +418,9 @@ class ExportConfig:
     refiner: str | None = opt(
         None, "exemplar refiner folder (`artrestore train-refiner`); it corrects the first fill of paint losses"
     )
+    recogniser: str | None = opt(
+        None, "artist recogniser folder (`artrestore train-recogniser`); it gives fills a named artist's palette"
+    )
     retrieval_routing: int = opt(
         PipelineSettings.retrieval_routing, "retrieved patches each latent pixel reads (0: all; 1: the attributed one)"
     )
@@ -428,7 +434,9 @@ class ExportConfig:
         False, "only write the pipeline's and components' code into --out (an existing model folder); no rebuild"
     )
     update: bool = opt(
-        False, "rewrite --out (an existing model folder) from itself, with --refiner and this version's settings"
+        False,
+        "rewrite --out (an existing model folder) from itself, with --refiner, --recogniser and this version's "
+        "settings",
     )
     decoder: str | None = opt(None, "autoencoder whose decoder replaces the run's (`train-vae --decoder-only`)")
     model_card: str = opt(lambda: str(REPO_ROOT / "model_card.md"), "model card text")
@@ -558,6 +566,29 @@ class CertifierTrainConfig:
 
 
 @dataclass
+class RecogniserTrainConfig:
+    """Settings of ``artrestore train-recogniser``: the artist recogniser behind a named artist's palette."""
+
+    data: str = paintings_option()
+    out: str = opt("runs/recogniser", "run folder (block statistics are cached there)")
+    per_painting: int = opt(8, "random-offset blocks per painting, besides its block grid (for the heads)")
+    block_size: int = opt(128, "side of the blocks read at the working size")
+    working_side: int = opt(512, "longer side paintings are read at")
+    embed_dim: int = opt(64, "embedding size of each head")
+    hidden_dim: int = opt(256, "hidden width of each projection head")
+    n_heads: int = opt(2, "independently trained heads, ensembled")
+    epochs: int = opt(60, "training epochs of each head")
+    lr: float = opt(1e-3, "peak learning rate of the heads")
+    folds: int = opt(5, "folds of the out-of-fold calibration of the gate over the training paintings")
+    gate_alpha: float = opt(0.05, "share of paintings whose own artist the gate may call implausible")
+    min_paintings: int = opt(5, "fewest training paintings of an artist for the gate to judge it")
+    palette_strength: float = opt(1.0, "how far restored pixels move towards a named implausible artist's palette")
+    patch_seed: int = opt(0, "seed of the block positions and the folds")
+    seed: int = opt(10, "seed of the first head (head i uses seed + i)")
+    threads: int = opt(2, "CPU threads")
+
+
+@dataclass
 class CertifyBenchConfig:
     """Settings of ``artrestore bench-certify``: the certificate's coverage and discrimination on unseen paintings."""
 
@@ -590,7 +621,8 @@ class AblateConfig:
 
     variants: str = opt(
         "full,no_film,no_continuous,no_adaln,no_style_xattn,no_style,no_retrieval,random_retrieval,"
-        "no_artist_filter,one_step,no_compositing,no_boundary_correction,wrong_artist,no_varnish_inversion,no_refiner",
+        "no_artist_filter,one_step,no_compositing,no_boundary_correction,wrong_artist,no_varnish_inversion,no_refiner,"
+        "no_artist_palette",
         "comma-separated variants of artrestore.bench.ablation.ABLATIONS",
     )
     baselines: str = opt("patchmatch", "classical methods run alongside, for scale")
@@ -601,6 +633,7 @@ class AblateConfig:
     size: int = opt(512, "paintings are resized (short side) and centre-cropped to size x size")
     limit: int | None = opt(4, "use at most this many validation paintings")
     min_works: int = opt(0, "only paintings of artists with at least this many works (15: the ten main artists)")
+    split: str = opt("val", "paintings to restore: 'val' (held out) or 'train' (for choosing settings only)")
     guidance_scale: float | None = opt(None, "guidance on style and retrieval for every variant (default: model's)")
     threads: int = opt(2, "CPU threads")
     examples: int = opt(1, "save visual comparisons for this many paintings")

@@ -228,6 +228,7 @@ def export_run(
     decoder: str | Path | None = None,
     refiner: str | Path | None = None,
     *,
+    recogniser: str | Path | None = None,
     hairline_px: int = PipelineSettings.hairline_px,
 ) -> Path:
     """Build the pipeline from a ``artrestore train`` run folder and write it with :func:`write_hub_folder`.
@@ -244,6 +245,7 @@ def export_run(
         detector: a saved :class:`DamageDetector` folder (``artrestore train-detector``), or None.
         varnish: a saved :class:`VarnishEstimator` folder (``artrestore train-varnish``), or None.
         refiner: a saved :class:`ExemplarRefiner` folder (``artrestore train-refiner``), or None.
+        recogniser: a saved :class:`ArtistRecogniser` folder (``artrestore train-recogniser``), or None.
         retrieval_routing: retrieved patches each latent pixel reads (0: all; see :class:`ArtRestoreUNet`).
         thin_damage_px: damage thin everywhere below this width is filled in pixel space (the pipeline's setting).
         hairline_px: of that thin damage, only stretches narrower than this keep the pixel-space fill.
@@ -253,6 +255,7 @@ def export_run(
     from diffusers import DDPMScheduler
 
     from .hub import (
+        ArtistRecogniser,
         ArtRestorePipeline,
         ArtRestoreUNet,
         DamageDetector,
@@ -283,6 +286,7 @@ def export_run(
         damage_detector=DamageDetector.from_pretrained(str(detector)).eval() if detector else None,
         varnish_estimator=VarnishEstimator.from_pretrained(str(varnish)).eval() if varnish else None,
         exemplar_refiner=ExemplarRefiner.from_pretrained(str(refiner)).eval() if refiner else None,
+        artist_recogniser=ArtistRecogniser.from_pretrained(str(recogniser)).eval() if recogniser else None,
         default_steps=default_steps,
         thin_damage_px=thin_damage_px,
         hairline_px=hairline_px,
@@ -290,19 +294,27 @@ def export_run(
     return write_hub_folder(pipe, out, model_card)
 
 
-def update_bundle(folder: str | Path, model_card: str, *, refiner: str | Path | None = None) -> Path:
+def update_bundle(
+    folder: str | Path,
+    model_card: str,
+    *,
+    refiner: str | Path | None = None,
+    recogniser: str | Path | None = None,
+) -> Path:
     """Rewrite an exported model folder from itself: its components and weights as they are, the exemplar refiner
-    replaced when ``refiner`` is given, and the pipeline settings the folder lacks written into
-    ``model_index.json`` with their shipped defaults (:class:`PipelineSettings`); no training run is needed.
+    or the artist recogniser replaced (or added) when ``refiner`` or ``recogniser`` is given, and the pipeline
+    settings the folder lacks written into ``model_index.json`` with their shipped defaults
+    (:class:`PipelineSettings`); no training run is needed.
 
     Args:
         folder: an exported model folder (replaced only once the new one is complete).
         model_card: README.md text.
         refiner: a saved :class:`ExemplarRefiner` folder, or None to keep the folder's own (or none).
+        recogniser: a saved :class:`ArtistRecogniser` folder, or None to keep the folder's own (or none).
     """
     import tempfile
 
-    from .hub import ArtRestorePipeline, ExemplarRefiner
+    from .hub import ArtistRecogniser, ArtRestorePipeline, ExemplarRefiner
 
     folder = Path(folder)
     if not (folder / "model_index.json").is_file():
@@ -310,6 +322,8 @@ def update_bundle(folder: str | Path, model_card: str, *, refiner: str | Path | 
     pipe = ArtRestorePipeline.from_pretrained(str(folder))
     if refiner is not None:
         pipe.register_modules(exemplar_refiner=ExemplarRefiner.from_pretrained(str(refiner)).eval())
+    if recogniser is not None:
+        pipe.register_modules(artist_recogniser=ArtistRecogniser.from_pretrained(str(recogniser)).eval())
     with tempfile.TemporaryDirectory(dir=folder.parent) as tmp:
         staged = write_hub_folder(pipe, Path(tmp) / folder.name, model_card)
         for config in staged.glob("*/config.json"):  # keep where each kept component came from

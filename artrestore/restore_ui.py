@@ -538,6 +538,12 @@ def run_summary(results: list[dict], mask: np.ndarray, fade: np.ndarray | None, 
         "steps": first.get("steps"),
         "started_from": f"first fill ({first['init']})" if first.get("init") else "noise",
         "tiles": first.get("tiles"),
+        "palette": (
+            f"moved from {first['palette']['from']}'s towards {first['palette']['to']}'s (the painting does not look "
+            f"like {first['palette']['to']}: distance gap {first['palette']['gap']:.3f})"
+            if first.get("palette")
+            else "the painting's own"
+        ),
         "seeds": [r["seed"] for r in results],
         "memory_bank_rows_retrieved": len(first.get("retrieved", [])),
         "certificate": (

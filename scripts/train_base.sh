@@ -71,3 +71,7 @@ $PY -m artrestore.cli train-refiner --init runs/refiner256/final --out runs/refi
     --pool-size 3000 --batch-size 3 --lr 2e-4 --warmup 50 --steps 1000 --stop-after 700 --checkpoint-every 100 \
     --dists-weight 1.0
 $PY -m artrestore.cli export --update --out checkpoints/artrestore-base --refiner runs/refiner_dists/final
+# 9. the artist recogniser (a named artist's palette where the painting does not look like that artist; gate
+#    calibrated out of fold on the training paintings), then bundled into the model folder
+$PY -m artrestore.cli train-recogniser --out runs/recogniser
+$PY -m artrestore.cli export --update --out checkpoints/artrestore-base --recogniser runs/recogniser/recogniser

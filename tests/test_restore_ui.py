@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import cv2
@@ -125,7 +126,11 @@ def test_variants_use_consecutive_seeds_and_keep_untouched_pixels(pipe, tmp_path
     assert np.array_equal(a[~mask], src[~mask]) and not np.array_equal(a, b)
     with pytest.raises(ValueError, match="variants"):
         ui.restore_upload(pipe, up, mask, None, None, 2, 0, 9)
-    assert json.loads(ui.run_summary(results, mask, None, None))["started_from"] == "noise"
+    plain = json.loads(ui.run_summary(results, mask, None, None))
+    assert plain["started_from"] == "noise" and plain["palette"] == "the painting's own"
+    moved = dataclasses.replace(results[0]["record"], palette={"from": "Ann A", "to": "Bo B", "gap": 0.31})
+    said = json.loads(ui.run_summary([{**results[0], "record": moved}], mask, None, "Bo B"))["palette"]
+    assert said.startswith("moved from Ann A's towards Bo B's") and "0.310" in said
     start = ui.restore_upload(pipe, up, mask, None, None, 4, 7, 2, tmp_path / "ex", strength=0.25)
     assert start[0]["record"].init == "patchmatch, strength 0.25"  # the model's fill, only the last of 4 steps
     summary = json.loads(ui.run_summary(start, mask, None, None))

@@ -61,7 +61,14 @@ ABLATIONS: dict[str, Ablation] = {
         Ablation(
             "no_style_xattn", "style cross-attention tokens (null-style tokens instead)", _off(style_tokens=False)
         ),
-        Ablation("no_style", "style everywhere (null style for AdaLN and tokens)", _off(style=False)),
+        Ablation(
+            "no_style", "style everywhere (null style for AdaLN and tokens, no artist palette)", _off(style=False)
+        ),
+        Ablation(
+            "no_artist_palette",
+            "the named artist's palette where the painting does not look like that artist",
+            _off(artist_palette=False),
+        ),
         Ablation("no_retrieval", "retrieved memory-bank tokens", {"top_k": 0}),
         Ablation("random_retrieval", "retrieval by similarity (random bank patches)", {"retrieval": "random"}),
         Ablation("no_artist_filter", "the artist filter of retrieval", {"retrieval": "none"}),
@@ -118,6 +125,7 @@ def run_ablation(config: Any) -> dict:
         size=config.size,
         limit=config.limit,
         min_works=config.min_works,
+        split=config.split,
         threads=config.threads,
         examples=config.examples,
     )

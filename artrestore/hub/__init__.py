@@ -53,6 +53,8 @@ _LAZY = {
     "BlockAttribution": "attribution",
     "DamageType": "damage_detection",
     "ExemplarRefiner": "exemplar_refiner",
+    "ArtistRecogniser": "artist_recogniser",
+    "ArtistMatch": "artist_recogniser",
     "DetectedDamage": "damage_detection",
     "ArtRestoreUNet": "denoiser",
     "ArtRestoreUNetOutput": "denoiser",

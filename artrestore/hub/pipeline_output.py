@@ -33,6 +33,8 @@ class RestorationRecord:
         steps: denoising steps of the schedule.
         guidance_scale: classifier-free guidance scale used (1: off).
         retrieved: memory-bank rows retrieved for any tile, sorted.
+        palette: when the painting did not look like the named artist, the palette change of the restored
+            pixels, ``{"from": <nearest artist>, "to": <artist>, "gap": <distance gap>}``; else None.
     """
 
     mask_source: str | None
@@ -49,6 +51,7 @@ class RestorationRecord:
     guidance_scale: float
     retrieved: list[int] = field(default_factory=list)
     refined: bool = False
+    palette: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Every field except the two images, JSON-serialisable."""

@@ -23,6 +23,7 @@ COMPONENTS = {
     "damage_detector": ("detector", "DamageDetector"),
     "varnish_estimator": ("varnish", "VarnishEstimator"),
     "exemplar_refiner": ("exemplar_refiner", "ExemplarRefiner"),
+    "artist_recogniser": ("artist_recogniser", "ArtistRecogniser"),
 }
 # autoencoders other than diffusers' AutoencoderKL -> their module, which an exported folder carries in vae/
 CUSTOM_AUTOENCODERS = {"PatchAutoencoder": "patch_autoencoder"}
@@ -97,6 +98,8 @@ class ComponentSwitches:
         pixel_compositing: write restored pixels only inside the damage (off: decoded tiles are pasted whole).
         boundary_correction: the boundary colour correction (None: the pipeline's ``boundary_correction``).
         exemplar_refiner: the exemplar refiner's correction of the first fill (off: the fill as it is).
+        artist_palette: give the restored pixels a named artist's palette when the painting does not look like
+            that artist (the ``artist_recogniser``; off: the fill keeps the painting's own palette).
     """
 
     film: bool = True
@@ -106,3 +109,4 @@ class ComponentSwitches:
     pixel_compositing: bool = True
     boundary_correction: bool | None = None
     exemplar_refiner: bool = True
+    artist_palette: bool = True

@@ -378,20 +378,23 @@ def refiner_loss(
     return loss_fn
 
 
-def with_extra_blocks(model: ExemplarRefiner, *, global_blocks: int = 0, attention_blocks: int = 0) -> ExemplarRefiner:
-    """``model`` with at least ``global_blocks`` spectral and ``attention_blocks`` context-attention blocks: the new
-    ones start at zero, so the refiner's output is unchanged until they are trained. Returns ``model`` itself when
-    it already has as many."""
+def with_extra_blocks(
+    model: ExemplarRefiner, *, global_blocks: int = 0, attention_blocks: int = 0, detail_blocks: int = 0
+) -> ExemplarRefiner:
+    """``model`` with at least ``global_blocks`` spectral, ``attention_blocks`` context-attention and
+    ``detail_blocks`` full-resolution blocks: the new ones start at zero, so the refiner's output is unchanged until
+    they are trained. Returns ``model`` itself when it already has as many."""
     wanted = {
         "global_blocks": max(global_blocks, model.config.global_blocks),
         "attention_blocks": max(attention_blocks, model.config.attention_blocks),
+        "detail_blocks": max(detail_blocks, model.config.detail_blocks),
     }
     if all(model.config[k] == v for k, v in wanted.items()):
         return model
     config = {k: v for k, v in model.config.items() if not k.startswith("_")}
     grown = ExemplarRefiner(**{**config, **wanted})
     missing, unexpected = grown.load_state_dict(model.state_dict(), strict=False)
-    if unexpected or not all(k.startswith(("spectral.", "attention.")) for k in missing):
+    if unexpected or not all(k.startswith(("spectral.", "attention.", "detail.")) for k in missing):
         raise ValueError(f"cannot grow the refiner: missing {missing}, unexpected {unexpected}")
     return grown
 
@@ -432,6 +435,7 @@ def train_refiner(config: RefinerTrainConfig) -> dict:
             ExemplarRefiner.from_pretrained(config.init),
             global_blocks=config.global_blocks,
             attention_blocks=config.attention_blocks,
+            detail_blocks=config.detail_blocks,
         )
     else:
         channels = tuple(int(c) for c in config.channels.split(","))
@@ -440,6 +444,7 @@ def train_refiner(config: RefinerTrainConfig) -> dict:
             style_dim=int(styles.shape[1]),
             global_blocks=config.global_blocks,
             attention_blocks=config.attention_blocks,
+            detail_blocks=config.detail_blocks,
         )
     scales = {".mod.": config.style_lr_scale} if config.style_lr_scale != 1 else None
     adversarial = None if adversarial_settings is None else AdversarialTerm(adversarial_settings, seed=config.seed)

@@ -54,7 +54,7 @@ from .tile_denoising import DenoiseSettings, TileDenoisingMixin, TileInputs
 
 @dataclass
 class Denoised:
-    """Stage 6 of a painting: the composite and what produced it."""
+    """Stage 8 of a painting: the composite and what produced it."""
 
     image: np.ndarray  # (H, W, 3) uint8
     tiles: int
@@ -79,6 +79,8 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
             transform under the fade map (``fading="invert"``), or None (faded areas are then denoised).
         exemplar_refiner: :class:`ExemplarRefiner` that corrects the first (exemplar) fill of the paint losses
             before denoising starts from it, or None (the fill is used as made or given).
+        artist_recogniser: :class:`ArtistRecogniser` that gives the fill a named artist's palette when the
+            painting does not look like that artist, or None (the named artist then reaches only the style).
         default_steps, default_strength, exemplar_fill, exemplar_patch_size, refiner_precision, tile_size, context,
             top_k,
             thin_damage_px, hairline_px, boundary_correction, attribution_block, attribution_weighting,
@@ -88,7 +90,13 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
 
     model_cpu_offload_seq = "style_encoder->mask_encoder->unet->vae"
     _callback_tensor_inputs = ["latents"]
-    _optional_components = ["style_certifier", "damage_detector", "varnish_estimator", "exemplar_refiner"]
+    _optional_components = [
+        "style_certifier",
+        "damage_detector",
+        "varnish_estimator",
+        "exemplar_refiner",
+        "artist_recogniser",
+    ]
 
     def __init__(
         self,
@@ -102,6 +110,7 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
         damage_detector=None,
         varnish_estimator=None,
         exemplar_refiner=None,
+        artist_recogniser=None,
         default_steps: int = PipelineSettings.default_steps,
         default_strength: float = PipelineSettings.default_strength,
         exemplar_fill: str = PipelineSettings.exemplar_fill,
@@ -136,6 +145,7 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
             damage_detector=damage_detector,
             varnish_estimator=varnish_estimator,
             exemplar_refiner=exemplar_refiner,
+            artist_recogniser=artist_recogniser,
         )
         self.register_to_config(
             default_steps=default_steps,
@@ -582,10 +592,43 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
             blender.add(tile, refined[0].permute(1, 2, 0).float().numpy() * 255.0)
         return dataclasses.replace(plan, init=blender.result())
 
+    def match_artist(
+        self, plan: DamagePlan, settings: DenoiseSettings, background: ThreadPoolExecutor
+    ) -> Future | None:
+        """Start judging, on ``background``, whether the painting's undamaged paint looks like the named artist
+        (:meth:`ArtistRecogniser.match`), for stage 7. It runs beside the exemplar fill, as :meth:`infer_artist`
+        does. None when no artist is named, the palette is switched off, or there is no recogniser, region or first
+        fill to change."""
+        recogniser, artist, switches = self.artist_recogniser, settings.artist, settings.switches
+        if recogniser is None or artist is None or not (switches.style and switches.artist_palette):
+            return None
+        fills = plan.init is not None or (settings.strength < 1 and self.config.exemplar_fill != "none")
+        if not plan.region.any() or not fills:
+            return None
+        return background.submit(recogniser.match, plan.image, plan.region | plan.thin, artist)
+
+    def follow_artist(self, plan: DamagePlan, match: Future | None) -> tuple[DamagePlan, dict[str, Any] | None]:
+        """Stage 7: when the painting's undamaged paint does not look like the named artist (``match``, from
+        :meth:`match_artist`), the fill's pixels move from the palette of the artist it does look like to the
+        named artist's (:meth:`ArtistRecogniser.shift_palette`).
+
+        A painting that looks like the named artist, an artist the recogniser has too few paintings of, or no
+        artist, leave the plan unchanged, so a restoration for the painting's own artist stays a reconstruction.
+
+        Returns:
+            the plan, and the palette change made (``RestorationRecord.palette``) or None.
+        """
+        found = match.result() if match is not None else None
+        if found is None or not found.implausible or plan.init is None:
+            return plan, None
+        fill = self.artist_recogniser.shift_palette(np.asarray(plan.init), plan.region, found.nearest, found.artist)
+        change = {"from": found.nearest, "to": found.artist, "gap": round(found.gap, 4)}
+        return dataclasses.replace(plan, init=fill), change
+
     def denoise_tiles(
         self, plan: DamagePlan, style: torch.Tensor | None, settings: DenoiseSettings, *, attribution: bool
     ) -> Denoised:
-        """Stage 7: denoise tiles around the damage and blend them into the painting (only damaged pixels change).
+        """Stage 8: denoise tiles around the damage and blend them into the painting (only damaged pixels change).
 
         At strength 0 nothing is denoised: the (refined) first fill is pasted into the region.
 
@@ -755,24 +798,28 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
                 # 3. split the damage: thin damage and faded colour are restored in pixel space, the rest is denoised
                 plan = self.prepare_damage(np.asarray(im), mk, fd, init, fading=fading)
                 inferred = self.infer_artist(plan, settings.artist, background) if certify else None
+                match = self.match_artist(plan, settings, background)
                 # 4. the exemplar fill of the paint losses (unless init_image gives one, or denoising is from noise)
                 plan = self.fill_exemplar(plan, settings.strength)
                 # 5. encode the style (the artist's, or inferred from the undamaged painting)
                 style, style_from = self.prepare_style(plan, settings.artist, settings.switches)
                 # 6. correct the first fill with the exemplar refiner
                 plan = self.refine_exemplar(plan, style, settings.switches)
-                # 7. denoise tiles around the damage (from the fill noised to strength; none at 0) and blend them in
+                # 7. give the fill a named artist's palette where the painting does not look like that artist
+                plan, palette = self.follow_artist(plan, match)
+                # 8. denoise tiles around the damage (from the fill noised to strength; none at 0) and blend them in
                 done = self.denoise_tiles(plan, style, settings, attribution=attribution)
-                # 8. attribute the restored blocks to memory-bank patches, certify the style
+                # 9. attribute the restored blocks to memory-bank patches, certify the style
                 recorder, bank, decode = done.recorder, self.memory_bank, self.decode_latents
                 attributions.append(recorder.result(done.image, plan.region, bank, decode) if recorder else None)
                 cert = self.certify(done.image, plan.changed, settings.artist, inferred=inferred) if certify else None
                 certificates.append(cert)
                 results.append(done.image)
-                records.append(self._record(plan, done, settings, (mk, fd, init), source=source, style=style_from))
+                record = self._record(plan, done, settings, (mk, fd, init), source=source, style=style_from)
+                records.append(dataclasses.replace(record, palette=palette))
         self.maybe_free_model_hooks()
 
-        # 9. postprocess
+        # 10. postprocess
         out_images = self.postprocess(results, output_type)
         if not return_dict:
             return out_images, attributions, certificates

@@ -33,6 +33,11 @@ def refined_pipe():
     refiner = ExemplarRefiner(channels=(8, 16), style_dim=16, dilations=(2,)).eval()
     torch.nn.init.normal_(refiner.out.weight, std=0.1)  # no longer the identity
     p.register_modules(exemplar_refiner=refiner)
+    from tests.hub.test_artist_recogniser import build_tiny_recogniser
+
+    recogniser = build_tiny_recogniser(_case()[0])  # the test painting looks like the first artist...
+    recogniser.centroids[[0, 1]] = recogniser.centroids[[1, 0]].clone()  # ...now like the second, not the named one
+    p.register_modules(artist_recogniser=recogniser)
     return p
 
 
@@ -59,7 +64,7 @@ def test_at_least_eleven_variants_besides_full():
 @pytest.mark.parametrize("name", [n for n in ABLATIONS if n != "full"])
 def test_variant_changes_the_output(pipe, refined_pipe, name):
     run = _run
-    if name == "no_refiner":  # the model's own first fill at its default strength (0)
+    if name in ("no_refiner", "no_artist_palette"):  # the model's own first fill at its default strength (0)
         pipe, run = refined_pipe, functools.partial(_run, init=None, strength=None)
     full = run(pipe, "full")
     variant = run(pipe, name)

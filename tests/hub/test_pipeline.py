@@ -485,3 +485,37 @@ def test_from_pretrained_takes_a_component_the_folder_lacks(tmp_path):
     refiner = ExemplarRefiner(channels=(8, 16), style_dim=16, dilations=(2,)).eval()
     loaded = type(pipe).from_pretrained(tmp_path / "model", exemplar_refiner=refiner)
     assert loaded.exemplar_refiner is refiner
+
+
+def test_a_named_artist_the_painting_does_not_look_like_gets_its_palette_in_the_fill_only(tmp_path):
+    from .test_artist_recogniser import build_tiny_recogniser
+
+    pipe = build_tiny_pipeline(default_strength=0.0)
+    pipe.set_progress_bar_config(disable=True)
+    image, mask = _painting(96, 96), _mask(96, 96, [(30, 30, 70, 60)])
+    m = np.asarray(mask) >= 128
+    init = np.asarray(image).copy()
+    init[m] = (120, 110, 100)
+    kwargs = dict(image=image, mask_image=mask, init_image=PIL.Image.fromarray(init), output_type="np")
+    plain = {a: pipe(**kwargs, artist=a).images[0] for a in ARTISTS}
+    pipe.register_modules(artist_recogniser=build_tiny_recogniser(np.asarray(image)))
+    own = pipe(**kwargs, artist=ARTISTS[0])  # the painting looks like its artist: a reconstruction, unchanged
+    assert np.array_equal(own.images[0], plain[ARTISTS[0]]) and own.records[0].palette is None
+    other = pipe(**kwargs, artist=ARTISTS[1])
+    res = other.images[0]
+    assert other.records[0].palette["from"] == ARTISTS[0] and other.records[0].palette["to"] == ARTISTS[1]
+    assert np.array_equal(res[~m], np.asarray(image)[~m]) and (res[m] != plain[ARTISTS[1]][m]).any()
+    assert res[m].mean(0)[2] > plain[ARTISTS[1]][m].mean(0)[2]  # towards the bluer palette of the named artist
+    for switches in (ComponentSwitches(artist_palette=False), ComponentSwitches(style=False)):
+        off = pipe(**kwargs, artist=ARTISTS[1], switches=switches)
+        assert off.records[0].palette is None
+    assert np.array_equal(
+        pipe(**kwargs, artist=ARTISTS[1], switches=ComponentSwitches(artist_palette=False)).images[0],
+        plain[ARTISTS[1]],
+    )
+    assert pipe(**kwargs).records[0].palette is None  # no artist named: nothing to follow
+    noise = pipe(image=image, mask_image=mask, artist=ARTISTS[1], strength=1.0, generator=_gen())
+    assert noise.records[0].palette is None  # from noise there is no first fill to change
+    pipe.save_pretrained(tmp_path / "model", safe_serialization=True)
+    loaded = type(pipe).from_pretrained(tmp_path / "model")
+    assert loaded.artist_recogniser.artist_names == pipe.artist_recogniser.artist_names

@@ -219,9 +219,10 @@ def test_growing_a_trained_refiner_keeps_its_output_until_the_new_blocks_train()
     trained = ExemplarRefiner(channels=(8, 16), style_dim=4, dilations=(2,)).eval()
     for p in trained.parameters():
         p.data.normal_(0, 0.2)
-    grown = with_extra_blocks(trained, global_blocks=2, attention_blocks=1).eval()
+    grown = with_extra_blocks(trained, global_blocks=2, attention_blocks=1, detail_blocks=1).eval()
     assert grown.config.global_blocks == 2 and len(grown.spectral) == 2 and len(grown.attention) == 1
-    assert with_extra_blocks(grown, global_blocks=1, attention_blocks=1) is grown  # already as many: unchanged
+    assert len(grown.detail) == 1
+    assert with_extra_blocks(grown, global_blocks=1, attention_blocks=1, detail_blocks=1) is grown  # as many already
     g = torch.Generator().manual_seed(1)
     image = torch.rand(1, 3, 32, 32, generator=g)
     mask = (torch.rand(1, 1, 32, 32, generator=g) > 0.6).float()
@@ -229,7 +230,7 @@ def test_growing_a_trained_refiner_keeps_its_output_until_the_new_blocks_train()
     style = torch.randn(1, 4, generator=g)
     with torch.no_grad():
         torch.testing.assert_close(grown(exemplar, image, mask, style), trained(exemplar, image, mask, style))
-        for blocks in (grown.attention, grown.spectral):  # each kind of new block, once trained, reaches the output
+        for blocks in (grown.attention, grown.spectral, grown.detail):  # each new block, once trained, is felt
             before = grown(exemplar, image, mask, style)
             for p in blocks.parameters():
                 p.data.normal_(0, 0.2)

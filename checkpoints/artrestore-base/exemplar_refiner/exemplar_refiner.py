@@ -111,6 +111,29 @@ class ContextAttention(nn.Module):
         return h + self.out(read)
 
 
+class DetailBlock(nn.Module):
+    """A residual block at full resolution, wider than the level it sits on: more capacity where the 2-8 px
+    detail (strokes, edges) is drawn. Its output layer starts at zero, so a new block changes nothing until it
+    trains.
+
+    Args:
+        channels: feature width of the full-resolution level.
+        hidden: width inside the block.
+    """
+
+    def __init__(self, channels: int, hidden: int = 64) -> None:
+        super().__init__()
+        self.norm = nn.GroupNorm(8, channels)
+        self.conv1 = nn.Conv2d(channels, hidden, 3, padding=1)
+        self.conv2 = nn.Conv2d(hidden, channels, 3, padding=1)
+        nn.init.zeros_(self.conv2.weight)
+        nn.init.zeros_(self.conv2.bias)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        """(b, c, H, W) -> (b, c, H, W)."""
+        return h + self.conv2(F.silu(self.conv1(F.silu(self.norm(h)))))
+
+
 class ExemplarRefiner(ModelMixin, ConfigMixin):
     """A style-conditioned U-Net that corrects an exemplar fill; the identity before training.
 
@@ -123,6 +146,7 @@ class ExemplarRefiner(ModelMixin, ConfigMixin):
             tile); 0 = none.
         attention_blocks: context-attention blocks after those (:class:`ContextAttention`: every position reads
             from the cells outside the hole); 0 = none.
+        detail_blocks: full-resolution blocks after the decoder (:class:`DetailBlock`); 0 = none.
     """
 
     @register_to_config
@@ -133,6 +157,7 @@ class ExemplarRefiner(ModelMixin, ConfigMixin):
         dilations: tuple[int, ...] = (2, 4, 8),
         global_blocks: int = 0,
         attention_blocks: int = 0,
+        detail_blocks: int = 0,
     ) -> None:
         super().__init__()
         in_ch = 3 + 3 + 1  # exemplar fill, known pixels (zero in the hole), hole
@@ -152,6 +177,7 @@ class ExemplarRefiner(ModelMixin, ConfigMixin):
         for i in reversed(range(len(channels) - 1)):
             self.up.append(StyleResBlock(c_prev + channels[i], channels[i], style_dim))
             c_prev = channels[i]
+        self.detail = nn.ModuleList([DetailBlock(c_prev) for _ in range(detail_blocks)])
         self.out = nn.Conv2d(c_prev, 3, 3, padding=1)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
@@ -196,6 +222,8 @@ class ExemplarRefiner(ModelMixin, ConfigMixin):
             skip = skips.pop()
             h = F.interpolate(h, size=skip.shape[-2:], mode="nearest")
             h = block(torch.cat([h, skip], dim=1), style)
+        for block in self.detail:
+            h = block(h)  # (b, c0, H, W)
         residual = self.out(F.silu(h))  # (b, 3, H, W)
         refined = (exemplar + residual).clamp(0, 1)
         return image * (1 - mask) + refined * mask
