@@ -176,7 +176,11 @@ class ArtistRecogniser(ModelMixin, ConfigMixin):
 
     def undamaged_blocks(self, region_share: torch.Tensor) -> list[tuple[int, int, int]]:
         """(y, x, side) of at most :data:`MAX_BLOCKS` evenly spread grid blocks with at most a fifth damaged
-        (the least damaged one when none is)."""
+        (the least damaged one when none is).
+
+        Args:
+            region_share: (1, 1, h, w) share of damaged pixels at the working size (:meth:`working_view`).
+        """
         h, w = region_share.shape[-2:]
         s = min(int(self.config.block_size), h, w)
         blocks, shares = [], []
@@ -204,8 +208,17 @@ class ArtistRecogniser(ModelMixin, ConfigMixin):
         return (1 - emb @ F.normalize(self.centroids, dim=1).T).mean(0)
 
     def match(self, image: np.ndarray, region: np.ndarray, artist: str) -> ArtistMatch | None:
-        """How well the painting matches ``artist``; None when the recogniser does not know the artist, or has too
-        few of its paintings and no pooled gate to judge it."""
+        """How well the painting matches ``artist``.
+
+        Args:
+            image: (H, W, 3) uint8 painting.
+            region: (H, W) bool, the damage (not read).
+            artist: the named artist.
+
+        Returns:
+            :class:`ArtistMatch`, or None when the recogniser does not know the artist, or has too few of its
+            paintings and no pooled gate to judge it.
+        """
         if artist not in self.artist_names:
             return None
         i = self.artist_names.index(artist)
