@@ -3,10 +3,11 @@ palettes, and the gate calibrated out of fold.
 
 The harness side (I/O): blocks are read from the artist-labelled training paintings at the recogniser's working
 size and their statistics cached to an ``.npz``. The heads are those of the style certificate
-(:func:`~artrestore.training.certifier.train_head`) on other features. The gate's distance gap is the conformal
+(:func:`~artrestore.training.certifier.fit_ensemble`) on other features. The gate's distance gap is the conformal
 quantile of the gaps of training paintings' own artists, each painting scored by heads and centroids fitted
 without its fold, so a painting by the named artist is called implausible with probability at most ``gate_alpha``.
-Recognition is reported on the validation paintings, which training never reads.
+Recognition is reported on the validation paintings: their statistics are read for that report only, and never
+reach the heads, centroids, palettes or gate.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from ..data.paintings import PaintingCollection
 from ..data.split import split_ids
 from ..hub.artist_recogniser import MAX_BLOCKS, AlexNetStats, ArtistRecogniser
 from ..metrics.backbones import CONV_INDICES, backbone_state
-from .certifier import artist_centroids, ensemble_embed, sample_boxes, train_head
+from .certifier import artist_centroids, ensemble_embed, fit_ensemble, sample_boxes
 
 
 def pretrained_alexnet_stats() -> AlexNetStats:
@@ -75,21 +76,6 @@ def extract_block_features(
     }
 
 
-def fit_heads(features: torch.Tensor, labels: torch.Tensor, config, seed: int) -> tuple:
-    """``config.n_heads`` cosine-classifier heads (seeds ``seed``, ``seed + 1``, ...) on one standardisation.
-
-    Returns:
-        feature mean (f,), feature std (f,), the heads.
-    """
-    heads = []
-    for i in range(config.n_heads):
-        mean, std, head, _ = train_head(
-            features, labels, config.embed_dim, config.hidden_dim, config.epochs, config.lr, seed=seed + i
-        )
-        heads.append(head)
-    return mean, std, heads
-
-
 def painting_distances(emb: torch.Tensor, rows: np.ndarray, centroids: torch.Tensor) -> torch.Tensor:
     """(artists,) mean cosine distance to each centroid of one painting's grid blocks (``rows`` into ``emb``),
     at most :data:`MAX_BLOCKS` of them evenly spread, as :meth:`ArtistRecogniser.artist_distances` reads them."""
@@ -120,7 +106,7 @@ def out_of_fold_gaps(data: dict[str, np.ndarray], config) -> list[dict]:
         fit = (fold[painting] >= 0) & (fold[painting] != k)  # (n,) blocks of the fitting paintings
         names = sorted(set(artists[painting[fit]]))
         labels = torch.tensor([names.index(a) for a in artists[painting[fit]]])
-        mean, std, heads = fit_heads(features[fit], labels, config, config.seed + 100 * (k + 1))
+        mean, std, heads, _ = fit_ensemble(features[fit], labels, config, config.seed + 100 * (k + 1))
         emb = ensemble_embed(features, mean, std, heads)
         grid_fit = fit & (kind == "grid")
         cent = artist_centroids(emb[torch.from_numpy(grid_fit)], artists[painting[grid_fit]], names)
@@ -194,7 +180,7 @@ def train_recogniser(config) -> dict:
     fit = split[painting] == "train"
     labels = torch.tensor([names.index(a) for a in artists[painting[fit]]])
     features = torch.from_numpy(data["features"])
-    mean, std, heads = fit_heads(features[fit], labels, config, config.seed)
+    mean, std, heads, _ = fit_ensemble(features[fit], labels, config, config.seed)
     emb = ensemble_embed(features, mean, std, heads)
     grid_fit = fit & (kind == "grid")
     cent = artist_centroids(emb[torch.from_numpy(grid_fit)], artists[painting[grid_fit]], names)
