@@ -378,23 +378,25 @@ def refiner_loss(
     return loss_fn
 
 
-def with_extra_blocks(
-    model: ExemplarRefiner, *, global_blocks: int = 0, attention_blocks: int = 0, detail_blocks: int = 0
-) -> ExemplarRefiner:
-    """``model`` with at least ``global_blocks`` spectral, ``attention_blocks`` context-attention and
-    ``detail_blocks`` full-resolution blocks: the new ones start at zero, so the refiner's output is unchanged until
-    they are trained. Returns ``model`` itself when it already has as many."""
-    wanted = {
-        "global_blocks": max(global_blocks, model.config.global_blocks),
-        "attention_blocks": max(attention_blocks, model.config.attention_blocks),
-        "detail_blocks": max(detail_blocks, model.config.detail_blocks),
-    }
+# the optional block kinds of a refiner: config key -> the module list holding them
+EXTRA_BLOCKS = {"global_blocks": "spectral", "attention_blocks": "attention", "detail_blocks": "detail"}
+
+
+def with_extra_blocks(model: ExemplarRefiner, **counts: int) -> ExemplarRefiner:
+    """``model`` with at least as many blocks of each kind in ``counts`` (:data:`EXTRA_BLOCKS`: ``global_blocks``
+    spectral, ``attention_blocks`` context-attention, ``detail_blocks`` full-resolution): the new ones start at zero,
+    so the refiner's output is unchanged until they are trained. Returns ``model`` itself when it already has as
+    many."""
+    unknown = set(counts) - set(EXTRA_BLOCKS)
+    if unknown:
+        raise ValueError(f"counts: unknown block kinds {sorted(unknown)}; accepted: {', '.join(EXTRA_BLOCKS)}")
+    wanted = {k: max(counts.get(k, 0), model.config[k]) for k in EXTRA_BLOCKS}
     if all(model.config[k] == v for k, v in wanted.items()):
         return model
     config = {k: v for k, v in model.config.items() if not k.startswith("_")}
     grown = ExemplarRefiner(**{**config, **wanted})
     missing, unexpected = grown.load_state_dict(model.state_dict(), strict=False)
-    if unexpected or not all(k.startswith(("spectral.", "attention.", "detail.")) for k in missing):
+    if unexpected or not all(k.startswith(tuple(f"{m}." for m in EXTRA_BLOCKS.values())) for k in missing):
         raise ValueError(f"cannot grow the refiner: missing {missing}, unexpected {unexpected}")
     return grown
 
@@ -430,22 +432,12 @@ def train_refiner(config: RefinerTrainConfig) -> dict:
         swap_prob=config.swap_prob,
         artist_condition=config.artist_condition,
     )
+    blocks = {k: getattr(config, k) for k in EXTRA_BLOCKS}
     if config.init:
-        model = with_extra_blocks(
-            ExemplarRefiner.from_pretrained(config.init),
-            global_blocks=config.global_blocks,
-            attention_blocks=config.attention_blocks,
-            detail_blocks=config.detail_blocks,
-        )
+        model = with_extra_blocks(ExemplarRefiner.from_pretrained(config.init), **blocks)
     else:
         channels = tuple(int(c) for c in config.channels.split(","))
-        model = ExemplarRefiner(
-            channels=channels,
-            style_dim=int(styles.shape[1]),
-            global_blocks=config.global_blocks,
-            attention_blocks=config.attention_blocks,
-            detail_blocks=config.detail_blocks,
-        )
+        model = ExemplarRefiner(channels=channels, style_dim=int(styles.shape[1]), **blocks)
     scales = {".mod.": config.style_lr_scale} if config.style_lr_scale != 1 else None
     adversarial = None if adversarial_settings is None else AdversarialTerm(adversarial_settings, seed=config.seed)
     return train(

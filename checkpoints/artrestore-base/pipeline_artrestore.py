@@ -612,8 +612,9 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
         :meth:`match_artist`), the fill's pixels move from the palette of the artist it does look like to the
         named artist's (:meth:`ArtistRecogniser.shift_palette`).
 
-        A painting that looks like the named artist, an artist the recogniser has too few paintings of, or no
-        artist, leave the plan unchanged, so a restoration for the painting's own artist stays a reconstruction.
+        A painting that looks like the named artist, an artist the recogniser cannot judge (unknown, or too few
+        paintings and no pooled gate), or no artist, leave the plan unchanged, so a restoration for the painting's
+        own artist stays a reconstruction (but for the gate's calibrated false alarms).
 
         Returns:
             the plan, and the palette change made (``RestorationRecord.palette``) or None.

@@ -223,6 +223,8 @@ def test_growing_a_trained_refiner_keeps_its_output_until_the_new_blocks_train()
     assert grown.config.global_blocks == 2 and len(grown.spectral) == 2 and len(grown.attention) == 1
     assert len(grown.detail) == 1
     assert with_extra_blocks(grown, global_blocks=1, attention_blocks=1, detail_blocks=1) is grown  # as many already
+    with pytest.raises(ValueError, match="unknown block kinds"):
+        with_extra_blocks(trained, fourier_blocks=1)
     g = torch.Generator().manual_seed(1)
     image = torch.rand(1, 3, 32, 32, generator=g)
     mask = (torch.rand(1, 1, 32, 32, generator=g) > 0.6).float()
