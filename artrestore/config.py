@@ -522,6 +522,9 @@ class LargeBenchConfig:
     width: int = opt(4000, "width in pixels")
     height: int = opt(3000, "height in pixels")
     kind: str = opt("large_loss", "damage kind to simulate")
+    artist: str | None = opt(
+        None, "artist to name (the artist recogniser, and the palette change where it fires, run only when one is)"
+    )
     out: str = opt("bench_out/large.json", "result file")
     threads: int = opt(2, "CPU threads")
 

@@ -25,7 +25,8 @@ def run_large_bench(config: LargeBenchConfig) -> dict:
         config: :class:`~artrestore.config.LargeBenchConfig`.
 
     Returns:
-        ``{"size", "kind", "seconds", "peak_rss_mb", "extra_mb", "tiles", "untouched_changed", ...}``; also written to
+        ``{"size", "kind", "artist", "palette", "seconds", "peak_rss_mb", "extra_mb", "tiles", "untouched_changed",
+        ...}``, ``palette`` being the record's palette change (None where none was made); also written to
         ``config.out`` as JSON and printed as a table by the CLI.
     """
     torch.set_num_threads(config.threads)
@@ -41,13 +42,17 @@ def run_large_bench(config: LargeBenchConfig) -> dict:
     with PeakMemory(interval=0.02) as mem:
         t0 = time.perf_counter()
         fade = sample.fade if sample.fade.any() else None
-        restored, out = restore_artwork(pipe, art, sample.mask, fade, init=defaults.init, strength=defaults.strength)
+        restored, out = restore_artwork(
+            pipe, art, sample.mask, fade, artist=config.artist, init=defaults.init, strength=defaults.strength
+        )
         seconds = time.perf_counter() - t0
     region = sample.mask | (np.round(sample.fade * 255) > 0)
     result = {
         "painting": painting.painting_id,
         "size": f"{config.width}x{config.height}",
         "kind": config.kind,
+        "artist": config.artist,
+        "palette": out.records[0].palette,
         "damaged_share": float(region.mean()),
         "tiles": out.records[0].tiles,
         "seconds": round(seconds, 1),

@@ -20,9 +20,11 @@ def test_large_bench_with_a_tiny_model(shared_data, tmp_path):
         width=640,
         height=480,
         kind="small_loss",
+        artist="Ada Painter",
         out=str(tmp_path / "large.json"),
         threads=1,
     )
     result = run_large_bench(cfg)
     assert result["size"] == "640x480" and result["untouched_changed"] == 0
+    assert result["artist"] == "Ada Painter" and result["palette"] is None  # the tiny model has no recogniser
     assert result["peak_rss_mb"] > 0 and result["tiles"] >= 1
