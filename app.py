@@ -72,6 +72,7 @@ def on_restore(
     seed,
     variants,
     strength=None,
+    artist_palette=True,
     progress=gr.Progress(track_tqdm=True),
 ):
     progress(0, desc="loading")
@@ -80,7 +81,9 @@ def on_restore(
     mask, fade = ui.damage_from_editor(editor, mask_file, upload)
     artist_name = ui.resolve_artist(pipe, artist, references, new_name)
     progress(0.05, desc="restoring")  # then the pipeline's own tile progress bar is tracked
-    results = ui.restore_upload(pipe, upload, mask, fade, artist_name, steps, seed, variants, strength=strength)
+    results = ui.restore_upload(
+        pipe, upload, mask, fade, artist_name, steps, seed, variants, strength=strength, artist_palette=artist_palette
+    )
     first = results[0]
     gallery = [(r["preview"], f"seed {r['seed']}") for r in results]
     folder = Path(first["path"]).parent
@@ -101,6 +104,7 @@ def on_restore(
         verdict,
         plot,
         ui.run_summary(results, mask, fade, artist_name),
+        ui.palette_note(first["record"]),
     )
 
 
@@ -187,9 +191,11 @@ def restore_tab() -> None:
                 "noise; steps and variants count only above 0)",
                 elem_id="strength",
             )
+            artist_palette = gr.Checkbox(value=True, label=ui.PALETTE_CHECKBOX, elem_id="artist_palette")
             restore_btn = gr.Button("Restore", variant="primary", elem_id="restore")
         with gr.Column():
             slider = gr.ImageSlider(label="Before / after", type="numpy", elem_id="slider")
+            palette = gr.Markdown(elem_id="palette_note")
             zoom = gr.ImageSlider(
                 label="Close-up of the largest damaged region, before / after (full resolution)",
                 type="numpy",
@@ -231,8 +237,21 @@ def restore_tab() -> None:
     artist.change(on_artist_choice, artist, [references, new_name])
     restore_btn.click(
         on_restore,
-        [painting, editor, mask_file, artist, references, new_name, steps, seed, variants, strength],
-        [slider, zoom, download, gallery, used, attribution, sources, sources_note, certificate, cert_plot, summary],
+        [painting, editor, mask_file, artist, references, new_name, steps, seed, variants, strength, artist_palette],
+        [
+            slider,
+            zoom,
+            download,
+            gallery,
+            used,
+            attribution,
+            sources,
+            sources_note,
+            certificate,
+            cert_plot,
+            summary,
+            palette,
+        ],
         api_name="restore",
         **HEAVY,
     )

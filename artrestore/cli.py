@@ -155,10 +155,13 @@ def cmd_train_refiner(config: RefinerTrainConfig) -> int:
 
 
 def cmd_restore(config: RestoreConfig) -> int:
-    from .restore import restore_files
+    from .restore import palette_note, restore_files
 
-    for path in restore_files(config):
+    done = restore_files(config)
+    for path in done.written:
         print(f"wrote {path}")
+    for image, palette in done.palettes.items():
+        print(palette_note(image, palette))
     return 0
 
 

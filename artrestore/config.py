@@ -382,6 +382,11 @@ class RestoreConfig:
     fade: str | None = opt(None, "fading-strength map (0..255), or a folder of <image stem>.png maps")
     auto: bool = opt(False, "detect the damage with the model's detector (writes <out>_detected_mask/fade.png)")
     artist: str | None = opt(None, "memory-bank artist; default: infer the style from the painting")
+    artist_palette: bool = opt(
+        True,
+        "with --artist: where the painting does not look like that artist, move the fill's colours to the artist's "
+        "palette (--no-artist-palette keeps the painting's own)",
+    )
     steps: int | None = opt(None, "denoising steps (default: the model's own)")
     seed: int = opt(0, "noise seed")
     retrieval: str = opt("filter", "memory-bank retrieval: filter (artist only), boost or none")

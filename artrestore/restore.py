@@ -6,7 +6,7 @@ the original samples (16-bit stays 16-bit), and alpha and the ICC profile are wr
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -153,7 +153,30 @@ def detected_map_paths(out: Path) -> dict[str, Path]:
     }
 
 
-def restore_files(config: RestoreConfig, pipe=None) -> list[Path]:
+@dataclass
+class RestoredFiles:
+    """What :func:`restore_files` wrote.
+
+    Attributes:
+        written: the PNG paths, restorations and any detected damage maps.
+        palettes: per input image whose fill was moved to the named artist's palette (the painting did not look
+            like that artist), the record's ``palette``: ``{"from", "to", "gap"}``.
+    """
+
+    written: list[Path] = field(default_factory=list)
+    palettes: dict[Path, dict] = field(default_factory=dict)
+
+
+def palette_note(image: Path, palette: dict) -> str:
+    """One line telling the user that a fill's colours were moved to the named artist's palette, and how not to."""
+    return (
+        f"{image}: the painting does not look like {palette['to']} (it looks most like {palette['from']}; distance "
+        f"gap {palette['gap']:.3f}), so the fill's colours were moved from {palette['from']}'s palette to "
+        f"{palette['to']}'s; --no-artist-palette keeps the painting's own"
+    )
+
+
+def restore_files(config: RestoreConfig, pipe=None) -> RestoredFiles:
     """Run ``artrestore restore``: one image, or every image in a folder (masks matched by file stem).
 
     Args:
@@ -161,7 +184,7 @@ def restore_files(config: RestoreConfig, pipe=None) -> list[Path]:
         pipe: a loaded pipeline (default: load ``config.model``).
 
     Returns:
-        The written PNG paths.
+        :class:`RestoredFiles`: the written PNG paths, and the palette changes made for a named artist.
     """
     src = Path(config.input)
     if not src.exists():
@@ -205,7 +228,11 @@ def restore_files(config: RestoreConfig, pipe=None) -> list[Path]:
         sources += [image] * (1 + len(extra))
     check_outputs(outputs, inputs=inputs, overwrite=config.overwrite, sources=sources, suffix=None)  # before any work
     pipe = pipe or load_pipeline(config.model, config.threads)
-    written = []
+    from .hub import ComponentSwitches
+
+    switches = None if config.artist_palette else ComponentSwitches(artist_palette=False)
+    done = RestoredFiles()
+    written = done.written
     for image, mask_path, fade_path, out in tqdm(jobs, desc="restore", disable=len(jobs) == 1):
         art = load_image(image)
         mask = load_mask(mask_path, art.size) if mask_path else None
@@ -224,12 +251,15 @@ def restore_files(config: RestoreConfig, pipe=None) -> list[Path]:
             detect=config.auto,
             fading=config.fading,
             guidance_scale=config.guidance_scale,
+            switches=switches,
         )
         protect = [p for p in (image, mask_path, fade_path) if p is not None]
         written.append(save_artwork(out, restored, protect=protect))
+        if result.records[0].palette is not None:
+            done.palettes[image] = result.records[0].palette
         if config.auto:  # the detected maps, editable and reusable with --mask / --fade
             for key, path in detected_map_paths(out).items():
                 used = getattr(result.records[0], key)
                 if used is not None:
                     written.append(save_png(path, np.asarray(used), protect=protect))
-    return written
+    return done

@@ -21,7 +21,7 @@ import PIL.Image
 
 from .config import RestoreConfig
 from .demo import MAX_UPLOAD_MEGAPIXELS
-from .hub.settings import MAX_INFERENCE_STEPS
+from .hub.settings import MAX_INFERENCE_STEPS, ComponentSwitches
 from .io import Artwork, load_image, load_mask, save_artwork, save_png
 from .restore import restore_artwork
 
@@ -268,6 +268,7 @@ def restore_upload(
     variants: int,
     out_dir: str | Path | None = None,
     strength: float | None = None,
+    artist_palette: bool = True,
 ) -> list[dict]:
     """Restore ``variants`` versions (seeds ``seed``, ``seed + 1``, ...) at full resolution and save them as PNG.
 
@@ -275,6 +276,8 @@ def restore_upload(
         strength: share of the noise schedule denoised from the model's exemplar fill, in [0, 1] (0: none, the
             refined fill is the restoration and every variant is the same; 1: from noise); None: the model's
             ``default_strength``, as ``artrestore restore``.
+        artist_palette: where the painting does not look like the named ``artist``, move the fill's colours to
+            that artist's palette (False: the fill keeps the painting's own palette).
 
     Returns:
         Per variant: ``{"path", "preview" (uint8 at preview size), "zoom" (the largest damaged region before and
@@ -288,6 +291,9 @@ def restore_upload(
     out_dir = Path(out_dir or output_folder())
     if strength is not None and (isinstance(strength, bool) or not 0 <= float(strength) <= 1):
         raise ValueError(f"strength: expected a number in [0, 1], got {strength!r}")
+    if not isinstance(artist_palette, bool):
+        raise ValueError(f"artist_palette: expected True or False, got {artist_palette!r}")
+    switches = None if artist_palette else ComponentSwitches(artist_palette=False)
     defaults = RestoreConfig(input="")  # the same first fill as `artrestore restore`
     init = defaults.init
     strength = None if strength is None else float(strength)
@@ -304,6 +310,7 @@ def restore_upload(
             seed=int(seed) + v,
             init=init,
             strength=strength,
+            switches=switches,
         )
         path = save_artwork(out_dir / f"{upload.name}_restored_seed{int(seed) + v}.png", restored)
         rgb = restored.to_uint8()
@@ -321,6 +328,27 @@ def restore_upload(
             }
         )
     return results
+
+
+PALETTE_CHECKBOX = "Give the fill the named artist's palette where the painting does not look like them"
+
+
+def palette_note(record) -> str:
+    """Markdown telling the user that the fill's colours were moved to the named artist's palette, and how to keep
+    the painting's own (empty when nothing moved).
+
+    Args:
+        record: the first variant's ``RestorationRecord``.
+    """
+    change = getattr(record, "palette", None)
+    if not change:
+        return ""
+    return (
+        f"**Palette moved.** This painting does not look like {change['to']}: it looks most like {change['from']} "
+        f"(distance gap {change['gap']:.3f}, over the recogniser's calibrated gate). The fill's colours were moved "
+        f"from {change['from']}'s palette to {change['to']}'s; untick *{PALETTE_CHECKBOX}* to keep the painting's "
+        "own colours."
+    )
 
 
 def output_folder(root: str | Path | None = None, max_age_s: float = OUTPUT_MAX_AGE_S) -> Path:

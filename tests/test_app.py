@@ -178,6 +178,7 @@ def test_gradio_client_restore_endpoint(server, tmp_path):
         0,
         1,
         1.0,
+        True,
         api_name="/restore",
     )
     files = result[2]
@@ -185,7 +186,8 @@ def test_gradio_client_restore_endpoint(server, tmp_path):
     assert restored.shape == img.shape
     changed = (restored != img).any(axis=2)
     assert changed.any() and not (changed & (mask == 0)).any()
-    _slider, zoom, _files, _variants, _used, overlay, sources, sources_note, verdict, plot, summary = result
+    _slider, zoom, _files, _variants, _used, overlay, sources, sources_note, verdict, plot, summary, palette = result
+    assert palette == ""  # no artist named: the fill keeps the painting's own palette
     assert cv2.imread(str(overlay)).shape == img.shape  # attribution overlay at the preview (= full) size
     # only sources that restored a block, with short captions; the provenance and the reason go in the note
     assert all(s.get("caption", "").endswith("blocks") for s in sources)
@@ -210,6 +212,7 @@ def test_gradio_client_restore_endpoint(server, tmp_path):
             0,
             1,
             1.0,
+            True,
             api_name="/restore",
         )
 

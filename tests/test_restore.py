@@ -78,6 +78,27 @@ def test_restore_passes_init_and_strength_through(tiny_model, tmp_path):
     assert not np.array_equal(plain[mask], init[mask]) and np.array_equal(plain[~mask], init[~mask])
 
 
+def test_restore_says_when_the_fill_took_the_named_artists_palette_and_can_keep_its_own(tmp_path, capsys):
+    from .hub.test_artist_recogniser import build_tiny_recogniser
+
+    image, mask_path, mask = _damage(tmp_path, h=96, w=96)
+    pipe = build_tiny_pipeline(default_strength=0.0)
+    pipe.register_modules(artist_recogniser=build_tiny_recogniser(load_image(image).to_uint8()))
+    model = write_hub_folder(pipe, tmp_path / "m", "# tiny\n")
+    base = ["restore", str(image), "--mask", str(mask_path), "--model", str(model)]
+    assert main([*base, "--out", str(tmp_path / "own.png"), "--artist", ARTISTS[0]]) == 0
+    assert "palette" not in capsys.readouterr().out  # the painting looks like its own artist: nothing moved
+    assert main([*base, "--out", str(tmp_path / "other.png"), "--artist", ARTISTS[1]]) == 0
+    out = capsys.readouterr().out
+    assert f"does not look like {ARTISTS[1]}" in out and f"from {ARTISTS[0]}'s palette" in out
+    assert "--no-artist-palette" in out
+    argv = [*base, "--out", str(tmp_path / "kept.png"), "--artist", ARTISTS[1], "--no-artist-palette"]
+    assert main(argv) == 0
+    assert "palette" not in capsys.readouterr().out
+    other, kept = load_image(tmp_path / "other.png").pixels, load_image(tmp_path / "kept.png").pixels
+    assert not np.array_equal(other[mask], kept[mask]) and np.array_equal(other[~mask], kept[~mask])
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

@@ -131,6 +131,11 @@ def test_variants_use_consecutive_seeds_and_keep_untouched_pixels(pipe, tmp_path
     moved = dataclasses.replace(results[0]["record"], palette={"from": "Ann A", "to": "Bo B", "gap": 0.31})
     said = json.loads(ui.run_summary([{**results[0], "record": moved}], mask, None, "Bo B"))["palette"]
     assert said.startswith("moved from Ann A's towards Bo B's") and "0.310" in said
+    assert ui.palette_note(results[0]["record"]) == ""
+    note = ui.palette_note(moved)
+    assert "does not look like Bo B" in note and "most like Ann A" in note and ui.PALETTE_CHECKBOX in note
+    with pytest.raises(ValueError, match="artist_palette: expected True or False"):
+        ui.restore_upload(pipe, up, mask, None, None, 4, 7, 1, artist_palette="no")
     start = ui.restore_upload(pipe, up, mask, None, None, 4, 7, 2, tmp_path / "ex", strength=0.25)
     assert start[0]["record"].init == "patchmatch, strength 0.25"  # the model's fill, only the last of 4 steps
     summary = json.loads(ui.run_summary(start, mask, None, None))
@@ -144,6 +149,24 @@ def test_variants_use_consecutive_seeds_and_keep_untouched_pixels(pipe, tmp_path
         ui.restore_upload(pipe, up, mask, None, None, 4, 7, 1, strength=2)
     paths = ui.save_damage_maps(mask, None, tmp_path / "out", "p")
     assert (cv2.imread(paths[0], cv2.IMREAD_GRAYSCALE) > 0).sum() == mask.sum()
+
+
+def test_the_palette_checkbox_keeps_the_paintings_own_colours(tmp_path):
+    from .hub.test_artist_recogniser import build_tiny_recogniser
+
+    cv2.imwrite(str(tmp_path / "p.png"), synthetic_painting(96, 96, seed=2))
+    up = ui.load_upload(str(tmp_path / "p.png"))
+    mask = np.zeros((96, 96), bool)
+    mask[30:60, 30:70] = True
+    pipe = build_tiny_pipeline(default_strength=0.0)
+    pipe.set_progress_bar_config(disable=True)
+    pipe.register_modules(artist_recogniser=build_tiny_recogniser(up.art.to_uint8()))
+    moved = ui.restore_upload(pipe, up, mask, None, ARTISTS[1], 2, 0, 1, tmp_path / "a")[0]
+    kept = ui.restore_upload(pipe, up, mask, None, ARTISTS[1], 2, 0, 1, tmp_path / "b", artist_palette=False)[0]
+    assert f"does not look like {ARTISTS[1]}" in ui.palette_note(moved["record"])
+    assert kept["record"].palette is None and ui.palette_note(kept["record"]) == ""
+    a, b = (cv2.imread(r["path"])[:, :, ::-1] for r in (moved, kept))
+    assert np.array_equal(a[~mask], b[~mask]) and not np.array_equal(a[mask], b[mask])
 
 
 @pytest.mark.data

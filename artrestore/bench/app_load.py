@@ -28,6 +28,7 @@ import numpy as np
 
 from ..config import AppLoadBenchConfig
 from ..data import PaintingCollection, split_collection
+from ..hub.settings import PipelineSettings
 from ..io import load_image
 from ..restore_ui import INFER
 from .memory import PeakMemory
@@ -54,6 +55,18 @@ def wait_until_serving(url: str, process: subprocess.Popen, timeout: float) -> N
         except OSError:
             time.sleep(1)
     raise RuntimeError(f"the app did not answer at {url} within {timeout:.0f} s")
+
+
+def restore_request(painting: object, mask: object, steps: int) -> tuple:
+    """The app's ``/restore`` inputs as a user sends them who uploads ``painting`` and ``mask``, keeps the inferred
+    artist, one variant, seed 0 and the shipped denoising strength, and sets ``steps``.
+
+    Args:
+        painting, mask: the files, as ``gradio_client.handle_file`` gives them.
+        steps: denoising steps (they count only above strength 0).
+    """
+    strength = float(PipelineSettings.default_strength)
+    return (painting, None, mask, INFER, None, "", steps, 0, 1, strength, True)
 
 
 def large_painting(source: np.ndarray, megapixels: float, seed: int = 0) -> np.ndarray:
@@ -149,18 +162,7 @@ def run_app_load_bench(config: AppLoadBenchConfig) -> dict:
                 return Client(url, verbose=False)
 
             def restore_args(painting: Path, mask: Path) -> tuple:
-                return (
-                    handle_file(str(painting)),
-                    None,
-                    handle_file(str(mask)),
-                    INFER,
-                    None,
-                    "",
-                    config.steps,
-                    0,
-                    1,
-                    False,
-                )
+                return restore_request(handle_file(str(painting)), handle_file(str(mask)), config.steps)
 
             phases = []
             for name, endpoint, args in (

@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
+import inspect
+import sys
+
 import numpy as np
 
-from artrestore.bench.app_load import large_painting, polygon_loss, report
+from artrestore.bench.app_load import large_painting, polygon_loss, report, restore_request
 from artrestore.config import AppLoadBenchConfig
+from artrestore.restore_ui import INFER
+
+from ..conftest import ROOT
+
+
+def test_restore_request_matches_the_apps_restore_inputs():
+    """One value per input of the app's restore handler, each of the type the handler checks (strength a number)."""
+    sys.path.insert(0, str(ROOT))
+    import app
+
+    params = [p for p in inspect.signature(app.on_restore).parameters if p != "progress"]
+    request = dict(zip(params, restore_request("p.png", "m.png", 8), strict=True))
+    assert request["steps"] == 8 and request["variants"] == 1 and request["artist"] == INFER
+    assert type(request["strength"]) is float and 0 <= request["strength"] <= 1
+    assert request["artist_palette"] is True
 
 
 def test_large_painting_has_the_asked_size_and_grain():
