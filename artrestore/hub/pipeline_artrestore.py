@@ -891,9 +891,23 @@ def _block_mean(array: np.ndarray, factor: int, rows: int = 256) -> np.ndarray:
 
 @torch.no_grad()
 def _infer_unrestored_artist(certifier: Any, image: np.ndarray, holes: np.ndarray, region: np.ndarray) -> str:
-    """``certifier``'s artist for ``image`` (H, W, 3 uint8) with its ``holes`` (H, W bool) filled smoothly."""
-    x = torch.tensor(image).permute(2, 0, 1)[None].float()  # (1, 3, H, W), a copy: image may be read-only
-    filled = pushpull_fill(x, torch.tensor(holes)[None, None].float())[0].permute(1, 2, 0)  # (H, W, 3)
+    """``certifier``'s artist for ``image`` (H, W, 3 uint8) with its ``holes`` (H, W bool) filled smoothly.
+
+    A scan at least four times the certifier's ``working_side`` is first reduced to the block means the certifier
+    reads it through (each block's mean over its known pixels, the region as each block's share of it), and the
+    holes are filled at that size: the full-size scan is never copied as floats."""
+    side = int(getattr(certifier.config, "working_side", 0))
+    factor = int(max(holes.shape) / side) // 2 if side > 0 else 0
+    if factor >= 2:
+        known = _block_mean(~holes[..., None], factor)  # (h, w, 1) share of known pixels
+        sums = _block_mean(np.where(holes[..., None], np.uint8(0), image), factor)  # (h, w, 3)
+        x = torch.from_numpy(sums / np.maximum(known, 1e-6)).permute(2, 0, 1)[None]  # (1, 3, h, w)
+        hole = torch.from_numpy(known == 0).permute(2, 0, 1)[None].float()  # (1, 1, h, w)
+        region = _block_mean(region[..., None], factor)[..., 0]  # (h, w) share of region pixels
+    else:
+        x = torch.tensor(image).permute(2, 0, 1)[None].float()  # (1, 3, H, W), a copy: image may be read-only
+        hole = torch.tensor(holes)[None, None].float()
+    filled = pushpull_fill(x, hole)[0].permute(1, 2, 0)  # (h, w, 3)
     return certifier.infer_artist(filled.round().clamp(0, 255).to(torch.uint8).numpy(), region)
 
 

@@ -412,7 +412,7 @@ class StyleCertifier(ModelMixin, ConfigMixin):
 
         Args:
             image: (H, W, 3) uint8.
-            region: (H, W) bool.
+            region: (H, W) bool, or the (H, W) float share of region pixels (as a reduced scan gives it).
 
         Returns:
             (h, w, 3) uint8 and (h, w) float32 share of region pixels in each working pixel.

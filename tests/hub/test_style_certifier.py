@@ -218,6 +218,34 @@ def test_the_guarantee_says_what_it_was_checked_on():
     assert "of all the certifier's artists" in cert.certify(img, region, ARTISTS[0]).guarantee
 
 
+def test_a_huge_scan_is_reduced_to_known_block_means_before_its_holes_are_filled(monkeypatch):
+    """Four times the certifier's working size or more, the unrestored painting is read as the block means of its
+    known pixels (the holes filled at that size), so the full scan is never copied as floats."""
+    from artrestore.hub.pipeline_artrestore import _infer_unrestored_artist
+
+    certifier = build_tiny_certifier()
+    certifier.register_to_config(working_side=32)  # a 130 x 200 painting is then over 4x the working size
+    img = np.random.default_rng(0).integers(0, 256, (130, 200, 3), dtype=np.uint8)
+    holes = np.zeros((130, 200), bool)
+    holes[40:80, 50:120] = True
+    holes[5, 5] = True  # a block with one unknown pixel keeps the mean of its known ones
+    seen = []
+    monkeypatch.setattr(certifier, "infer_artist", lambda image, region: seen.append((image, region)) or ARTISTS[0])
+    for value in (0, 255):  # what lies in the holes never matters
+        painted = img.copy()
+        painted[holes] = value
+        assert _infer_unrestored_artist(certifier, painted, holes, holes) == ARTISTS[0]
+    (a, region), (b, _) = seen
+    assert a.shape == (43, 66, 3) and np.array_equal(a, b)  # factor int(200 / 32) // 2 = 3
+    means = img[:129, :198].astype(np.float64).reshape(43, 3, 66, 3, 3).mean(axis=(1, 3))
+    whole = np.ones((43, 66), bool)
+    whole[1, 1] = whole[13:27, 16:40] = False  # blocks touching a hole
+    assert np.abs(a[whole] - means[whole]).max() <= 0.5
+    known = img[3:6, 3:6].reshape(-1, 3)[np.arange(9) != 8]  # the (5, 5) pixel is the block's last
+    assert np.abs(a[1, 1] - known.mean(0)).max() <= 0.5
+    assert region.shape == (43, 66) and region[20, 25] == 1 and region[0, 0] == 0 and 0 < region[1, 1] < 1
+
+
 def test_artist_inference_names_the_artist_at_the_smallest_mean_distance(certifier):
     img = _painting(3)
     region = np.zeros(img.shape[:2], bool)
