@@ -35,6 +35,7 @@ FADE_LAYER = "fading (soft brush)"
 LAYERS = (*BINARY_LAYERS, FADE_LAYER)
 INFER = "Infer from the image"
 ADD_REFERENCES = "New artist from reference images"
+PALETTE_CHECKBOX = "Give the fill the named artist's palette where the painting does not look like them"
 MAX_VARIANTS = 4
 
 
@@ -328,9 +329,6 @@ def restore_upload(
             }
         )
     return results
-
-
-PALETTE_CHECKBOX = "Give the fill the named artist's palette where the painting does not look like them"
 
 
 def palette_note(record) -> str:
