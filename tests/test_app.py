@@ -264,6 +264,7 @@ def test_browser_sketch_and_restore(server, tmp_path):
             page.mouse.move(x0 + i * 5, y0 + i * 1.5)
         page.mouse.up()
         page.screenshot(path=str(shots / "restore_drawn.png"), full_page=True)
+        assert page.locator("#artist_palette input[type=checkbox]").is_checked()  # the shipped behaviour, on
         page.locator("#restore").click()
         page.locator("#download a").first.wait_for(state="attached", timeout=300_000)  # 2 shared CPUs
         hrefs = [a.get_attribute("href") for a in page.locator("#download a").all()]
