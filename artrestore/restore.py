@@ -167,13 +167,18 @@ class RestoredFiles:
     palettes: dict[Path, dict] = field(default_factory=dict)
 
 
+def palette_change_text(palette: dict) -> str:
+    """What a record's ``palette`` change means, in words (the CLI and the app say it the same way)."""
+    return (
+        f"the painting does not look like {palette['to']} (it looks most like {palette['from']}; distance gap "
+        f"{palette['gap']:.3f}), so the fill's colours were moved from {palette['from']}'s palette to "
+        f"{palette['to']}'s"
+    )
+
+
 def palette_note(image: Path, palette: dict) -> str:
     """One line telling the user that a fill's colours were moved to the named artist's palette, and how not to."""
-    return (
-        f"{image}: the painting does not look like {palette['to']} (it looks most like {palette['from']}; distance "
-        f"gap {palette['gap']:.3f}), so the fill's colours were moved from {palette['from']}'s palette to "
-        f"{palette['to']}'s; --no-artist-palette keeps the painting's own"
-    )
+    return f"{image}: {palette_change_text(palette)}; --no-artist-palette keeps the painting's own"
 
 
 def restore_files(config: RestoreConfig, pipe=None) -> RestoredFiles:

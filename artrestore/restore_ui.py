@@ -23,7 +23,7 @@ from .config import RestoreConfig
 from .demo import MAX_UPLOAD_MEGAPIXELS
 from .hub.settings import MAX_INFERENCE_STEPS, ComponentSwitches
 from .io import Artwork, load_image, load_mask, save_artwork, save_png
-from .restore import restore_artwork
+from .restore import palette_change_text, restore_artwork
 
 PREVIEW_SIDE = 1024
 # Detect damage works on a copy at most this long (4x the preview, where its layers live): a 60 MP scan is not
@@ -342,10 +342,8 @@ def palette_note(record) -> str:
     if not change:
         return ""
     return (
-        f"**Palette moved.** This painting does not look like {change['to']}: it looks most like {change['from']} "
-        f"(distance gap {change['gap']:.3f}, over the recogniser's calibrated gate). The fill's colours were moved "
-        f"from {change['from']}'s palette to {change['to']}'s; untick *{PALETTE_CHECKBOX}* to keep the painting's "
-        "own colours."
+        f"**Palette moved:** {palette_change_text(change)}. Untick *{PALETTE_CHECKBOX}* to keep the painting's own "
+        "colours."
     )
 
 
