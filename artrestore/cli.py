@@ -25,6 +25,7 @@ from .config import (
     DetectConfig,
     DetectorCalibrationConfig,
     DetectorTrainConfig,
+    DeviceKitConfig,
     DiffusionTrainConfig,
     ExportConfig,
     LargeBenchConfig,
@@ -223,6 +224,14 @@ def cmd_pack_data(config: DataPackConfig) -> int:
     return 0
 
 
+def cmd_device_kit(config: DeviceKitConfig) -> int:
+    from .training.device_kit import build_device_kit, kit_summary
+
+    for line in kit_summary(build_device_kit(config)):
+        print(line)
+    return 0
+
+
 def cmd_bench_bands(config: BandBenchConfig) -> int:
     from .bench.bands import run_band_bench
 
@@ -342,6 +351,11 @@ COMMANDS: dict[str, tuple[type, Callable, str]] = {
         DataPackConfig,
         cmd_pack_data,
         "pack the training paintings and a style-set sample into one small folder, to train from elsewhere",
+    ),
+    "device-kit": (
+        DeviceKitConfig,
+        cmd_device_kit,
+        "put what train-refiner needs on a lent GPU machine with no network into one carried folder",
     ),
     "train-vae": (AutoencoderTrainConfig, cmd_train_vae, "train the latent autoencoder (resumable)"),
     "train-detector": (DetectorTrainConfig, cmd_train_detector, "train the damage detector (resumable)"),

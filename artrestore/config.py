@@ -38,6 +38,11 @@ class LoopSettings:
     stop_after: int | None = opt(
         None, "end the run (checkpoint, final/) after this step; the learning-rate schedule still spans --steps"
     )
+    max_minutes: float | None = opt(
+        None,
+        "end the run (checkpoint, final/) once it has trained this many minutes in this process, resumable like "
+        "--stop-after (for a machine lent for a fixed time)",
+    )
     batch_size: int = opt(8, "batch size per process")
     lr: float = opt(1e-3, "peak AdamW learning rate (linear warm-up, cosine decay)")
     warmup: int = opt(100, "warm-up steps")
@@ -470,6 +475,33 @@ class DataPackConfig:
     quality: int = opt(90, "JPEG quality of the re-encoded paintings, 1-100")
     style_per_class: int = opt(250, "style-set images per style, copied unchanged (0: none)")
     max_mib: float = opt(64.0, "largest size of the whole pack in MiB; a larger one is not written")
+
+
+@dataclass
+class DeviceKitConfig:
+    """Settings of ``artrestore device-kit``: a folder inside the repository that, carried with its working tree,
+    lets ``train-refiner`` run on a lent GPU machine with no network (data, loss backbone, models, wheels, script).
+    """
+
+    out: str = opt("runs/device_kit", "kit folder to write: new or empty, inside the repository and ignored by git")
+    repo: str = opt(".", "the repository whose working tree travels with the kit")
+    data: str = paintings_option("folder of <Artist>/*.jpg paintings; only the train split is packed")
+    max_side: int = opt(512, "longest side of a packed painting in px (the benches restore 512 px paintings)")
+    quality: int = opt(90, "JPEG quality of the packed paintings, 1-100")
+    model: str = opt(default_model, "model folder whose frozen style encoder the refiner is trained with")
+    init: str | None = opt(None, "refiner folder to start from (its channels must match); default: from scratch")
+    train_args: str = opt(
+        "--channels 48,96,192,256 --crop 256 --batch-size 24 --lr 5e-4 --warmup 200 --steps 20000 "
+        "--max-minutes 5 --pool-size 4000 --pool-workers 15 --l1-weight 1.0 --dists-weight 1.0 "
+        "--mixed-precision bf16 --checkpoint-every 500 --threads 8 --workers 4",
+        "train-refiner options of the run (the kit sets --data, --style-encoder, --init and --out itself)",
+    )
+    wheels: bool = opt(True, "download the wheels of the packages the device lacks (needs PyPI here)")
+    python_version: str = opt("3.12", "the device's Python, for the wheels")
+    leave_out: str = opt(
+        "checkpoints,docs", "top-level folders of the repository that need not travel (left out by sparse checkout)"
+    )
+    max_mib: float = opt(64.0, "largest size of what travels: the working tree without leave_out, and the kit")
 
 
 @dataclass

@@ -206,6 +206,13 @@ def plot_loss_curve(log_path: str | Path, png_path: str | Path, title: str = "")
     plt.close(fig)
 
 
+def _out_of_time(accelerator, deadline: float) -> bool:
+    """Whether any process has passed ``deadline`` (``time.perf_counter()``); every process gets the same answer,
+    so they all stop at the same step."""
+    late = torch.tensor([float(time.perf_counter() > deadline)], device=accelerator.device)
+    return bool(accelerator.reduce(late, reduction="sum").item() > 0)
+
+
 def train(
     model: torch.nn.Module,
     dataset: Dataset,
@@ -234,13 +241,16 @@ def train(
         ``{"steps", "seconds", "final_loss", "world_size", "out"}``.
 
     Raises:
-        ValueError: ``settings.stop_after`` is not a step of the schedule (1 to ``settings.steps``), or
-            ``settings.mixed_precision`` is not one of :data:`MIXED_PRECISIONS`.
+        ValueError: ``settings.stop_after`` is not a step of the schedule (1 to ``settings.steps``),
+            ``settings.max_minutes`` is not positive, or ``settings.mixed_precision`` is not one of
+            :data:`MIXED_PRECISIONS`.
     """
     if settings.stop_after is not None and not 1 <= settings.stop_after <= settings.steps:
         raise ValueError(f"stop_after: expected a step from 1 to steps ({settings.steps}), got {settings.stop_after}")
     if settings.mixed_precision not in MIXED_PRECISIONS:
         raise ValueError(f"mixed_precision: expected one of {MIXED_PRECISIONS}, got {settings.mixed_precision!r}")
+    if settings.max_minutes is not None and not settings.max_minutes > 0:
+        raise ValueError(f"max_minutes: expected a positive number of minutes, got {settings.max_minutes}")
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState
     from accelerate.utils import set_seed
@@ -277,6 +287,7 @@ def train(
         rows = log.truncate(counter.step, write=accelerator.is_main_process)  # drop lines logged after the checkpoint
         previous_seconds = float(rows[-1]["seconds"]) if rows else 0.0
     start = time.perf_counter() - previous_seconds
+    deadline = None if settings.max_minutes is None else time.perf_counter() + 60 * settings.max_minutes
     model.train()
     end = settings.steps if settings.stop_after is None else settings.stop_after  # the schedule spans settings.steps
     bar = tqdm(total=end, initial=counter.step, desc=title, disable=not accelerator.is_main_process)
@@ -297,6 +308,9 @@ def train(
             if ema is not None:
                 ema.update(accelerator.unwrap_model(model), counter.step)
             counter.step += 1
+            if deadline is not None and counter.step < end and _out_of_time(accelerator, deadline):
+                end = counter.step  # checkpoint and final/ below; the schedule still spans settings.steps
+                accelerator.print(f"stopping at step {counter.step}: max_minutes ({settings.max_minutes}) reached")
             log_now = counter.step % settings.log_every == 0 or counter.step in (1, end)
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.4f}")  # this process's loss; the log holds the all-process mean

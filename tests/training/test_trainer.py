@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -117,6 +118,30 @@ def test_latest_keeps_the_ema_weights_of_the_newest_checkpoint_when_a_run_breaks
     assert any(not torch.equal(raw[k], kept[k]) for k in kept if raw[k].is_floating_point()), (
         "the EMA weights are exported from a copy: the model being trained keeps its own"
     )
+
+
+def test_max_minutes_ends_on_time_with_a_checkpoint_and_resumes_on_the_same_schedule(tmp_path):
+    def slow(model, batch):
+        time.sleep(0.25)
+        return _loss(model, batch)
+
+    torch.manual_seed(0)
+    run = tmp_path / "r"
+    summary = train(DamageDetector(channels=(4, 8)), _Squares(), slow, _settings(run, max_minutes=0.9 / 60))
+    rows = list(csv.DictReader(open(run / "loss_log.csv")))
+    assert 3 <= summary["steps"] <= 5, "0.9 s of 0.25 s steps ends after step 4 (give or take the machine)"
+    assert latest_checkpoint(run).name == f"step_{summary['steps']}" and (run / "final").exists()
+    assert int(rows[-1]["step"]) == summary["steps"], "the last step is logged"
+    assert float(rows[-1]["lr"]) > 0.3 * 5e-3, "the schedule still spans steps, not the time"
+    summary = train(DamageDetector(channels=(4, 8)), _Squares(), _loss, _settings(run))
+    assert summary["steps"] == 12
+
+
+@pytest.mark.parametrize("minutes", [0.0, -1.0])
+def test_max_minutes_must_be_positive(tmp_path, minutes):
+    with pytest.raises(ValueError, match="max_minutes"):
+        train(DamageDetector(channels=(4, 8)), _Squares(), _loss, _settings(tmp_path, max_minutes=minutes))
+    assert not any(tmp_path.iterdir()), "refused before any work"
 
 
 @pytest.mark.parametrize("stop_after", [0, 13])
