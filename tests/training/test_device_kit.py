@@ -103,7 +103,8 @@ def test_kit_holds_data_half_backbone_models_and_script_and_counts_what_travels(
     assert manifest["tree_mib"] == round(working_tree_bytes(repo, ("checkpoints",)) / 2**20, 2)
     assert manifest["travel_mib"] == pytest.approx(manifest["kit_mib"] + manifest["tree_mib"], abs=0.011)
     script = (kit / "run.sh").read_text()
-    assert os.access(kit / "run.sh", os.X_OK) and "--no-style-set" in script and "models/exemplar_refiner" not in script
+    assert os.access(kit / "run.sh", os.X_OK) and "--no-style-set" in script
+    assert "models/exemplar_refiner" not in script, "no init: from scratch"
     assert TINY_RUN in script and 'ARTRESTORE_CACHE="$KIT/cache"' in script and "collect_results" in script
     assert manifest["sparse_checkout"]["before"] == "git sparse-checkout set --no-cone '/*' '!/checkpoints/'"
 
