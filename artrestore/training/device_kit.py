@@ -108,7 +108,8 @@ def check_train_args(train_args: str) -> tuple[list[str], RefinerTrainConfig]:
         raise ValueError(
             f"train_args: unknown train-refiner options {unknown}; accepted: `artrestore train-refiner -h`"
         )
-    taken = [t for t in tokens if t.lstrip("-").split("=")[0].replace("-", "_").removeprefix("no_") in KIT_OPTIONS]
+    names = {t: t[2:].split("=")[0].replace("-", "_").removeprefix("no_") for t in tokens if t.startswith("--")}
+    taken = [t for t, name in names.items() if name in KIT_OPTIONS]
     if taken:
         flags = ", ".join("--" + o.replace("_", "-") for o in KIT_OPTIONS)
         raise ValueError(f"train_args: {taken} are set by the kit itself ({flags}); leave them out")

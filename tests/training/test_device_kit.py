@@ -151,9 +151,10 @@ def test_the_kit_must_be_an_ignored_folder_inside_the_repository(repo, painting_
 
 
 def test_check_train_args_returns_the_settings_the_run_would_use():
-    tokens, settings = check_train_args("--channels 8,16 --dists-weight 1 --max-minutes 5.5")
-    assert tokens == ["--channels", "8,16", "--dists-weight", "1", "--max-minutes", "5.5"]
+    tokens, settings = check_train_args("--channels 8,16 --dists-weight 1 --max-minutes 5.5 --mixed-precision out")
+    assert tokens == ["--channels", "8,16", "--dists-weight", "1", "--max-minutes", "5.5", "--mixed-precision", "out"]
     assert settings.channels == "8,16" and settings.dists_weight == 1.0 and settings.max_minutes == 5.5
+    assert settings.mixed_precision == "out", "a value that names a kit option is only a value"
 
 
 def test_collect_results_shards_the_weights_under_the_cap_losslessly(tmp_path, monkeypatch):
