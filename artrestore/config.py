@@ -491,7 +491,7 @@ class DeviceKitConfig:
     model: str = opt(default_model, "model folder whose frozen style encoder the refiner is trained with")
     init: str | None = opt(None, "refiner folder to start from (its channels must match); default: from scratch")
     train_args: str = opt(
-        "--channels 48,96,192,256 --crop 256 --batch-size 24 --lr 5e-4 --warmup 200 --steps 20000 "
+        "--channels 24,48,96,128 --crop 256 --batch-size 24 --lr 5e-4 --warmup 200 --steps 20000 "
         "--max-minutes 5 --pool-size 4000 --pool-workers 15 --l1-weight 1.0 --dists-weight 1.0 "
         "--mixed-precision bf16 --checkpoint-every 500 --threads 8 --workers 4",
         "train-refiner options of the run (the kit sets --data, --style-encoder, --init and --out itself)",
