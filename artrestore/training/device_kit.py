@@ -242,7 +242,8 @@ def run_script(kit: str, tokens: list[str], *, init: bool) -> str:
             '    --target /tmp/artrestore-site "$KIT"/wheels/*.whl',
             '  export PYTHONPATH="/tmp/artrestore-site${PYTHONPATH:+:$PYTHONPATH}"',
             "fi",
-            'export PYTHONPATH="$PWD:$PYTHONPATH" ARTRESTORE_CACHE="$KIT/cache" HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1',
+            'export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" ARTRESTORE_CACHE="$KIT/cache" HF_HUB_OFFLINE=1',
+            "export PYTHONUNBUFFERED=1",
             "nvidia-smi -L 2>/dev/null || echo 'no NVIDIA GPU: training on the CPU'",
             '"$PYTHON" -c "import torch, diffusers, lpips, DISTS_pytorch, patchmatch, accelerate; '
             "print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'diffusers from', "

@@ -197,12 +197,12 @@ def test_run_sh_trains_from_the_kit_alone_and_returns_what_the_cpu_continues_fro
     pytest.importorskip("patchmatch")
     build_device_kit(_config(repo, painting_folder, model_folder), progress=False)
     out = tmp_path / "device_out"
+    (repo / "artrestore").symlink_to(ROOT / "artrestore")  # the package at the repository root, as it travels
     env = {
         "PATH": os.environ["PATH"],
         "HOME": str(tmp_path / "home"),  # no user cache: the backbone must come from the kit
         "PIP_NO_INDEX": "1",
-        "PYTHON": sys.executable,
-        "PYTHONPATH": str(ROOT),
+        "PYTHON": sys.executable,  # no PYTHONPATH: the script must set it from nothing
         "OUT": str(out),
     }
     done = subprocess.run(["bash", "runs/kit/run.sh"], cwd=repo, env=env, capture_output=True, text=True, timeout=600)
