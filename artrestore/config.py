@@ -496,6 +496,11 @@ class DeviceKitConfig:
         "--mixed-precision bf16 --checkpoint-every 500 --threads 8 --workers 4",
         "train-refiner options of the run (the kit sets --data, --style-encoder, --init and --out itself)",
     )
+    call_minutes: float = opt(
+        9.0,
+        "minutes the whole command may take there (one call may run 10): the pool is built first, and training gets "
+        "what is left less a minute to collect the results (never more than the run's own --max-minutes)",
+    )
     wheels: bool = opt(True, "download the wheels of the packages the device lacks (needs PyPI here)")
     python_version: str = opt("3.12", "the device's Python, for the wheels")
     leave_out: str = opt(

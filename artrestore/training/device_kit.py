@@ -153,8 +153,9 @@ def collect_results(run: str | Path, out: str | Path) -> list[str]:
     return sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
 
 
-def check_kit_settings(config: DeviceKitConfig) -> tuple[Path, Path, list[str]]:
-    """(repository root, kit folder, train-refiner tokens) once every setting is checked.
+def check_kit_settings(config: DeviceKitConfig) -> tuple[Path, Path, list[str], float | None]:
+    """(repository root, kit folder, train-refiner tokens, the run's own ``--max-minutes``) once every setting is
+    checked.
 
     Raises:
         ValueError: naming the first setting that is out of range.
@@ -173,6 +174,10 @@ def check_kit_settings(config: DeviceKitConfig) -> tuple[Path, Path, list[str]]:
         raise ValueError(f"model: {config.model} has no style_encoder/ (the refiner is trained through it)")
     if config.init is not None and not (Path(config.init) / "config.json").is_file():
         raise ValueError(f"init: {config.init} is not a refiner folder (no config.json)")
+    if not config.call_minutes > 1.5:
+        raise ValueError(
+            f"call_minutes: expected more than 1.5 minutes for the pool and the results, got {config.call_minutes}"
+        )
     tokens, settings = check_train_args(config.train_args)
     style_dim = int(json.loads((style_encoder / "config.json").read_text())["style_dim"])
     files = result_files(refiner_bytes(settings, style_dim=style_dim, init=config.init))
@@ -181,7 +186,7 @@ def check_kit_settings(config: DeviceKitConfig) -> tuple[Path, Path, list[str]]:
             f"train_args: the refiner's weights would come back in {files} files, over the {RESULT_FILES_MAX} a "
             "device call returns; choose fewer or narrower --channels"
         )
-    return root, out, tokens
+    return root, out, tokens, settings.max_minutes
 
 
 def write_half_backbone(cache: Path) -> int:
@@ -216,15 +221,27 @@ def download_wheels(dest: Path, python_version: str) -> list[str]:
     return sorted(p.name for p in dest.glob("*.whl"))
 
 
-def run_script(kit: str, tokens: list[str], *, init: bool) -> str:
-    """The ``run.sh`` of a kit at ``kit`` (relative to the repository root) training with ``tokens``."""
+def run_script(kit: str, tokens: list[str], *, init: bool, call_minutes: float, max_minutes: float | None) -> str:
+    """The ``run.sh`` of a kit at ``kit`` (relative to the repository root) training with ``tokens``.
+
+    It builds the pool and takes one step first (``--stop-after 1``), then resumes the run for the minutes left of
+    ``call_minutes`` less one for collecting the results, at most ``max_minutes``; with none left it returns the
+    one-step weights rather than overrun the call.
+    """
     train = [
-        '"$PYTHON" -m artrestore.cli train-refiner',
+        'TRAIN=("$PYTHON" -m artrestore.cli train-refiner',
         '--data "$KIT/data/paintings" --no-style-set --style-encoder "$KIT/models/style_encoder" --out "$KIT/run"',
     ]
     if init:
         train.append('--init "$KIT/models/exemplar_refiner"')
-    train.append(shlex.join(tokens))
+    train.append(shlex.join(tokens) + ")")
+    cap = "none" if max_minutes is None else repr(float(max_minutes))
+    minutes = (
+        'MINUTES=$("$PYTHON" -c "import sys, time; call, start, cap = sys.argv[1:]; '
+        "left = float(call) - (time.time() - float(start)) / 60 - 1; "
+        "left = left if cap == 'none' else min(left, float(cap)); "
+        f'print(round(left, 2) if left > 0.2 else 0)" {float(call_minutes)!r} "$START" {cap})'
+    )
     return "\n".join(
         [
             "#!/usr/bin/env bash",
@@ -233,6 +250,7 @@ def run_script(kit: str, tokens: list[str], *, init: bool) -> str:
             "# kit alone (no network) and copies the results to $OUT; continue on the CPU with",
             "#   artrestore train-refiner --init <what came back>/final ...",
             "set -euo pipefail",
+            "START=$(date +%s)",
             f"KIT={shlex.quote(kit)}",
             'OUT="${OUT:-$KIT/out}"',
             'PYTHON="${PYTHON:-python3}"',
@@ -248,7 +266,16 @@ def run_script(kit: str, tokens: list[str], *, init: bool) -> str:
             '"$PYTHON" -c "import torch, diffusers, lpips, DISTS_pytorch, patchmatch, accelerate; '
             "print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'diffusers from', "
             'diffusers.__file__)"',
-            " \\\n  ".join(train) + ' 2>&1 | tee "$OUT/train.log"',
+            " \\\n  ".join(train),
+            'echo "building the pool and taking one step" | tee "$OUT/train.log"',
+            '"${TRAIN[@]}" --stop-after 1 2>&1 | tee -a "$OUT/train.log"',
+            minutes,
+            'if [ "$MINUTES" != 0 ]; then',
+            '  echo "training for $MINUTES minutes" | tee -a "$OUT/train.log"',
+            '  "${TRAIN[@]}" --max-minutes "$MINUTES" 2>&1 | tee -a "$OUT/train.log"',
+            "else",
+            '  echo "no time left to train after the pool: returning the one-step weights" | tee -a "$OUT/train.log"',
+            "fi",
             '"$PYTHON" -c "import sys; from artrestore.training.device_kit import collect_results; '
             'print(*collect_results(*sys.argv[1:]))" "$KIT/run" "$OUT"',
             "",
@@ -285,7 +312,7 @@ def build_device_kit(config: DeviceKitConfig, *, progress: bool = True) -> dict:
             or the kit and the working tree without ``leave_out`` would exceed ``config.max_mib`` (the message gives
             the parts' sizes).
     """
-    root, out, tokens = check_kit_settings(config)
+    root, out, tokens, max_minutes = check_kit_settings(config)
     leave_out = tuple(d.strip() for d in config.leave_out.split(",") if d.strip())
     start = time.perf_counter()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -303,7 +330,11 @@ def build_device_kit(config: DeviceKitConfig, *, progress: bool = True) -> dict:
         wheels = download_wheels(partial / "wheels", config.python_version) if config.wheels else []
         kit = out.relative_to(root).as_posix()
         script = partial / "run.sh"
-        script.write_text(run_script(kit, tokens, init=config.init is not None))
+        script.write_text(
+            run_script(
+                kit, tokens, init=config.init is not None, call_minutes=config.call_minutes, max_minutes=max_minutes
+            )
+        )
         script.chmod(0o755)
         parts = {
             "paintings": _folder_bytes(partial / "data"),

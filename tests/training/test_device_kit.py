@@ -106,6 +106,8 @@ def test_kit_holds_data_half_backbone_models_and_script_and_counts_what_travels(
     assert os.access(kit / "run.sh", os.X_OK) and "--no-style-set" in script
     assert "models/exemplar_refiner" not in script, "no init: from scratch"
     assert TINY_RUN in script and 'ARTRESTORE_CACHE="$KIT/cache"' in script and "collect_results" in script
+    assert '"${TRAIN[@]}" --stop-after 1' in script, "the pool first, then training in the time left of the call"
+    assert '9.0 "$START" none)' in script, "the call's minutes, and no cap of the run's own"
     assert manifest["sparse_checkout"]["before"] == "git sparse-checkout set --no-cone '/*' '!/checkpoints/'"
 
 
@@ -129,6 +131,7 @@ def test_kit_with_an_init_carries_the_refiner(repo, painting_folder, model_folde
         ({"train_args": "--channels 96,192,384,512"}, "train_args: the refiner's weights would come back in"),
         ({"max_mib": 0.1}, r"max_mib: the kit .* over 0.1; .* Nothing was written"),
         ({"max_mib": 0}, "max_mib: expected a positive size"),
+        ({"call_minutes": 1.0}, "call_minutes: expected more than 1.5 minutes"),
         ({"init": "/nonexistent"}, "init: /nonexistent is not a refiner folder"),
     ],
 )
@@ -216,7 +219,9 @@ def test_run_sh_trains_from_the_kit_alone_and_returns_what_the_cpu_continues_fro
         "summary.json",
         "train.log",
     ]
-    assert json.loads((out / "summary.json").read_text())["steps"] == 2
+    assert json.loads((out / "summary.json").read_text())["steps"] == 2, "one step with the pool, then the rest"
+    log = (out / "train.log").read_text()
+    assert "building the pool and taking one step" in log and "training for " in log
     assert not (tmp_path / "home" / ".cache" / "artrestore").exists(), "nothing was fetched into the user cache"
     refiner = ExemplarRefiner.from_pretrained(out / "final")
     assert list(refiner.config.channels) == [8, 16]
