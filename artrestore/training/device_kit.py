@@ -46,6 +46,7 @@ from ..config import (
     dataclass_from_args,
 )
 from ..data.pack import MIB, build_data_pack, check_pack_folder
+from .trainer import check_loop_settings
 
 KIT_MANIFEST = "kit.json"
 # What the device tool returns: at most 8 files of at most 16 MiB each.
@@ -95,7 +96,8 @@ def check_train_args(train_args: str) -> tuple[list[str], RefinerTrainConfig]:
     """The ``train-refiner`` options of ``train_args`` as tokens, and the settings that command would run with.
 
     Raises:
-        ValueError: an option is unknown or its value invalid, or it is one the kit sets itself.
+        ValueError: an option is unknown or its value invalid (for the parser or for the training loop), or it is
+            one the kit sets itself.
     """
     tokens = shlex.split(train_args)
     parser = argparse.ArgumentParser(prog="train-refiner", add_help=False, exit_on_error=False)
@@ -113,7 +115,12 @@ def check_train_args(train_args: str) -> tuple[list[str], RefinerTrainConfig]:
     if taken:
         flags = ", ".join("--" + o.replace("_", "-") for o in KIT_OPTIONS)
         raise ValueError(f"train_args: {taken} are set by the kit itself ({flags}); leave them out")
-    return tokens, dataclass_from_args(RefinerTrainConfig, namespace)
+    settings = dataclass_from_args(RefinerTrainConfig, namespace)
+    try:
+        check_loop_settings(settings)
+    except ValueError as error:
+        raise ValueError(f"train_args: {error}") from None
+    return tokens, settings
 
 
 def refiner_bytes(settings: RefinerTrainConfig, *, style_dim: int, init: str | None) -> int:

@@ -206,6 +206,18 @@ def plot_loss_curve(log_path: str | Path, png_path: str | Path, title: str = "")
     plt.close(fig)
 
 
+def check_loop_settings(settings: LoopSettings) -> None:
+    """Raise a ``ValueError`` naming the first of ``settings`` that :func:`train` cannot run with: ``stop_after``
+    outside the schedule (1 to ``steps``), a ``max_minutes`` that is not positive, or a ``mixed_precision`` not in
+    :data:`MIXED_PRECISIONS`."""
+    if settings.stop_after is not None and not 1 <= settings.stop_after <= settings.steps:
+        raise ValueError(f"stop_after: expected a step from 1 to steps ({settings.steps}), got {settings.stop_after}")
+    if settings.mixed_precision not in MIXED_PRECISIONS:
+        raise ValueError(f"mixed_precision: expected one of {MIXED_PRECISIONS}, got {settings.mixed_precision!r}")
+    if settings.max_minutes is not None and not settings.max_minutes > 0:
+        raise ValueError(f"max_minutes: expected a positive number of minutes, got {settings.max_minutes}")
+
+
 def _out_of_time(accelerator, deadline: float) -> bool:
     """Whether any process has passed ``deadline`` (``time.perf_counter()``); every process gets the same answer,
     so they all stop at the same step."""
@@ -241,16 +253,9 @@ def train(
         ``{"steps", "seconds", "final_loss", "world_size", "out"}``.
 
     Raises:
-        ValueError: ``settings.stop_after`` is not a step of the schedule (1 to ``settings.steps``),
-            ``settings.max_minutes`` is not positive, or ``settings.mixed_precision`` is not one of
-            :data:`MIXED_PRECISIONS`.
+        ValueError: from :func:`check_loop_settings`, before any work.
     """
-    if settings.stop_after is not None and not 1 <= settings.stop_after <= settings.steps:
-        raise ValueError(f"stop_after: expected a step from 1 to steps ({settings.steps}), got {settings.stop_after}")
-    if settings.mixed_precision not in MIXED_PRECISIONS:
-        raise ValueError(f"mixed_precision: expected one of {MIXED_PRECISIONS}, got {settings.mixed_precision!r}")
-    if settings.max_minutes is not None and not settings.max_minutes > 0:
-        raise ValueError(f"max_minutes: expected a positive number of minutes, got {settings.max_minutes}")
+    check_loop_settings(settings)
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState
     from accelerate.utils import set_seed

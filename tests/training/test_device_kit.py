@@ -154,10 +154,14 @@ def test_the_kit_must_be_an_ignored_folder_inside_the_repository(repo, painting_
 
 
 def test_check_train_args_returns_the_settings_the_run_would_use():
-    tokens, settings = check_train_args("--channels 8,16 --dists-weight 1 --max-minutes 5.5 --mixed-precision out")
-    assert tokens == ["--channels", "8,16", "--dists-weight", "1", "--max-minutes", "5.5", "--mixed-precision", "out"]
-    assert settings.channels == "8,16" and settings.dists_weight == 1.0 and settings.max_minutes == 5.5
-    assert settings.mixed_precision == "out", "a value that names a kit option is only a value"
+    tokens, settings = check_train_args("--dists-weight 1 --max-minutes 5.5 --channels out")
+    assert tokens == ["--dists-weight", "1", "--max-minutes", "5.5", "--channels", "out"]
+    assert settings.channels == "out", "a value that names a kit option is only a value"
+    assert settings.dists_weight == 1.0 and settings.max_minutes == 5.5
+    with pytest.raises(ValueError, match="train_args: mixed_precision: expected one of"):
+        check_train_args("--mixed-precision fp8")  # the training loop's own checks, before the device
+    _, settings = check_train_args("--mixed-precision bf16 --l1-weight 0.2")
+    assert settings.mixed_precision == "bf16" and settings.l1_weight == 0.2
 
 
 def test_collect_results_shards_the_weights_under_the_cap_losslessly(tmp_path, monkeypatch):
