@@ -77,19 +77,24 @@ def repo_root(repo: str | Path) -> Path:
     return Path(_git(Path(repo), "rev-parse", "--show-toplevel").strip())
 
 
-def working_tree_bytes(repo: str | Path, leave_out: tuple[str, ...] = ()) -> int:
-    """Bytes of what a device call sends of ``repo``: tracked files present in the working tree and untracked
-    files git does not ignore, less the top-level folders in ``leave_out``."""
+def working_tree_sizes(repo: str | Path) -> dict[str, int]:
+    """Bytes of what a device call sends of ``repo`` (tracked files present in the working tree and untracked files
+    git does not ignore), by top-level entry of the repository."""
     root = repo_root(repo)
     listed = _git(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard").split("\0")
-    total = 0
+    sizes: dict[str, int] = {}
     for rel in {r for r in listed if r}:
-        if rel.split("/", 1)[0] in leave_out:
-            continue
         path = root / rel
         if path.is_file() and not path.is_symlink():
-            total += path.stat().st_size
-    return total
+            top = rel.split("/", 1)[0]
+            sizes[top] = sizes.get(top, 0) + path.stat().st_size
+    return sizes
+
+
+def working_tree_bytes(repo: str | Path, leave_out: tuple[str, ...] = ()) -> int:
+    """Bytes of what a device call sends of ``repo`` (see :func:`working_tree_sizes`), less the top-level folders in
+    ``leave_out``."""
+    return sum(size for top, size in working_tree_sizes(repo).items() if top not in leave_out)
 
 
 def check_train_args(train_args: str) -> tuple[list[str], RefinerTrainConfig]:
@@ -350,8 +355,9 @@ def build_device_kit(config: DeviceKitConfig, *, progress: bool = True) -> dict:
             "wheels": _folder_bytes(partial / "wheels") if wheels else 0,
             "script": script.stat().st_size,
         }
-        tree = working_tree_bytes(root, leave_out)
-        tree_now = working_tree_bytes(root)
+        sizes = working_tree_sizes(root)  # one walk for both totals
+        tree = sum(size for top, size in sizes.items() if top not in leave_out)
+        tree_now = sum(sizes.values())
         before, after = sparse_checkout_commands(leave_out)
         manifest = {
             "kit": kit,
