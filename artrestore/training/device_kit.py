@@ -91,10 +91,15 @@ def working_tree_sizes(repo: str | Path) -> dict[str, int]:
     return sizes
 
 
+def total_without(sizes: dict[str, int], leave_out: tuple[str, ...] = ()) -> int:
+    """The sum of ``sizes`` (by top-level entry, as :func:`working_tree_sizes` gives them) less ``leave_out``."""
+    return sum(size for top, size in sizes.items() if top not in leave_out)
+
+
 def working_tree_bytes(repo: str | Path, leave_out: tuple[str, ...] = ()) -> int:
     """Bytes of what a device call sends of ``repo`` (see :func:`working_tree_sizes`), less the top-level folders in
     ``leave_out``."""
-    return sum(size for top, size in working_tree_sizes(repo).items() if top not in leave_out)
+    return total_without(working_tree_sizes(repo), leave_out)
 
 
 def check_train_args(train_args: str) -> tuple[list[str], RefinerTrainConfig]:
@@ -356,8 +361,7 @@ def build_device_kit(config: DeviceKitConfig, *, progress: bool = True) -> dict:
             "script": script.stat().st_size,
         }
         sizes = working_tree_sizes(root)  # one walk for both totals
-        tree = sum(size for top, size in sizes.items() if top not in leave_out)
-        tree_now = sum(sizes.values())
+        tree, tree_now = total_without(sizes, leave_out), total_without(sizes)
         before, after = sparse_checkout_commands(leave_out)
         manifest = {
             "kit": kit,
