@@ -70,7 +70,11 @@ $PY -m artrestore.cli train-refiner --init runs/refiner_lpips/final --out runs/r
 $PY -m artrestore.cli train-refiner --init runs/refiner256/final --out runs/refiner_dists --crop 256 --no-style-set \
     --pool-size 3000 --batch-size 3 --lr 2e-4 --warmup 50 --steps 1000 --stop-after 700 --checkpoint-every 100 \
     --dists-weight 1.0
-$PY -m artrestore.cli export --update --out checkpoints/artrestore-base --refiner runs/refiner_dists/final
+#    then batches of 24 with the same loss (bf16): step 250 of a 600-step schedule
+$PY -m artrestore.cli train-refiner --init runs/refiner_dists/final --out runs/refiner_b24 --crop 256 --no-style-set \
+    --pool-size 1500 --batch-size 24 --lr 3e-4 --warmup 10 --steps 600 --stop-after 250 --checkpoint-every 25 \
+    --dists-weight 1.0 --mixed-precision bf16
+$PY -m artrestore.cli export --update --out checkpoints/artrestore-base --refiner runs/refiner_b24/final
 # 9. the artist recogniser (a named artist's palette where the painting does not look like that artist; gate
 #    calibrated out of fold on the training paintings), then bundled into the model folder
 $PY -m artrestore.cli train-recogniser --out runs/recogniser
