@@ -78,7 +78,16 @@ ABLATIONS: dict[str, Ablation] = {
         ),
         Ablation("no_boundary_correction", "boundary colour correction", _off(boundary_correction=False)),
         Ablation("wrong_artist", "the right artist (conditioned on another main artist)", {"artist": "wrong"}),
-        Ablation("no_refiner", "the exemplar refiner (the first fill kept as it is)", _off(exemplar_refiner=False)),
+        Ablation(
+            "no_refiner",
+            "the exemplar refiner and the membrane layout (the first fill kept as it is)",
+            _off(exemplar_refiner=False, membrane_layout=False),
+        ),
+        Ablation(
+            "no_membrane_layout",
+            "the membrane layout (the refined fill keeps its own broad colours)",
+            _off(membrane_layout=False),
+        ),
     )
 }
 

@@ -37,6 +37,7 @@ PIPELINE_MODULES = (
     "crop_plan",
     "damage_detection",
     "masked_fill",
+    "membrane_layout",
     "precision",
 )
 BUNDLE_FILES = {

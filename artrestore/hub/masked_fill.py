@@ -59,10 +59,11 @@ _LAPLACIAN = ((0.0, 1.0, 0.0), (1.0, -4.0, 1.0), (0.0, 1.0, 0.0))
 
 
 def _laplacian(x: torch.Tensor) -> torch.Tensor:
-    """(b, c, H, W) -> 5-point Laplacian with zeros outside (a symmetric operator, as conjugate gradients need)."""
+    """(b, c, H, W) -> the grid graph's 5-point Laplacian: each pixel's sum of (neighbour - pixel) over its neighbours
+    inside the grid, so nothing beyond the border pulls on it (a symmetric operator, as conjugate gradients need)."""
     c = x.shape[1]
     kernel = x.new_tensor(_LAPLACIAN).view(1, 1, 3, 3).expand(c, 1, 3, 3)
-    return F.conv2d(x, kernel, padding=1, groups=c)
+    return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), kernel, groups=c)
 
 
 def biharmonic_fill(
@@ -72,9 +73,10 @@ def biharmonic_fill(
     Laplacian (discrete biharmonic equation inside the holes), solved by conjugate gradients from a push-pull start.
 
     Made for thin damage (cracks, scratches): every hole pixel is close to known ones, so a few tens of iterations
-    converge, and lines of colour that cross a crack continue through it. Beyond the image border the border
-    pixels are repeated (holes there repeat as holes). Only the bounding box of the holes, with a 2 px margin, is
-    computed.
+    converge, and lines of colour that cross a crack continue through it. The Laplacian is the pixel grid's own
+    (each pixel against its neighbours inside the image), so nothing beyond the image border pulls on a hole that
+    reaches it: a hole at the border of a flat painting fills flat. Only the bounding box of the holes, with a 2 px
+    margin, is computed.
 
     Args:
         image: (b, c, H, W).
@@ -85,6 +87,28 @@ def biharmonic_fill(
     Returns:
         (b, c, H, W): ``image`` outside the holes, the biharmonic fill inside.
     """
+    return _polyharmonic_fill(image, hole, 2, max_iterations, tolerance)
+
+
+def harmonic_fill(
+    image: torch.Tensor, hole: torch.Tensor, max_iterations: int = 300, tolerance: float = 1e-4
+) -> torch.Tensor:
+    """Fill ``hole`` pixels with the membrane through their border: the discrete Laplace equation inside the holes,
+    solved by conjugate gradients from a push-pull start, as :func:`biharmonic_fill` (same border handling).
+
+    A membrane continues the border's colours without overshoot (each filled pixel is a weighted mean of border
+    pixels), which is what a broad estimate of a large hole's colours needs; it does not continue lines as the
+    biharmonic fill does. Iterations grow with the holes' width, so large holes are best filled at a reduced size.
+    The arguments are :func:`biharmonic_fill`'s; returns (b, c, H, W): ``image`` outside the holes, the harmonic
+    fill inside.
+    """
+    return _polyharmonic_fill(image, hole, 1, max_iterations, tolerance)
+
+
+def _polyharmonic_fill(
+    image: torch.Tensor, hole: torch.Tensor, order: int, max_iterations: int, tolerance: float
+) -> torch.Tensor:
+    """The fill of ``hole`` that solves (-Laplacian)^order = 0 there (1: harmonic, 2: biharmonic)."""
     unknown = hole > 0.5  # (b, 1, H, W)
     if not bool(unknown.any()):
         return image.clone()
@@ -92,17 +116,20 @@ def biharmonic_fill(
     cols = unknown.any(dim=(0, 1, 2)).nonzero()[:, 0]
     y0, y1 = max(0, int(rows[0]) - 2), min(image.shape[-2], int(rows[-1]) + 3)
     x0, x1 = max(0, int(cols[0]) - 2), min(image.shape[-1], int(cols[-1]) + 3)
-    x = image[..., y0:y1, x0:x1].float()  # (b, c, h, w)
-    m = unknown[..., y0:y1, x0:x1].float()
-    # beyond the border: copies of the border pixels, and the copies of hole pixels are unknowns too
-    x, m = F.pad(x, (2, 2, 2, 2), mode="replicate"), F.pad(m, (2, 2, 2, 2), mode="replicate")
+    x = image[..., y0:y1, x0:x1].float().contiguous()  # (b, c, h, w); a channels-last view is many times slower
+    m = unknown[..., y0:y1, x0:x1].float().contiguous()
     known = x * (1 - m)
 
-    def operator(v: torch.Tensor) -> torch.Tensor:  # the biharmonic system restricted to the unknowns
-        return _laplacian(_laplacian(v * m)) * m
+    def power(v: torch.Tensor) -> torch.Tensor:  # (-Laplacian)^order, a symmetric positive operator
+        for _ in range(order):
+            v = -_laplacian(v)
+        return v
 
-    u = pushpull_fill(x, m) * m  # (b, c, h + 4, w + 4) start
-    r = -_laplacian(_laplacian(known)) * m - operator(u)
+    def operator(v: torch.Tensor) -> torch.Tensor:  # the system restricted to the unknowns
+        return power(v * m) * m
+
+    u = pushpull_fill(x, m) * m  # (b, c, h, w) start
+    r = -power(known) * m - operator(u)
     p = r.clone()
     rs = (r * r).sum((2, 3), keepdim=True)  # (b, c, 1, 1)
     stop = rs * tolerance**2
@@ -117,7 +144,7 @@ def biharmonic_fill(
         p = r + rs_next / rs.clamp_min(1e-30) * p
         rs = rs_next
     out = image.clone()
-    filled = (known + u * m)[..., 2:-2, 2:-2].to(image.dtype)
+    filled = (known + u * m).to(image.dtype)
     out[..., y0:y1, x0:x1] = torch.where(unknown[..., y0:y1, x0:x1], filled, image[..., y0:y1, x0:x1])
     return out
 

@@ -39,6 +39,7 @@ from .exemplar_fill import EXEMPLAR_FILLS, patchmatch_available, patchmatch_fill
 # diffusers' remote-code loader copies only the modules this file imports, not their own imports: masked_fill is
 # imported here for damage_plan and tile_denoising (and used here)
 from .masked_fill import pushpull_fill
+from .membrane_layout import blend_membrane_layout
 from .pipeline_output import ArtRestorePipelineOutput, RestorationRecord
 from .precision import check_precision, precision_autocast
 from .settings import (
@@ -83,7 +84,8 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
             painting does not look like that artist, or None (the named artist then reaches only the style).
         default_steps, default_strength, exemplar_fill, exemplar_patch_size, refiner_precision, tile_size, context,
             top_k,
-            thin_damage_px, hairline_px, boundary_correction, attribution_block, attribution_weighting,
+            thin_damage_px, hairline_px, layout_sigma, layout_weight, boundary_correction, attribution_block,
+            attribution_weighting,
             guidance_scale: the saved configuration; see :class:`PipelineSettings`, whose defaults are the shipped
             model's.
     """
@@ -121,6 +123,8 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
         top_k: int = PipelineSettings.top_k,
         thin_damage_px: int = PipelineSettings.thin_damage_px,
         hairline_px: int = PipelineSettings.hairline_px,
+        layout_sigma: float = PipelineSettings.layout_sigma,
+        layout_weight: float = PipelineSettings.layout_weight,
         boundary_correction: bool = PipelineSettings.boundary_correction,
         attribution_block: int = PipelineSettings.attribution_block,
         attribution_weighting: str = PipelineSettings.attribution_weighting,
@@ -134,6 +138,10 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
         check_precision(refiner_precision, "refiner_precision")
         if isinstance(default_strength, bool) or not 0 <= default_strength <= 1:
             raise ValueError(f"default_strength: expected a number in [0, 1], got {default_strength!r}")
+        if isinstance(layout_weight, bool) or not 0 <= layout_weight <= 1:
+            raise ValueError(f"layout_weight: expected a number in [0, 1], got {layout_weight!r}")
+        if isinstance(layout_sigma, bool) or not layout_sigma > 0:
+            raise ValueError(f"layout_sigma: expected a positive number of pixels, got {layout_sigma!r}")
         self.register_modules(
             vae=vae,
             unet=unet,
@@ -158,6 +166,8 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
             top_k=top_k,
             thin_damage_px=thin_damage_px,
             hairline_px=hairline_px,
+            layout_sigma=layout_sigma,
+            layout_weight=layout_weight,
             boundary_correction=boundary_correction,
             attribution_block=attribution_block,
             attribution_weighting=attribution_weighting,
@@ -592,6 +602,18 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
             blender.add(tile, refined[0].permute(1, 2, 0).float().numpy() * 255.0)
         return dataclasses.replace(plan, init=blender.result())
 
+    def blend_layout(self, plan: DamagePlan, switches: ComponentSwitches) -> DamagePlan:
+        """Stage 6, second half: inside the paint losses, ``layout_weight`` of the first fill's low-pass
+        (``layout_sigma``) is replaced by the membrane through the losses' border
+        (:func:`~.membrane_layout.blend_membrane_layout`); the fill's detail stays. Without a first fill or a
+        region, with the weight at 0 or the switch off, the plan passes unchanged."""
+        weight = float(self.config.layout_weight)
+        if plan.init is None or not switches.membrane_layout or weight <= 0 or not plan.region.any():
+            return plan
+        init = np.asarray(plan.init)  # (H, W, 3) uint8
+        blended = blend_membrane_layout(init, plan.region, sigma=float(self.config.layout_sigma), weight=weight)
+        return dataclasses.replace(plan, init=blended)
+
     def match_artist(
         self, plan: DamagePlan, settings: DenoiseSettings, background: ThreadPoolExecutor
     ) -> Future | None:
@@ -804,8 +826,9 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
                 plan = self.fill_exemplar(plan, settings.strength)
                 # 5. encode the style (the artist's, or inferred from the undamaged painting)
                 style, style_from = self.prepare_style(plan, settings.artist, settings.switches)
-                # 6. correct the first fill with the exemplar refiner
+                # 6. correct the first fill with the exemplar refiner, and pull its layout towards the membrane
                 plan = self.refine_exemplar(plan, style, settings.switches)
+                plan = self.blend_layout(plan, settings.switches)
                 # 7. give the fill a named artist's palette where the painting does not look like that artist
                 plan, palette = self.follow_artist(plan, match)
                 # 8. denoise tiles around the damage (from the fill noised to strength; none at 0) and blend them in
@@ -853,6 +876,7 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
             and plan.init is not None
             and plan.region.any()
         )
+        layout = plan.init is not None and settings.switches.membrane_layout and plan.region.any()
         return RestorationRecord(
             mask_source=source if mask_image is not None else None,
             fade_source=source if fade_map is not None else None,
@@ -868,6 +892,7 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
             guidance_scale=float(settings.guidance_scale),
             retrieved=done.retrieved,
             refined=refined,
+            layout_weight=float(self.config.layout_weight) if layout else 0.0,
         )
 
     @staticmethod

@@ -25,6 +25,8 @@ class RestorationRecord:
         init: the first fill of the paint losses and the strength denoising ran from it: ``"given, strength <s>"``
             (``init_image``), ``"patchmatch, strength <s>"`` (the model's own exemplar fill), or None (from noise).
         refined: whether the exemplar refiner corrected that fill.
+        layout_weight: the share of that fill's layout replaced by the membrane through the losses' border (0: the
+            stage did not run).
         artist: the artist asked for, or None (style inferred).
         style: ``"artist"``, ``"inferred"``, ``"none"`` (switched off) or None (nothing was denoised).
         fading: how faded areas were restored: ``"invert"``, ``"diffuse"`` or None (no fading).
@@ -51,6 +53,7 @@ class RestorationRecord:
     guidance_scale: float
     retrieved: list[int] = field(default_factory=list)
     refined: bool = False
+    layout_weight: float = 0.0
     palette: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:

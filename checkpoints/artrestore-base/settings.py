@@ -54,6 +54,10 @@ class PipelineSettings:
         hairline_px: of that thin damage, only stretches narrower than this many pixels keep the biharmonic fill
             (hairlines); wider ones get the exemplar fill and the refiner, which copy the painting's texture that a
             smooth fill loses (0 = all thin damage keeps the biharmonic fill; see docs/results/hairlines.md).
+        layout_sigma: Gaussian scale in pixels that separates a paint loss's layout (its broad colours) from its
+            detail in the membrane layout stage (``membrane_layout.py``).
+        layout_weight: share of the first fill's layout, inside the paint losses, replaced by the membrane through
+            the losses' border (0 = the fill as the refiner leaves it; see docs/results/membrane_layout.md).
         boundary_correction: add the decoder's colour error on the undamaged border of each hole, filled smoothly
             into the hole, so restored regions meet the original without a seam.
         attribution_block: side in pixels of the blocks of the attribution maps.
@@ -75,6 +79,8 @@ class PipelineSettings:
     top_k: int = 8
     thin_damage_px: int = 9
     hairline_px: int = 0
+    layout_sigma: float = 16.0
+    layout_weight: float = 0.5
     boundary_correction: bool = True
     attribution_block: int = 16
     attribution_weighting: str = "attention"
@@ -100,6 +106,8 @@ class ComponentSwitches:
         exemplar_refiner: the exemplar refiner's correction of the first fill (off: the fill as it is).
         artist_palette: give the restored pixels a named artist's palette when the painting does not look like
             that artist (the ``artist_recogniser``; off: the fill keeps the painting's own palette).
+        membrane_layout: pull the first fill's layout towards the membrane through the losses' border (off: the
+            fill's own layout; as ``layout_weight`` 0).
     """
 
     film: bool = True
@@ -110,3 +118,4 @@ class ComponentSwitches:
     boundary_correction: bool | None = None
     exemplar_refiner: bool = True
     artist_palette: bool = True
+    membrane_layout: bool = True

@@ -29,6 +29,7 @@ def refined_pipe():
 
     p = build_tiny_pipeline(varnish=True, default_strength=0.0)
     p.set_progress_bar_config(disable=True)
+    p.register_to_config(layout_sigma=8.0)  # a layout scale the test's 30 px hole holds (a 16 px square fits)
     torch.manual_seed(0)
     refiner = ExemplarRefiner(channels=(8, 16), style_dim=16, dilations=(2,)).eval()
     torch.nn.init.normal_(refiner.out.weight, std=0.1)  # no longer the identity
@@ -64,7 +65,7 @@ def test_at_least_eleven_variants_besides_full():
 @pytest.mark.parametrize("name", [n for n in ABLATIONS if n != "full"])
 def test_variant_changes_the_output(pipe, refined_pipe, name):
     run = _run
-    if name in ("no_refiner", "no_artist_palette"):  # the model's own first fill at its default strength (0)
+    if name in ("no_refiner", "no_membrane_layout", "no_artist_palette"):  # the first fill at the default strength 0
         pipe, run = refined_pipe, functools.partial(_run, init=None, strength=None)
     full = run(pipe, "full")
     variant = run(pipe, name)

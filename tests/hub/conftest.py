@@ -10,6 +10,7 @@ from artrestore.hub import (
     ArtRestoreUNet,
     DamageDetector,
     FiLMMaskEncoder,
+    PipelineSettings,
     Provenance,
     StyleCertifier,
     StyleEncoder,
@@ -61,6 +62,7 @@ def build_tiny_pipeline(
     thin_damage_px: int = 0,
     default_strength: float = 1.0,
     patch_vae: bool = False,
+    layout_weight: float = PipelineSettings.layout_weight,
 ) -> ArtRestorePipeline:
     """A tiny random pipeline. Its ``default_strength`` is 1 (from noise), so that a plain call exercises the
     denoiser; the shipped default (0: the refined exemplar fill) is tested with ``default_strength=0``."""
@@ -112,6 +114,7 @@ def build_tiny_pipeline(
         context=context,
         top_k=4,
         thin_damage_px=thin_damage_px,
+        layout_weight=layout_weight,
     )
 
 

@@ -256,7 +256,8 @@ def test_init_image_and_strength(tiny_pipe):
     res, m = half.images[0], np.asarray(mask) >= 128
     assert np.array_equal(res[~m], np.asarray(image)[~m]) and not np.array_equal(res, base)
     assert half.records[0].init == "given, strength 0.5"
-    none = tiny_pipe(image=image, mask_image=mask, init_image=init_img, strength=0.0, output_type="np")
+    off = ComponentSwitches(membrane_layout=False)
+    none = tiny_pipe(image=image, mask_image=mask, init_image=init_img, strength=0.0, output_type="np", switches=off)
     assert np.array_equal(none.images[0], init) and none.records[0].tiles == 0  # no denoising: the fill itself
     for bad in (-0.1, 1.5, True):
         with pytest.raises(ValueError, match="strength"):
@@ -319,6 +320,7 @@ def test_init_fill_of_a_faded_hole_gets_the_colour_back(monkeypatch):
         strength=0.5,
         generator=_gen(),
         output_type="np",
+        switches=ComponentSwitches(membrane_layout=False),  # the fill as the varnish inversion leaves it
     )
     x = torch.from_numpy(src / 255.0).permute(2, 0, 1)[None].float()  # (1, 3, h, w)
     m = np.asarray(mask) >= 128
@@ -400,6 +402,27 @@ def test_exemplar_refiner_stage_is_the_identity_untrained_and_changes_only_the_h
     assert all(torch.equal(v, state[k]) for k, v in refiner.state_dict().items())  # saved and loaded as a component
 
 
+def test_membrane_layout_stage_moves_only_the_fills_broad_colours_towards_its_border():
+    pipe = build_tiny_pipeline()
+    pipe.set_progress_bar_config(disable=True)
+    image, mask = _painting(96, 96), _mask(96, 96, [(20, 20, 76, 76)])  # wide enough for a 2 x 16 px square
+    init = np.asarray(image).copy()
+    init[20:76, 20:76] = (200, 40, 40)  # a fill whose colour the border does not continue
+    kwargs = dict(image=image, mask_image=mask, init_image=PIL.Image.fromarray(init), strength=0.0, output_type="np")
+    on = pipe(**kwargs).images[0]
+    off = pipe(**kwargs, switches=ComponentSwitches(membrane_layout=False)).images[0]
+    m = np.asarray(mask) >= 128
+    assert np.array_equal(on[~m], np.asarray(image)[~m]) and np.array_equal(off, init)
+    border = np.asarray(image)[10:86, 10:86][~m[10:86, 10:86]].mean(0)  # the paint around the hole
+    moved = np.abs(on[m].mean(0) - border).sum()
+    assert moved < np.abs(init[m].mean(0) - border).sum() - 30  # half the layout: well towards the border
+    pipe.register_to_config(layout_weight=0.0)
+    assert np.array_equal(pipe(**kwargs).images[0], init)  # weight 0: the stage passes the fill unchanged
+    for bad in (-0.1, 1.5, True):
+        with pytest.raises(ValueError, match="layout_weight"):
+            build_tiny_pipeline(layout_weight=bad)
+
+
 def test_a_refiner_of_another_style_size_is_refused_before_any_work():
     from artrestore.hub.exemplar_refiner import ExemplarRefiner
 
@@ -415,6 +438,7 @@ def test_the_shipped_default_is_the_refined_exemplar_fill_without_denoising(tmp_
     """default_strength 0: the pipeline makes its own PatchMatch fill, the refiner corrects it, nothing is denoised."""
     from artrestore.hub.exemplar_fill import patchmatch_available, patchmatch_fill
     from artrestore.hub.exemplar_refiner import ExemplarRefiner
+    from artrestore.hub.membrane_layout import blend_membrane_layout
 
     if not patchmatch_available():
         pytest.skip("pypatchmatch is not installed")
@@ -430,7 +454,10 @@ def test_the_shipped_default_is_the_refined_exemplar_fill_without_denoising(tmp_
         False,
         None,
     )
-    assert np.array_equal(out.images[0], patchmatch_fill(np.asarray(image), m))  # no refiner: the fill itself
+    first = patchmatch_fill(np.asarray(image), m)
+    layout = dict(sigma=pipe.config.layout_sigma, weight=pipe.config.layout_weight)
+    assert np.array_equal(out.images[0], blend_membrane_layout(first, m, **layout))  # no refiner: the fill itself
+    assert record.layout_weight == pipe.config.layout_weight > 0
     refiner = ExemplarRefiner(channels=(8, 16), style_dim=16, dilations=(2,)).eval()
     torch.manual_seed(0)
     for p in refiner.parameters():  # a stand-in for a trained refiner

@@ -1,0 +1,98 @@
+"""Membrane layout: the broad colours of a paint loss's fill pulled towards a smooth continuation of its border.
+
+An exemplar fill copies texture, and with it the broad colours and forms of the places the texture came from, so a
+large hole gets the layout of other parts of the painting. Above a few pixels' scale the least committal guess at
+the hidden paint is a continuation of what surrounds the hole; the membrane (the harmonic interpolation of the
+hole's border, :func:`~.masked_fill.harmonic_fill`) is that continuation, with no assumption beyond smoothness.
+
+:func:`blend_membrane_layout` replaces ``weight`` of the fill's Gaussian low-pass (``sigma``) inside the hole by
+the membrane's, and keeps the fill's detail, what the low-pass leaves out, as it is. Parts of the hole that no
+square of side 2 x ``sigma`` fits in anywhere (lines, brush strokes, small flakes) have no layout at that scale to
+replace: they keep their fill, although the membrane is solved with them unknown. Since the fill and the
+membrane agree outside the hole, the low-pass of their difference is all that is needed, and it is smooth, so it
+is computed at a ``scale`` times smaller size (area-downsampled; a reduced pixel holding any hole pixel is a hole
+pixel there) and upsampled bilinearly. Only the holes' bounding box, grown by the blur's reach, is read.
+
+Self-contained (numpy and torch): this file ships with exported checkpoints.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .masked_fill import harmonic_fill, split_thin_damage
+
+
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur with zeros beyond the border (a truncation at 3 sigma).
+
+    Args:
+        x: (b, c, h, w).
+        sigma: standard deviation in pixels; at most 0 returns ``x``.
+
+    Returns:
+        (b, c, h, w).
+    """
+    if sigma <= 0:
+        return x
+    radius = max(1, math.ceil(3 * sigma))
+    t = torch.arange(-radius, radius + 1, dtype=x.dtype)
+    kernel = torch.exp(-0.5 * (t / sigma) ** 2)
+    kernel = kernel / kernel.sum()  # (k,)
+    c = x.shape[1]
+    x = F.conv2d(x, kernel.view(1, 1, 1, -1).expand(c, 1, 1, -1), padding=(0, radius), groups=c)
+    return F.conv2d(x, kernel.view(1, 1, -1, 1).expand(c, 1, -1, 1), padding=(radius, 0), groups=c)
+
+
+def _window(hole: np.ndarray, margin: int, scale: int) -> tuple[slice, slice]:
+    """The holes' bounding box grown by ``margin`` (clipped to the image), its start on the ``scale`` grid."""
+    ys, xs = np.nonzero(hole)
+    y0, x0 = max(0, ys.min() - margin), max(0, xs.min() - margin)
+    y0, x0 = y0 - y0 % scale, x0 - x0 % scale
+    return (
+        slice(y0, min(hole.shape[0], ys.max() + 1 + margin)),
+        slice(x0, min(hole.shape[1], xs.max() + 1 + margin)),
+    )
+
+
+@torch.no_grad()
+def blend_membrane_layout(
+    image: np.ndarray, hole: np.ndarray, *, sigma: float, weight: float, scale: int = 4
+) -> np.ndarray:
+    """``image`` with ``weight`` of its low-pass inside ``hole`` replaced by the membrane through the hole's border.
+
+    Args:
+        image: (H, W, 3) uint8, a painting whose ``hole`` pixels hold a fill.
+        hole: (H, W) bool, the filled pixels; the only ones that change.
+        sigma: Gaussian scale in pixels of the low-pass (what counts as layout rather than detail).
+        weight: share of the fill's low-pass replaced, in [0, 1] (0: ``image`` unchanged).
+        scale: the low-pass and the membrane are computed this many times smaller (1: at full size).
+
+    Returns:
+        (H, W, 3) uint8, equal to ``image`` outside the parts of ``hole`` that a 2 x ``sigma`` square fits in.
+    """
+    out = image.copy()
+    if weight <= 0 or sigma <= 0 or not hole.any():
+        return out
+    wide = hole & ~split_thin_damage(hole, round(2 * sigma))  # (H, W) the parts with a layout at this scale
+    if not wide.any():
+        return out
+    window = _window(hole, math.ceil(3 * sigma) + 2 * scale, scale)
+    x = torch.from_numpy(np.ascontiguousarray(image[window][..., :3])).permute(2, 0, 1)[None]  # (1, 3, h, w)
+    x = x.float().contiguous() / 255  # a channels-last view would make every later step many times slower
+    m = torch.from_numpy(np.ascontiguousarray(hole[window]))[None, None].float()  # (1, 1, h, w)
+    h, w = m.shape[-2:]
+    pad = (0, -w % scale, 0, -h % scale)
+    small_x = F.avg_pool2d(F.pad(x, pad, mode="replicate"), scale)  # (1, 3, h / scale, w / scale)
+    small_m = F.max_pool2d(F.pad(m, pad), scale)
+    membrane = harmonic_fill(small_x, small_m)
+    low = gaussian_blur((membrane - small_x) * small_m, sigma / scale)  # low-pass of (membrane fill - fill)
+    low = F.interpolate(low, scale_factor=scale, mode="bilinear", align_corners=False)[..., :h, :w]
+    blended = (x + weight * low).clamp(0, 1)[0].permute(1, 2, 0).numpy()  # (h, w, 3)
+    region = wide[window]
+    out[window][region] = np.round(blended[region] * 255).astype(np.uint8)
+    return out
