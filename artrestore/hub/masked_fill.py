@@ -182,14 +182,14 @@ def split_thin_damage(mask: np.ndarray, width: int) -> np.ndarray:
     thin = np.zeros_like(mask)
     if width <= 1 or not mask.any():
         return thin
-    window = _damage_window(mask, width)
+    window = damage_window(mask, width)
     box = mask[window]
     core = binary_opening(box, width)
     thin[window] = box & ~reconstruct(core, box) if core.any() else box
     return thin
 
 
-def _damage_window(mask: np.ndarray, width: int) -> tuple[slice, slice]:
+def damage_window(mask: np.ndarray, width: int) -> tuple[slice, slice]:
     """The bounding box of a non-empty ``mask`` grown by ``width`` on every side (clipped to the image): an opening
     with a ``width`` px square computed there equals the one computed on the whole image."""
     ys, xs = np.nonzero(mask)
@@ -224,7 +224,7 @@ def split_hairlines(thin: np.ndarray, width: int) -> np.ndarray:
     """
     if width <= 1 or not thin.any():
         return thin.copy()
-    window = _damage_window(thin, width)
+    window = damage_window(thin, width)
     hair = np.zeros_like(thin)
     hair[window] = thin[window] & ~binary_opening(thin[window], width)
     return hair

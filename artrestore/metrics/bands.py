@@ -6,16 +6,15 @@ and shapes above a scale) or in its detail (below it).
 
 from __future__ import annotations
 
-import math
-
 import torch
-import torch.nn.functional as F
+
+from ..hub import membrane_layout
 
 BANDS = ("layout", "detail")
 
 
 def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur with mirrored borders.
+    """Separable Gaussian blur with mirrored borders (:func:`artrestore.hub.membrane_layout.gaussian_blur`).
 
     Args:
         x: (b, c, h, w).
@@ -26,15 +25,7 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     """
     if not sigma > 0:
         raise ValueError(f"sigma: expected a positive number of pixels, got {sigma}")
-    b, c, h, w = x.shape
-    radius = max(1, min(math.ceil(3 * sigma), h - 1, w - 1))
-    t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
-    k = torch.exp(-0.5 * (t / sigma) ** 2)
-    k = k / k.sum()  # (2r + 1,)
-    flat = x.reshape(b * c, 1, h, w)
-    flat = F.conv2d(F.pad(flat, (radius, radius, 0, 0), mode="reflect"), k.view(1, 1, 1, -1))  # along w
-    flat = F.conv2d(F.pad(flat, (0, 0, radius, radius), mode="reflect"), k.view(1, 1, -1, 1))  # along h
-    return flat.reshape(b, c, h, w)
+    return membrane_layout.gaussian_blur(x, sigma, border="reflect")
 
 
 def swap_band(

@@ -24,39 +24,46 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .masked_fill import harmonic_fill, split_thin_damage
+from .masked_fill import damage_window, harmonic_fill, split_thin_damage
 
 
-def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur with zeros beyond the border (a truncation at 3 sigma).
+def gaussian_blur(x: torch.Tensor, sigma: float, *, border: str = "zeros") -> torch.Tensor:
+    """Separable Gaussian blur, the kernel truncated at 3 sigma.
 
     Args:
         x: (b, c, h, w).
         sigma: standard deviation in pixels; at most 0 returns ``x``.
+        border: ``"zeros"`` (nothing beyond the border) or ``"reflect"`` (mirrored; the kernel then reaches at
+            most to the border).
 
     Returns:
         (b, c, h, w).
     """
+    if border not in ("zeros", "reflect"):
+        raise ValueError(f"border: expected 'zeros' or 'reflect', got {border!r}")
     if sigma <= 0:
         return x
+    b, c, h, w = x.shape
     radius = max(1, math.ceil(3 * sigma))
-    t = torch.arange(-radius, radius + 1, dtype=x.dtype)
+    if border == "reflect":
+        radius = max(1, min(radius, h - 1, w - 1))
+    t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
     kernel = torch.exp(-0.5 * (t / sigma) ** 2)
-    kernel = kernel / kernel.sum()  # (k,)
-    c = x.shape[1]
+    kernel = kernel / kernel.sum()  # (2r + 1,)
+    if border == "reflect":
+        flat = x.reshape(b * c, 1, h, w)
+        flat = F.conv2d(F.pad(flat, (radius, radius, 0, 0), mode="reflect"), kernel.view(1, 1, 1, -1))  # along w
+        flat = F.conv2d(F.pad(flat, (0, 0, radius, radius), mode="reflect"), kernel.view(1, 1, -1, 1))  # along h
+        return flat.reshape(b, c, h, w)
     x = F.conv2d(x, kernel.view(1, 1, 1, -1).expand(c, 1, 1, -1), padding=(0, radius), groups=c)
     return F.conv2d(x, kernel.view(1, 1, -1, 1).expand(c, 1, -1, 1), padding=(radius, 0), groups=c)
 
 
 def _window(hole: np.ndarray, margin: int, scale: int) -> tuple[slice, slice]:
-    """The holes' bounding box grown by ``margin`` (clipped to the image), its start on the ``scale`` grid."""
-    ys, xs = np.nonzero(hole)
-    y0, x0 = max(0, ys.min() - margin), max(0, xs.min() - margin)
-    y0, x0 = y0 - y0 % scale, x0 - x0 % scale
-    return (
-        slice(y0, min(hole.shape[0], ys.max() + 1 + margin)),
-        slice(x0, min(hole.shape[1], xs.max() + 1 + margin)),
-    )
+    """The holes' bounding box grown by ``margin`` (:func:`~.masked_fill.damage_window`), its start moved down to the
+    ``scale`` grid."""
+    rows, cols = damage_window(hole, margin)
+    return slice(rows.start - rows.start % scale, rows.stop), slice(cols.start - cols.start % scale, cols.stop)
 
 
 @torch.no_grad()
