@@ -10,8 +10,12 @@ the membrane's, and keeps the fill's detail, what the low-pass leaves out, as it
 square of side 2 x ``sigma`` fits in anywhere (lines, brush strokes, small flakes) have no layout at that scale to
 replace: they keep their fill, although the membrane is solved with them unknown. Since the fill and the
 membrane agree outside the hole, the low-pass of their difference is all that is needed, and it is smooth, so it
-is computed at a ``scale`` times smaller size (area-downsampled; a reduced pixel holding any hole pixel is a hole
-pixel there) and upsampled bilinearly. Only the holes' bounding box, grown by the blur's reach, is read.
+is computed at a ``scale`` times smaller size and upsampled bilinearly. The border stays where it is at that size:
+a reduced pixel holding any undamaged pixel is known to the membrane, at the mean of its undamaged pixels, and one
+holding any hole pixel takes part in the difference, at the mean of all its pixels. (Counting every reduced pixel
+that holds a hole pixel as unknown moves the border outwards by up to ``scale`` - 1 pixels, and on training
+paintings that lost about half of the stage's gain at a quarter of the size.) Only the holes' bounding box, grown
+by the blur's reach, is read.
 
 Self-contained (numpy and torch): this file ships with exported checkpoints.
 """
@@ -68,7 +72,7 @@ def _window(hole: np.ndarray, margin: int, scale: int) -> tuple[slice, slice]:
 
 @torch.no_grad()
 def blend_membrane_layout(
-    image: np.ndarray, hole: np.ndarray, *, sigma: float, weight: float, scale: int = 4
+    image: np.ndarray, hole: np.ndarray, *, sigma: float, weight: float, scale: int = 4, tolerance: float = 1e-3
 ) -> np.ndarray:
     """``image`` with ``weight`` of its low-pass inside ``hole`` replaced by the membrane through the hole's border.
 
@@ -78,6 +82,9 @@ def blend_membrane_layout(
         sigma: Gaussian scale in pixels of the low-pass (what counts as layout rather than detail).
         weight: share of the fill's low-pass replaced, in [0, 1] (0: ``image`` unchanged).
         scale: the low-pass and the membrane are computed this many times smaller (1: at full size).
+        tolerance: the membrane's conjugate gradients stop when the residual falls below this share of its start
+            (the low-pass needs no finer solution: on 768 px paintings 1e-3 and 1e-4 differ by under a hundredth
+            of a grey level on average, and by 1 at most).
 
     Returns:
         (H, W, 3) uint8, equal to ``image`` outside the parts of ``hole`` that a 2 x ``sigma`` square fits in.
@@ -94,12 +101,16 @@ def blend_membrane_layout(
     m = torch.from_numpy(np.ascontiguousarray(hole[window]))[None, None].float()  # (1, 1, h, w)
     h, w = m.shape[-2:]
     pad = (0, -w % scale, 0, -h % scale)
-    small_x = F.avg_pool2d(F.pad(x, pad, mode="replicate"), scale)  # (1, 3, h / scale, w / scale)
-    small_m = F.max_pool2d(F.pad(m, pad), scale)
-    membrane = harmonic_fill(small_x, small_m)
-    low = gaussian_blur((membrane - small_x) * small_m, sigma / scale)  # low-pass of (membrane fill - fill)
+    x, m = F.pad(x, pad, mode="replicate"), F.pad(m, pad)  # the padding is known paint
+    small_x = F.avg_pool2d(x, scale)  # (1, 3, h / scale, w / scale) the fill's colours
+    known_share = F.avg_pool2d(1 - m, scale)  # (1, 1, h / scale, w / scale)
+    border = F.avg_pool2d(x * (1 - m), scale) / known_share.clamp_min(1e-8)  # the undamaged pixels' colours
+    unknown = (known_share <= 0).float()  # nothing undamaged in the reduced pixel
+    membrane = harmonic_fill(torch.where(unknown > 0, small_x, border), unknown, tolerance=tolerance)
+    touched = F.max_pool2d(m, scale)  # any hole pixel in the reduced pixel
+    low = gaussian_blur((membrane - small_x) * touched, sigma / scale)  # low-pass of (membrane fill - fill)
     low = F.interpolate(low, scale_factor=scale, mode="bilinear", align_corners=False)[..., :h, :w]
-    blended = (x + weight * low).clamp(0, 1)[0].permute(1, 2, 0).numpy()  # (h, w, 3)
+    blended = (x[..., :h, :w] + weight * low).clamp(0, 1)[0].permute(1, 2, 0).numpy()  # (h, w, 3)
     region = wide[window]
     out[window][region] = np.round(blended[region] * 255).astype(np.uint8)
     return out

@@ -49,6 +49,23 @@ def test_the_fills_layout_moves_towards_the_membrane_and_its_detail_stays(scale)
     assert np.abs(detail).mean() > 10  # the checkerboard is still there
 
 
+@pytest.mark.parametrize("offset", [0, 1, 2, 3])
+def test_at_a_reduced_size_the_membrane_still_meets_the_holes_own_border(offset):
+    """A loss outlined by a 2 px dark line: the reduced grid must keep the outline as the membrane's border, not the
+    paint a few pixels further out (which a reduced pixel holding any hole pixel, counted as unknown, would give)."""
+    image = _painting()
+    hole = np.zeros((96, 96), bool)
+    hole[29 + offset : 67, 23 + offset : 70] = True  # not aligned to the 4 px grid
+    outline = np.zeros_like(hole)
+    outline[27 + offset : 69, 21 + offset : 72] = True
+    image[outline & ~hole] = (20, 20, 20)
+    fill = image.copy()
+    fill[hole] = (200, 200, 200)
+    full = blend_membrane_layout(fill, hole, sigma=8, weight=1.0, scale=1).astype(float)
+    quarter = blend_membrane_layout(fill, hole, sigma=8, weight=1.0, scale=4).astype(float)
+    assert np.abs(quarter - full)[hole].mean() < 12  # 58-66 grey levels with the border moved outwards
+
+
 def test_weight_zero_or_no_hole_leaves_the_image_as_it_is():
     fill, hole = _painting(), _hole()
     assert np.array_equal(blend_membrane_layout(fill, hole, sigma=8, weight=0.0), fill)
