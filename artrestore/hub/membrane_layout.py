@@ -105,8 +105,8 @@ def blend_membrane_layout(
     small_x = F.avg_pool2d(x, scale)  # (1, 3, h / scale, w / scale) the fill's colours
     known_share = F.avg_pool2d(1 - m, scale)  # (1, 1, h / scale, w / scale)
     border = F.avg_pool2d(x * (1 - m), scale) / known_share.clamp_min(1e-8)  # the undamaged pixels' colours
-    unknown = (known_share <= 0).float()  # nothing undamaged in the reduced pixel
-    membrane = harmonic_fill(torch.where(unknown > 0, small_x, border), unknown, tolerance=tolerance)
+    unknown = (known_share <= 0).float()  # nothing undamaged in the reduced pixel (its value is not read)
+    membrane = harmonic_fill(border, unknown, tolerance=tolerance)
     touched = F.max_pool2d(m, scale)  # any hole pixel in the reduced pixel
     low = gaussian_blur((membrane - small_x) * touched, sigma / scale)  # low-pass of (membrane fill - fill)
     low = F.interpolate(low, scale_factor=scale, mode="bilinear", align_corners=False)[..., :h, :w]
