@@ -347,6 +347,11 @@ class RefinerTrainConfig(LoopSettings):
     detail_blocks: int = opt(
         0, "wider residual blocks at full resolution before the output; added to an --init refiner, they start at zero"
     )
+    layout_input: bool = opt(
+        False,
+        "also feed the refiner the membrane through the hole's border (a layout); added to an --init refiner, its "
+        "input weights start at zero",
+    )
     crop: int = opt(128, "training crop side in pixels")
     min_scale: float = opt(0.25, "smallest multi-scale crop factor")
     large_holes: float = opt(0.5, "probability that a crop also loses a rectangle or ellipses (20-60 percent)")

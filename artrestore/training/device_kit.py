@@ -136,15 +136,9 @@ def check_train_args(train_args: str) -> tuple[list[str], RefinerTrainConfig]:
 def refiner_bytes(settings: RefinerTrainConfig, *, style_dim: int, init: str | None) -> int:
     """Bytes of the float32 weights a ``train-refiner`` run with ``settings`` ends with (from ``init``, grown by
     its extra blocks, or new with ``settings.channels``)."""
-    from ..hub.exemplar_refiner import ExemplarRefiner
-    from .refiner import EXTRA_BLOCKS, with_extra_blocks
+    from .refiner import build_refiner
 
-    blocks = {k: getattr(settings, k) for k in EXTRA_BLOCKS}
-    if init is not None:
-        model = with_extra_blocks(ExemplarRefiner.from_pretrained(init), **blocks)
-    else:
-        channels = tuple(int(c) for c in settings.channels.split(","))
-        model = ExemplarRefiner(channels=channels, style_dim=style_dim, **blocks)
+    model = build_refiner(settings, style_dim=style_dim, init=init)
     return sum(t.numel() * t.element_size() for t in model.state_dict().values())
 
 

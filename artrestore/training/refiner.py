@@ -36,6 +36,7 @@ from ..data.paintings import PaintingCollection
 from ..data.split import split_collection
 from ..data.wikiart import scan_style_set
 from ..hub.exemplar_refiner import ExemplarRefiner
+from ..hub.membrane_layout import membrane_image
 from .adversarial import AdversarialSettings, AdversarialTerm
 from .trainer import train
 
@@ -332,9 +333,10 @@ def refiner_loss(
         swap = batch["swap"].float()  # (b,)
         vgg.to(clean.device)  # the batch's device (a GPU too); a no-op once there
         drop = (torch.rand(style.shape[0], device=style.device) < config.style_dropout) & (swap == 0)
-        null = model.module.null_style if hasattr(model, "module") else model.null_style
-        style = torch.where(drop[:, None], null[None].expand_as(style), style)
-        out = model(exemplar, clean, mask, style)  # (b, 3, s, s)
+        core = model.module if hasattr(model, "module") else model
+        style = torch.where(drop[:, None], core.null_style[None].expand_as(style), style)
+        layout = membrane_image(clean, mask) if core.config["layout_input"] else None  # (b, 3, s, s) or None
+        out = model(exemplar, clean, mask, style, layout=layout)  # (b, 3, s, s)
         hole = mask.sum().clamp_min(1)
         l1 = ((out - clean).abs() * mask).sum() / (3 * hole)
         feats_out = vgg.net(vgg.scaling_layer(out * 2 - 1))
@@ -365,7 +367,13 @@ def refiner_loss(
             idx = swap.bool()
             moved = masked_stats([f[idx] for f in feats_out], mask[idx]) / scale  # (n_swap, d)
             with torch.no_grad():  # the same crop restored for its own artist: the anchor the gap is measured from
-                anchor = model(exemplar[idx], clean[idx], mask[idx], batch["anchor_style"][idx])  # (n_swap, 3, s, s)
+                anchor = model(  # (n_swap, 3, s, s)
+                    exemplar[idx],
+                    clean[idx],
+                    mask[idx],
+                    batch["anchor_style"][idx],
+                    layout=None if layout is None else layout[idx],
+                )
                 feats_anchor = vgg.net(vgg.scaling_layer(anchor * 2 - 1))
                 target = masked_stats(feats_anchor, mask[idx]) / scale + batch["swap_delta"][idx]
             swap_term = ((moved - target) ** 2).mean(1).mean()
@@ -382,23 +390,40 @@ def refiner_loss(
 EXTRA_BLOCKS = {"global_blocks": "spectral", "attention_blocks": "attention", "detail_blocks": "detail"}
 
 
-def with_extra_blocks(model: ExemplarRefiner, **counts: int) -> ExemplarRefiner:
+def with_extra_blocks(model: ExemplarRefiner, *, layout_input: bool = False, **counts: int) -> ExemplarRefiner:
     """``model`` with at least as many blocks of each kind in ``counts`` (:data:`EXTRA_BLOCKS`: ``global_blocks``
-    spectral, ``attention_blocks`` context-attention, ``detail_blocks`` full-resolution): the new ones start at zero,
-    so the refiner's output is unchanged until they are trained. Returns ``model`` itself when it already has as
-    many."""
+    spectral, ``attention_blocks`` context-attention, ``detail_blocks`` full-resolution), and with the layout input
+    when ``layout_input``: the new blocks, and the stem's weights of the new input channels, start at zero, so the
+    refiner's output is unchanged until they are trained. Returns ``model`` itself when it already has them all."""
     unknown = set(counts) - set(EXTRA_BLOCKS)
     if unknown:
         raise ValueError(f"counts: unknown block kinds {sorted(unknown)}; accepted: {', '.join(EXTRA_BLOCKS)}")
     wanted = {k: max(counts.get(k, 0), model.config[k]) for k in EXTRA_BLOCKS}
-    if all(model.config[k] == v for k, v in wanted.items()):
+    wanted["layout_input"] = bool(layout_input or model.config.get("layout_input", False))
+    if all(model.config.get(k, False) == v for k, v in wanted.items()):
         return model
     config = {k: v for k, v in model.config.items() if not k.startswith("_")}
     grown = ExemplarRefiner(**{**config, **wanted})
-    missing, unexpected = grown.load_state_dict(model.state_dict(), strict=False)
+    state = model.state_dict()
+    stem = grown.stem.weight  # (c0, in_ch, 3, 3)
+    if state["stem.weight"].shape != stem.shape:  # the new input channels start at zero
+        padded = torch.zeros_like(stem)
+        padded[:, : state["stem.weight"].shape[1]] = state["stem.weight"]
+        state = {**state, "stem.weight": padded}
+    missing, unexpected = grown.load_state_dict(state, strict=False)
     if unexpected or not all(k.startswith(tuple(f"{m}." for m in EXTRA_BLOCKS.values())) for k in missing):
         raise ValueError(f"cannot grow the refiner: missing {missing}, unexpected {unexpected}")
     return grown
+
+
+def build_refiner(config: RefinerTrainConfig, *, style_dim: int, init: str | None) -> ExemplarRefiner:
+    """The refiner a ``train-refiner`` run with ``config`` starts from: ``init`` grown by the run's extra blocks and
+    layout input (:func:`with_extra_blocks`), or, without ``init``, a new one with ``config.channels``."""
+    blocks = {k: getattr(config, k) for k in EXTRA_BLOCKS}
+    if init:
+        return with_extra_blocks(ExemplarRefiner.from_pretrained(init), layout_input=config.layout_input, **blocks)
+    channels = tuple(int(c) for c in config.channels.split(","))
+    return ExemplarRefiner(channels=channels, style_dim=style_dim, layout_input=config.layout_input, **blocks)
 
 
 def train_refiner(config: RefinerTrainConfig) -> dict:
@@ -432,12 +457,7 @@ def train_refiner(config: RefinerTrainConfig) -> dict:
         swap_prob=config.swap_prob,
         artist_condition=config.artist_condition,
     )
-    blocks = {k: getattr(config, k) for k in EXTRA_BLOCKS}
-    if config.init:
-        model = with_extra_blocks(ExemplarRefiner.from_pretrained(config.init), **blocks)
-    else:
-        channels = tuple(int(c) for c in config.channels.split(","))
-        model = ExemplarRefiner(channels=channels, style_dim=int(styles.shape[1]), **blocks)
+    model = build_refiner(config, style_dim=int(styles.shape[1]), init=config.init)
     scales = {".mod.": config.style_lr_scale} if config.style_lr_scale != 1 else None
     adversarial = None if adversarial_settings is None else AdversarialTerm(adversarial_settings, seed=config.seed)
     return train(

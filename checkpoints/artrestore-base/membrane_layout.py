@@ -17,6 +17,9 @@ that holds a hole pixel as unknown moves the border outwards by up to ``scale`` 
 paintings that lost about half of the stage's gain at a quarter of the size.) Only the holes' bounding box, grown
 by the blur's reach, is read.
 
+:func:`membrane_image` gives the same membrane, upsampled, as a picture of the holes: an input for a network that
+must see each hole's whole border from deep inside it (the exemplar refiner's ``layout_input``).
+
 Self-contained (numpy and torch): this file ships with exported checkpoints.
 """
 
@@ -70,6 +73,59 @@ def _window(hole: np.ndarray, margin: int, scale: int) -> tuple[slice, slice]:
     return slice(rows.start - rows.start % scale, rows.stop), slice(cols.start - cols.start % scale, cols.stop)
 
 
+def reduced_membrane(
+    x: torch.Tensor, m: torch.Tensor, *, scale: int, tolerance: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The membrane through the holes' border and the image itself, both ``scale`` times smaller, with the border in
+    place: a reduced pixel holding any undamaged pixel is known, at the mean of its undamaged pixels.
+
+    Args:
+        x: (b, 3, h, w) float image, ``h`` and ``w`` multiples of ``scale``; its hole pixels are only averaged into
+            the second output.
+        m: (b, 1, h, w), 1 = hole.
+        scale: the reduction factor.
+        tolerance: the conjugate gradients' stopping share of the starting residual.
+
+    Returns:
+        ((b, 3, h / scale, w / scale) membrane, (b, 3, h / scale, w / scale) mean of every pixel).
+    """
+    small_x = F.avg_pool2d(x, scale)  # the fill's colours
+    known_share = F.avg_pool2d(1 - m, scale)  # (b, 1, h / scale, w / scale)
+    border = F.avg_pool2d(x * (1 - m), scale) / known_share.clamp_min(1e-8)  # the undamaged pixels' colours
+    unknown = (known_share <= 0).float()  # nothing undamaged in the reduced pixel (its value is not read)
+    return harmonic_fill(border, unknown, tolerance=tolerance), small_x
+
+
+@torch.no_grad()
+def membrane_image(
+    image: torch.Tensor, hole: torch.Tensor, *, scale: int = 4, tolerance: float = 1e-3
+) -> torch.Tensor:
+    """``image`` with its holes filled by the membrane through their border, solved ``scale`` times smaller and
+    upsampled bilinearly: a smooth continuation of each hole's surroundings, the exemplar refiner's layout input.
+
+    Args:
+        image: (b, 3, H, W) in [0, 1]; its hole pixels are not read.
+        hole: (b, 1, H, W), 1 = hole.
+        scale: reduction factor of the solve.
+        tolerance: the conjugate gradients' stopping share of the starting residual.
+
+    Returns:
+        (b, 3, H, W) float32: ``image`` outside the holes, the membrane inside (mid-grey in an image with no
+        undamaged pixel at all).
+    """
+    h, w = image.shape[-2:]
+    pad = (0, -w % scale, 0, -h % scale)
+    with torch.autocast(image.device.type, enabled=False):  # conjugate gradients need float32
+        x = F.pad(image.float(), pad, mode="replicate")  # (b, 3, H', W')
+        m = F.pad((hole > 0.5).float(), pad, mode="replicate")
+        membrane, _ = reduced_membrane(x, m, scale=scale, tolerance=tolerance)  # (b, 3, H' / scale, W' / scale)
+        blind = (m.flatten(1).min(dim=1).values > 0)[:, None, None, None]  # (b, 1, 1, 1) nothing undamaged
+        membrane = torch.where(blind, torch.full_like(membrane, 0.5), membrane)
+        up = F.interpolate(membrane, scale_factor=scale, mode="bilinear", align_corners=False)[..., :h, :w]
+        m = m[..., :h, :w]
+        return x[..., :h, :w] * (1 - m) + up * m
+
+
 @torch.no_grad()
 def blend_membrane_layout(
     image: np.ndarray, hole: np.ndarray, *, sigma: float, weight: float, scale: int = 4, tolerance: float = 1e-3
@@ -102,11 +158,7 @@ def blend_membrane_layout(
     h, w = m.shape[-2:]
     pad = (0, -w % scale, 0, -h % scale)
     x, m = F.pad(x, pad, mode="replicate"), F.pad(m, pad)  # the padding is known paint
-    small_x = F.avg_pool2d(x, scale)  # (1, 3, h / scale, w / scale) the fill's colours
-    known_share = F.avg_pool2d(1 - m, scale)  # (1, 1, h / scale, w / scale)
-    border = F.avg_pool2d(x * (1 - m), scale) / known_share.clamp_min(1e-8)  # the undamaged pixels' colours
-    unknown = (known_share <= 0).float()  # nothing undamaged in the reduced pixel (its value is not read)
-    membrane = harmonic_fill(border, unknown, tolerance=tolerance)
+    membrane, small_x = reduced_membrane(x, m, scale=scale, tolerance=tolerance)
     touched = F.max_pool2d(m, scale)  # any hole pixel in the reduced pixel
     low = gaussian_blur((membrane - small_x) * touched, sigma / scale)  # low-pass of (membrane fill - fill)
     low = F.interpolate(low, scale_factor=scale, mode="bilinear", align_corners=False)[..., :h, :w]

@@ -39,7 +39,7 @@ from .exemplar_fill import EXEMPLAR_FILLS, patchmatch_available, patchmatch_fill
 # diffusers' remote-code loader copies only the modules this file imports, not their own imports: masked_fill is
 # imported here for damage_plan and tile_denoising (and used here)
 from .masked_fill import pushpull_fill
-from .membrane_layout import blend_membrane_layout
+from .membrane_layout import blend_membrane_layout, membrane_image
 from .pipeline_output import ArtRestorePipelineOutput, RestorationRecord
 from .precision import check_precision, precision_autocast
 from .settings import (
@@ -597,8 +597,11 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
             exemplar = self._to_tensor(np.ascontiguousarray(init_p[sl])).to(dtype)  # (1, 3, s, s) in [0, 1]
             known = self._to_tensor(np.ascontiguousarray(image_p[sl])).to(dtype)
             hole = torch.from_numpy(region_p[sl].astype(np.float32))[None, None].to(dtype)  # (1, 1, s, s)
+            layout = membrane_image(known, hole) if refiner.config.layout_input else None  # (1, 3, s, s)
             with precision_autocast(self.config.refiner_precision, refiner.device):
-                refined = refiner(exemplar, known, hole, None if style is None else style.to(dtype))  # (1, 3, s, s)
+                refined = refiner(  # (1, 3, s, s)
+                    exemplar, known, hole, None if style is None else style.to(dtype), layout=layout
+                )
             blender.add(tile, refined[0].permute(1, 2, 0).float().numpy() * 255.0)
         return dataclasses.replace(plan, init=blender.result())
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from artrestore.hub.masked_fill import harmonic_fill
-from artrestore.hub.membrane_layout import blend_membrane_layout, gaussian_blur
+from artrestore.hub.membrane_layout import blend_membrane_layout, gaussian_blur, membrane_image
 
 
 def _painting(h: int = 96, w: int = 96) -> np.ndarray:
@@ -91,3 +91,17 @@ def test_gaussian_blur_keeps_a_constant_away_from_the_border_and_its_mass():
     y = gaussian_blur(x, 3.0)
     assert torch.isclose(y.sum(), torch.tensor(1.0), atol=1e-5) and y[..., 20, 20] == y.max()
     assert torch.equal(gaussian_blur(x, 0.0), x)
+
+
+def test_membrane_image_keeps_the_known_pixels_and_continues_the_border_into_the_hole():
+    clean = torch.from_numpy(_painting()).permute(2, 0, 1)[None].float() / 255  # (1, 3, 96, 96) a linear ramp
+    hole = torch.from_numpy(_hole())[None, None].float()
+    image = clean * (1 - hole) + torch.rand(1, 3, 96, 96) * hole  # the hole's values must not be read
+    image = torch.cat([image, torch.rand(1, 3, 96, 96)])  # a second painting with nothing undamaged
+    holes = torch.cat([hole, torch.ones(1, 1, 96, 96)])
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # the solve stays in float32 under autocast
+        out = membrane_image(image, holes)
+    assert out.dtype == torch.float32 and out.shape == image.shape
+    assert torch.equal(out[0][:, hole[0, 0] == 0], image[0][:, hole[0, 0] == 0])
+    assert (out[0] - clean[0]).abs().max() < 0.02  # a ramp is harmonic: the membrane is the ramp itself
+    assert torch.equal(out[1], torch.full_like(out[1], 0.5))  # no border to continue: mid-grey

@@ -366,17 +366,18 @@ def test_artist_names_match_up_to_case_and_spaces_and_unknown_ones_get_suggestio
     assert len(str(err.value)) < 200  # suggestions, not the whole list
 
 
-def _refiner_pipe() -> tuple:
+def _refiner_pipe(layout_input: bool = False) -> tuple:
     from artrestore.hub.exemplar_refiner import ExemplarRefiner
 
     pipe = build_tiny_pipeline()
     pipe.set_progress_bar_config(disable=True)
-    refiner = ExemplarRefiner(channels=(8, 16), style_dim=16, dilations=(2,)).eval()
+    refiner = ExemplarRefiner(channels=(8, 16), style_dim=16, dilations=(2,), layout_input=layout_input).eval()
     return pipe, refiner
 
 
-def test_exemplar_refiner_stage_is_the_identity_untrained_and_changes_only_the_hole_trained(tmp_path):
-    pipe, refiner = _refiner_pipe()
+@pytest.mark.parametrize("layout_input", [False, True])
+def test_exemplar_refiner_stage_is_the_identity_untrained_and_changes_only_the_hole_trained(tmp_path, layout_input):
+    pipe, refiner = _refiner_pipe(layout_input)
     image, mask = _painting(96, 96), _mask(96, 96, [(30, 30, 70, 60)])
     init = np.asarray(image).copy()
     init[30:60, 30:70] = (200, 40, 40)

@@ -141,8 +141,9 @@ def test_swap_loss_is_zero_for_a_reconstruction_without_gap_and_grows_with_the_g
 
     class Echo(torch.nn.Module):  # returns the clean crop: a perfect reconstruction
         null_style = torch.zeros(8)
+        config = {"layout_input": False}
 
-        def forward(self, exemplar, image, hole, style):
+        def forward(self, exemplar, image, hole, style, *, layout=None):
             return image
 
     batch = {
@@ -163,7 +164,7 @@ def test_swap_loss_is_zero_for_a_reconstruction_without_gap_and_grows_with_the_g
     assert np.isnan(unswapped["swap"])  # the column is logged on every step, NaN without swaps
 
     class Fill(Echo):  # returns the exemplar whatever the style: a fill unlike the clean crop, moved by no artist
-        def forward(self, exemplar, image, hole, style):
+        def forward(self, exemplar, image, hole, style, *, layout=None):
             return image * (1 - hole) + exemplar * hole
 
     rough = {**batch, "exemplar": torch.rand(2, 3, 32, 32)}
@@ -213,6 +214,7 @@ def test_lpips_from_features_equals_the_lpips_model():
 
 def test_growing_a_trained_refiner_keeps_its_output_until_the_new_blocks_train():
     from artrestore.hub.exemplar_refiner import ExemplarRefiner
+    from artrestore.hub.membrane_layout import membrane_image
     from artrestore.training.refiner import with_extra_blocks
 
     torch.manual_seed(0)
@@ -225,6 +227,9 @@ def test_growing_a_trained_refiner_keeps_its_output_until_the_new_blocks_train()
     assert with_extra_blocks(grown, global_blocks=1, attention_blocks=1, detail_blocks=1) is grown  # as many already
     with pytest.raises(ValueError, match="unknown block kinds"):
         with_extra_blocks(trained, fourier_blocks=1)
+    reading = with_extra_blocks(grown, layout_input=True).eval()  # the stem's layout channels start at zero
+    assert reading.config.layout_input and reading.stem.weight.shape[1] == 10
+    assert with_extra_blocks(reading, layout_input=False) is reading  # a refiner keeps its layout input
     g = torch.Generator().manual_seed(1)
     image = torch.rand(1, 3, 32, 32, generator=g)
     mask = (torch.rand(1, 1, 32, 32, generator=g) > 0.6).float()
@@ -232,6 +237,16 @@ def test_growing_a_trained_refiner_keeps_its_output_until_the_new_blocks_train()
     style = torch.randn(1, 4, generator=g)
     with torch.no_grad():
         torch.testing.assert_close(grown(exemplar, image, mask, style), trained(exemplar, image, mask, style))
+        layout = membrane_image(image, mask)
+        torch.testing.assert_close(
+            reading(exemplar, image, mask, style, layout=layout), grown(exemplar, image, mask, style)
+        )
+        with pytest.raises(ValueError, match="layout: this refiner reads a layout"):
+            reading(exemplar, image, mask, style)
+        reading.stem.weight.data[:, 7:].normal_(0, 0.2)  # the layout, once trained, is felt
+        assert not torch.allclose(
+            reading(exemplar, image, mask, style, layout=layout), grown(exemplar, image, mask, style)
+        )
         for blocks in (grown.attention, grown.spectral, grown.detail):  # each new block, once trained, is felt
             before = grown(exemplar, image, mask, style)
             for p in blocks.parameters():

@@ -147,6 +147,9 @@ class ExemplarRefiner(ModelMixin, ConfigMixin):
         attention_blocks: context-attention blocks after those (:class:`ContextAttention`: every position reads
             from the cells outside the hole); 0 = none.
         detail_blocks: full-resolution blocks after the decoder (:class:`DetailBlock`); 0 = none.
+        layout_input: also read a layout of the hole, the membrane through its border
+            (:func:`~.membrane_layout.membrane_image`), so that every position of a large hole sees a continuation
+            of its whole border, far beyond the receptive field; :meth:`forward` then needs ``layout``.
     """
 
     @register_to_config
@@ -158,9 +161,10 @@ class ExemplarRefiner(ModelMixin, ConfigMixin):
         global_blocks: int = 0,
         attention_blocks: int = 0,
         detail_blocks: int = 0,
+        layout_input: bool = False,
     ) -> None:
         super().__init__()
-        in_ch = 3 + 3 + 1  # exemplar fill, known pixels (zero in the hole), hole
+        in_ch = 3 + 3 + 1 + (3 if layout_input else 0)  # exemplar fill, known pixels (zero in the hole), hole, layout
         self.null_style = nn.Parameter(torch.zeros(style_dim))
         self.stem = nn.Conv2d(in_ch, channels[0], 3, padding=1)
         self.down = nn.ModuleList()
@@ -188,7 +192,13 @@ class ExemplarRefiner(ModelMixin, ConfigMixin):
         return 2 ** (len(self.config.channels) - 1)
 
     def forward(
-        self, exemplar: torch.Tensor, image: torch.Tensor, mask: torch.Tensor, style: torch.Tensor | None = None
+        self,
+        exemplar: torch.Tensor,
+        image: torch.Tensor,
+        mask: torch.Tensor,
+        style: torch.Tensor | None = None,
+        *,
+        layout: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """The refined fill.
 
@@ -197,6 +207,7 @@ class ExemplarRefiner(ModelMixin, ConfigMixin):
             image: (b, 3, H, W) painting in [0, 1]; its hole pixels are ignored.
             mask: (b, 1, H, W), 1 = hole (the only pixels that change).
             style: (b, style_dim) style vectors; None = the null style.
+            layout: (b, 3, H, W) in [0, 1], the membrane fill of the hole; read only with ``layout_input``.
 
         Returns:
             (b, 3, H, W) in [0, 1]: ``image`` outside the hole, the corrected exemplar inside.
@@ -205,7 +216,12 @@ class ExemplarRefiner(ModelMixin, ConfigMixin):
         if style is None:
             style = self.null_style[None].expand(b, -1)
         known = image * (1 - mask)
-        x = torch.cat([exemplar * 2 - 1, known * 2 - 1, mask], dim=1)  # (b, 7, H, W)
+        inputs = [exemplar * 2 - 1, known * 2 - 1, mask]
+        if self.config.layout_input:
+            if layout is None:
+                raise ValueError("layout: this refiner reads a layout (layout_input=True); pass membrane_image(...)")
+            inputs.append(layout.to(exemplar.dtype) * 2 - 1)
+        x = torch.cat(inputs, dim=1)  # (b, 7, H, W), (b, 10, H, W) with the layout
         h = self.stem(x)  # (b, c0, H, W)
         skips = []
         for pool, block in zip(self.pools, self.down):
