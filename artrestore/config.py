@@ -358,6 +358,12 @@ class RefinerTrainConfig(LoopSettings):
     patch_size: int = opt(3, "PatchMatch patch size of the exemplar fills")
     pool_size: int = opt(4000, "exemplar-filled crops in the pool")
     pool_workers: int = opt(2, "processes that build the pool")
+    pool_seed: int | None = opt(None, "seed of the pool's crops, damage and fills (default: --seed)")
+    layout_blend: float = opt(
+        0.0,
+        "score the refiner after the membrane-layout stage: this share of its output's low-pass inside wide holes is "
+        "replaced by the membrane's before the losses (the pipeline's layout_weight; 0: the refiner alone)",
+    )
     style_dropout: float = opt(0.2, "probability of training with the null style")
     l1_weight: float = opt(0.2, "weight of the hole L1 (1.0 for a first stage from scratch, then 0.2)")
     lpips_weight: float = opt(1.0, "weight of LPIPS-vgg on the composite")

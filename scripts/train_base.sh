@@ -75,6 +75,12 @@ $PY -m artrestore.cli train-refiner --init runs/refiner_dists/final --out runs/r
     --pool-size 1500 --batch-size 24 --lr 3e-4 --warmup 10 --steps 600 --stop-after 250 --checkpoint-every 25 \
     --dists-weight 1.0 --mixed-precision bf16
 $PY -m artrestore.cli export --update --out checkpoints/artrestore-base --refiner runs/refiner_b24/final
+#    then the layout input (the membrane through the hole's border, three more input channels that start at zero):
+#    400 steps of batches of 24 on the pool of 3,000 fills that seed 1 draws
+$PY -m artrestore.cli train-refiner --init runs/refiner_b24/final --out runs/refiner_layin --layout-input --crop 256 \
+    --no-style-set --pool-size 3000 --pool-seed 1 --batch-size 24 --lr 3e-4 --warmup 10 --steps 400 \
+    --checkpoint-every 25 --dists-weight 1.0 --mixed-precision bf16 --seed 3
+$PY -m artrestore.cli export --update --out checkpoints/artrestore-base --refiner runs/refiner_layin/final
 # 9. the artist recogniser (a named artist's palette where the painting does not look like that artist; gate
 #    calibrated out of fold on the training paintings), then bundled into the model folder
 $PY -m artrestore.cli train-recogniser --out runs/recogniser

@@ -96,6 +96,35 @@ def reduced_membrane(
     return harmonic_fill(border, unknown, tolerance=tolerance), small_x
 
 
+def membrane_shift(
+    x: torch.Tensor, m: torch.Tensor, membrane: torch.Tensor, *, sigma: float, scale: int
+) -> torch.Tensor:
+    """The Gaussian low-pass of the membrane minus ``x``, over the reduced pixels that hold any hole pixel, back at
+    full size: what :func:`blend_membrane_layout` adds, times its weight, where the holes are wide. Differentiable
+    in ``x``.
+
+    Args:
+        x: (b, 3, h, w) the filled image, ``h`` and ``w`` multiples of ``scale``.
+        m: (b, 1, h, w), 1 = hole.
+        membrane: (b, 3, h / scale, w / scale), :func:`reduced_membrane`'s first output for ``x`` and ``m``.
+        sigma: Gaussian scale in full-size pixels.
+        scale: the reduction factor of ``membrane``.
+
+    Returns:
+        (b, 3, h, w).
+    """
+    small_x = F.avg_pool2d(x, scale)  # the fill's colours
+    touched = F.max_pool2d(m, scale)  # any hole pixel in the reduced pixel
+    low = gaussian_blur((membrane - small_x) * touched, sigma / scale)  # low-pass of (membrane fill - fill)
+    return F.interpolate(low, scale_factor=scale, mode="bilinear", align_corners=False)
+
+
+def wide_holes(hole: np.ndarray, sigma: float) -> np.ndarray:
+    """The parts of ``hole`` (H, W) bool with a layout at ``sigma``: those a 2 x ``sigma`` square fits in somewhere
+    (:func:`~.masked_fill.split_thin_damage`); (H, W) bool."""
+    return hole & ~split_thin_damage(hole, round(2 * sigma))
+
+
 @torch.no_grad()
 def membrane_image(
     image: torch.Tensor, hole: torch.Tensor, *, scale: int = 4, tolerance: float = 1e-3
@@ -148,7 +177,7 @@ def blend_membrane_layout(
     out = image.copy()
     if weight <= 0 or sigma <= 0 or not hole.any():
         return out
-    wide = hole & ~split_thin_damage(hole, round(2 * sigma))  # (H, W) the parts with a layout at this scale
+    wide = wide_holes(hole, sigma)  # (H, W) the parts with a layout at this scale
     if not wide.any():
         return out
     window = _window(hole, math.ceil(3 * sigma) + 2 * scale, scale)
@@ -158,10 +187,8 @@ def blend_membrane_layout(
     h, w = m.shape[-2:]
     pad = (0, -w % scale, 0, -h % scale)
     x, m = F.pad(x, pad, mode="replicate"), F.pad(m, pad)  # the padding is known paint
-    membrane, small_x = reduced_membrane(x, m, scale=scale, tolerance=tolerance)
-    touched = F.max_pool2d(m, scale)  # any hole pixel in the reduced pixel
-    low = gaussian_blur((membrane - small_x) * touched, sigma / scale)  # low-pass of (membrane fill - fill)
-    low = F.interpolate(low, scale_factor=scale, mode="bilinear", align_corners=False)[..., :h, :w]
+    membrane, _ = reduced_membrane(x, m, scale=scale, tolerance=tolerance)
+    low = membrane_shift(x, m, membrane, sigma=sigma, scale=scale)[..., :h, :w]  # (1, 3, h, w)
     blended = (x[..., :h, :w] + weight * low).clamp(0, 1)[0].permute(1, 2, 0).numpy()  # (h, w, 3)
     region = wide[window]
     out[window][region] = np.round(blended[region] * 255).astype(np.uint8)

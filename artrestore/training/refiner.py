@@ -36,7 +36,8 @@ from ..data.paintings import PaintingCollection
 from ..data.split import split_collection
 from ..data.wikiart import scan_style_set
 from ..hub.exemplar_refiner import ExemplarRefiner
-from ..hub.membrane_layout import membrane_image
+from ..hub.membrane_layout import membrane_image, membrane_shift, reduced_membrane, wide_holes
+from ..hub.settings import PipelineSettings
 from .adversarial import AdversarialSettings, AdversarialTerm
 from .trainer import train
 
@@ -77,7 +78,7 @@ def _pool_item(args: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     images = _pool_item.cache if hasattr(_pool_item, "cache") else None
     if images is None:
         images = _pool_item.cache = ImageCache(sources)
-    rng = np.random.default_rng(derive_seed(config.seed, index))
+    rng = np.random.default_rng(derive_seed(config.seed if config.pool_seed is None else config.pool_seed, index))
     src = int(rng.integers(len(sources)))
     crop, _ = multiscale_random_crop(images[src], config.crop, rng, config.min_scale)
     kind = BINARY_KINDS[int(rng.integers(len(BINARY_KINDS)))]
@@ -317,6 +318,43 @@ def gram(features: torch.Tensor) -> torch.Tensor:
     return f @ f.transpose(1, 2) / (h * w)
 
 
+def through_layout(
+    out: torch.Tensor,
+    clean: torch.Tensor,
+    mask: torch.Tensor,
+    *,
+    weight: float,
+    sigma: float = PipelineSettings.layout_sigma,
+    scale: int = 4,
+) -> torch.Tensor:
+    """``out`` after the pipeline's membrane-layout stage (:func:`~..hub.membrane_layout.blend_membrane_layout`),
+    differentiably: inside the holes' wide parts, ``weight`` of its low-pass (``sigma``) is replaced by the
+    membrane's through the holes' border, so that a refiner can be trained on what the restoration is judged on.
+
+    Args:
+        out: (b, 3, s, s) the refiner's output in [0, 1].
+        clean: (b, 3, s, s) the painting; only its pixels outside ``mask`` are read.
+        mask: (b, 1, s, s), 1 = hole.
+        weight: share of the low-pass replaced (the pipeline's ``layout_weight``).
+        sigma: Gaussian scale in pixels (the pipeline's ``layout_sigma``).
+        scale: the membrane and the low-pass are computed this many times smaller.
+
+    Returns:
+        (b, 3, s, s) float32, equal to ``out`` outside the holes' wide parts.
+    """
+    h, w = out.shape[-2:]
+    pad = (0, -w % scale, 0, -h % scale)
+    with torch.autocast(out.device.type, enabled=False):  # conjugate gradients need float32
+        m = F.pad((mask > 0.5).float(), pad, mode="replicate")  # (b, 1, h', w')
+        with torch.no_grad():
+            membrane, _ = reduced_membrane(F.pad(clean.float(), pad, mode="replicate"), m, scale=scale, tolerance=1e-3)
+            holes = (mask[:, 0] > 0.5).cpu().numpy()
+            wide = torch.from_numpy(np.stack([wide_holes(hole, sigma) for hole in holes]))[:, None].to(out.device)
+        shift = membrane_shift(F.pad(out.float(), pad, mode="replicate"), m, membrane, sigma=sigma, scale=scale)
+        blended = (out.float() + weight * shift[..., :h, :w]).clamp(0, 1)
+        return torch.where(wide, blended, out.float())
+
+
 def refiner_loss(
     config: RefinerTrainConfig, table: SwapTable | None = None, adversarial: AdversarialTerm | None = None
 ):
@@ -337,6 +375,8 @@ def refiner_loss(
         style = torch.where(drop[:, None], core.null_style[None].expand_as(style), style)
         layout = membrane_image(clean, mask) if core.config["layout_input"] else None  # (b, 3, s, s) or None
         out = model(exemplar, clean, mask, style, layout=layout)  # (b, 3, s, s)
+        if config.layout_blend > 0:  # scored after the membrane-layout stage, as the pipeline restores
+            out = through_layout(out, clean, mask, weight=config.layout_blend)
         hole = mask.sum().clamp_min(1)
         l1 = ((out - clean).abs() * mask).sum() / (3 * hole)
         feats_out = vgg.net(vgg.scaling_layer(out * 2 - 1))
@@ -430,8 +470,11 @@ def train_refiner(config: RefinerTrainConfig) -> dict:
     """Build the pool (once), then train the refiner (resumable from ``config.out``).
 
     Raises:
-        ValueError: bad ``adv_*`` settings (any ``adv_weight`` but 0 turns the term on), before the pool is built.
+        ValueError: bad ``adv_*`` settings (any ``adv_weight`` but 0 turns the term on), or a ``layout_blend``
+            outside [0, 1], before the pool is built.
     """
+    if isinstance(config.layout_blend, bool) or not 0 <= config.layout_blend <= 1:
+        raise ValueError(f"layout_blend: expected a share in [0, 1], got {config.layout_blend!r}")
     adversarial_settings = None
     if config.adv_weight != 0:
         adversarial_settings = AdversarialSettings(

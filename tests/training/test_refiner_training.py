@@ -13,6 +13,7 @@ from artrestore.damage import derive_seed
 from artrestore.data import PaintingCollection
 from artrestore.data.split import split_collection
 from artrestore.hub import ExemplarRefiner
+from artrestore.hub.membrane_layout import blend_membrane_layout
 from artrestore.hub.memory_bank import StyleMemoryBank
 from artrestore.training.refiner import (
     RefinerPool,
@@ -24,6 +25,7 @@ from artrestore.training.refiner import (
     masked_stats,
     refiner_loss,
     swap_table,
+    through_layout,
 )
 
 
@@ -62,6 +64,26 @@ def test_pool_fills_only_the_holes_and_the_loss_sees_the_exemplar(painting_folde
     config.dists_weight = 2.0
     with_texture, logs = refiner_loss(config)(model, batch)
     assert logs["dists"] > 0 and with_texture.item() == pytest.approx(loss.item() + 2.0 * logs["dists"], rel=1e-4)
+
+
+def test_pool_seed_draws_the_pool_apart_from_the_training_seed(painting_folder, tmp_path):
+    pytest.importorskip("patchmatch")
+
+    def pool(name: str, **seeds: int) -> dict[str, np.ndarray]:
+        config = RefinerTrainConfig(
+            out=str(tmp_path / name),
+            data=str(painting_folder),
+            style_set=False,
+            crop=48,
+            pool_size=2,
+            pool_workers=1,
+            **seeds,
+        )
+        return dict(np.load(build_pool(config)))
+
+    reused, drawn, other = pool("a", seed=3, pool_seed=1), pool("b", seed=1), pool("c", seed=3)
+    assert all(np.array_equal(reused[k], drawn[k]) for k in ("crops", "masks", "fills", "sources"))
+    assert not all(np.array_equal(reused[k], other[k]) for k in ("crops", "masks"))
 
 
 def test_masked_stats_are_channel_mean_and_log_std_of_the_covered_pixels():
@@ -252,3 +274,62 @@ def test_growing_a_trained_refiner_keeps_its_output_until_the_new_blocks_train()
             for p in blocks.parameters():
                 p.data.normal_(0, 0.2)
             assert not torch.allclose(grown(exemplar, image, mask, style), before)
+
+
+def _layout_case() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A smooth painting, a fill 60 grey levels too bright in a 36 x 46 px loss, and a 6 px stroke too thin for a
+    layout at 16 px."""
+    yy, xx = np.mgrid[:96, :96]
+    clean = np.clip(np.stack([xx * 2, yy * 2, 255 - xx - yy], -1), 0, 255).astype(np.uint8)
+    hole = np.zeros((96, 96), bool)
+    hole[30:66, 24:70] = True
+    hole[8:14, 4:92] = True  # the stroke
+    fill = clean.astype(np.int16)
+    fill[hole] += 60
+    return clean, hole, np.clip(fill, 0, 255).astype(np.uint8)
+
+
+def test_through_layout_is_the_pipelines_membrane_layout_stage_and_passes_gradients():
+    clean, hole, fill = _layout_case()
+    shipped = blend_membrane_layout(fill, hole, sigma=16, weight=0.5)  # (H, W, 3) uint8, the pipeline's stage
+
+    def tensor(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(a).permute(2, 0, 1)[None].float() / 255
+
+    out = tensor(fill).requires_grad_()
+    mask = torch.from_numpy(hole)[None, None].float()
+    blended = through_layout(out, tensor(clean), mask, weight=0.5, sigma=16)
+    assert np.abs(blended[0].detach().permute(1, 2, 0).numpy() * 255 - shipped).max() <= 1.0  # rounding apart
+    assert torch.equal(blended[..., :20, :], out[..., :20, :])  # the stroke keeps its fill, as in the pipeline
+    assert (blended - out).abs()[..., 40:56, 34:60].mean() > 0.05  # the loss's bright layout is pulled down
+    blended[..., 30:66, 24:70].sum().backward()
+    assert out.grad[..., 40:56, 34:60].abs().min() > 0  # the refiner still gets a gradient through the stage
+    assert torch.equal(through_layout(out, tensor(clean), mask, weight=0.0), out.detach())
+
+
+def test_train_refiner_refuses_a_layout_blend_outside_zero_to_one_before_the_pool(tmp_path, monkeypatch):
+    from artrestore.training import refiner
+
+    def no_pool(config):
+        raise AssertionError("the pool was built before the settings were checked")
+
+    monkeypatch.setattr(refiner, "build_pool", no_pool)
+    with pytest.raises(ValueError, match="layout_blend"):
+        refiner.train_refiner(RefinerTrainConfig(out=str(tmp_path), layout_blend=1.5))
+
+
+def test_the_loss_scores_the_output_after_the_layout_stage_when_asked(painting_folder, tmp_path):
+    clean, hole, fill = _layout_case()
+    batch = {
+        "clean": torch.from_numpy(clean).permute(2, 0, 1)[None].float() / 255,
+        "exemplar": torch.from_numpy(fill).permute(2, 0, 1)[None].float() / 255,
+        "mask": torch.from_numpy(hole)[None, None].float(),
+        "style": torch.zeros(1, 8),
+        "swap": torch.zeros(1),
+    }
+    model = ExemplarRefiner(channels=(8, 16), style_dim=8)  # untrained: returns the too-bright fill
+    config = RefinerTrainConfig(out=str(tmp_path), data=str(painting_folder), style_dropout=0.0)
+    _, alone = refiner_loss(config)(model, batch)
+    config.layout_blend = 0.5
+    _, through = refiner_loss(config)(model, batch)
+    assert through["l1"] < 0.9 * alone["l1"] and through["exemplar_l1"] == alone["exemplar_l1"]
