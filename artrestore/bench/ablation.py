@@ -79,6 +79,11 @@ ABLATIONS: dict[str, Ablation] = {
         Ablation("no_boundary_correction", "boundary colour correction", _off(boundary_correction=False)),
         Ablation("wrong_artist", "the right artist (conditioned on another main artist)", {"artist": "wrong"}),
         Ablation(
+            "unnamed_artist",
+            "the artist's name (the style inferred from the painting's undamaged paint)",
+            {"artist": None},
+        ),
+        Ablation(
             "no_refiner",
             "the exemplar refiner and the membrane layout (the first fill kept as it is)",
             _off(exemplar_refiner=False, membrane_layout=False),
