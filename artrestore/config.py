@@ -678,7 +678,7 @@ class AblateConfig:
     variants: str = opt(
         "full,no_film,no_continuous,no_adaln,no_style_xattn,no_style,no_retrieval,random_retrieval,"
         "no_artist_filter,one_step,no_compositing,no_boundary_correction,wrong_artist,no_varnish_inversion,no_refiner,"
-        "no_membrane_layout,no_artist_palette",
+        "no_membrane_layout,no_artist_palette,unnamed_artist",
         "comma-separated variants of artrestore.bench.ablation.ABLATIONS",
     )
     baselines: str = opt("patchmatch", "classical methods run alongside, for scale")

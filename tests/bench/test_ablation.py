@@ -62,6 +62,12 @@ def test_at_least_eleven_variants_besides_full():
     assert len([n for n in ABLATIONS if n != "full"]) >= 11
 
 
+def test_ablate_runs_every_variant_by_default():
+    from artrestore.config import AblateConfig
+
+    assert sorted(AblateConfig().variants.split(",")) == sorted(ABLATIONS)
+
+
 @pytest.mark.parametrize("name", [n for n in ABLATIONS if n != "full"])
 def test_variant_changes_the_output(pipe, refined_pipe, name):
     run = _run
