@@ -175,7 +175,13 @@ def cmd_export(config: ExportConfig) -> int:
         print(f"{config.out}: {len(changed)} files updated" + "".join(f"\n  {c}" for c in changed))
         return 0
     if config.update:
-        out = update_bundle(config.out, card, refiner=config.refiner, recogniser=config.recogniser)
+        out = update_bundle(
+            config.out,
+            card,
+            refiner=config.refiner,
+            recogniser=config.recogniser,
+            settings={"thin_damage_px": config.thin_damage_px, "hairline_px": config.hairline_px},
+        )
         print(f"rewrote {out} ({folder_size(out) / 2**20:.1f} MB)")
         return 0
     out = export_run(

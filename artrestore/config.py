@@ -456,8 +456,8 @@ class ExportConfig:
     )
     update: bool = opt(
         False,
-        "rewrite --out (an existing model folder) from itself, with --refiner, --recogniser and this version's "
-        "settings",
+        "rewrite --out (an existing model folder) from itself, with --refiner, --recogniser, --thin-damage-px, "
+        "--hairline-px and this version's defaults of the settings it lacks",
     )
     decoder: str | None = opt(None, "autoencoder whose decoder replaces the run's (`train-vae --decoder-only`)")
     model_card: str = opt(lambda: str(REPO_ROOT / "model_card.md"), "model card text")

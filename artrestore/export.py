@@ -8,6 +8,7 @@ torch and faiss are installed.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -300,17 +301,19 @@ def update_bundle(
     *,
     refiner: str | Path | None = None,
     recogniser: str | Path | None = None,
+    settings: dict[str, int | float | str | bool] | None = None,
 ) -> Path:
     """Rewrite an exported model folder from itself: its components and weights as they are, the exemplar refiner
-    or the artist recogniser replaced (or added) when ``refiner`` or ``recogniser`` is given, and the pipeline
-    settings the folder lacks written into ``model_index.json`` with their shipped defaults
-    (:class:`PipelineSettings`); no training run is needed.
+    or the artist recogniser replaced (or added) when ``refiner`` or ``recogniser`` is given, the pipeline settings
+    in ``settings`` written over the folder's, and the settings the folder lacks written into ``model_index.json``
+    with their shipped defaults (:class:`PipelineSettings`); no training run is needed.
 
     Args:
         folder: an exported model folder (replaced only once the new one is complete).
         model_card: README.md text.
         refiner: a saved :class:`ExemplarRefiner` folder, or None to keep the folder's own (or none).
         recogniser: a saved :class:`ArtistRecogniser` folder, or None to keep the folder's own (or none).
+        settings: pipeline settings (names of :class:`PipelineSettings` fields) that replace the folder's.
     """
     import tempfile
 
@@ -319,7 +322,12 @@ def update_bundle(
     folder = Path(folder)
     if not (folder / "model_index.json").is_file():
         raise ValueError(f"out: {folder} has no model_index.json (build it with `artrestore export`)")
+    unknown = sorted(set(settings or {}) - {f.name for f in dataclasses.fields(PipelineSettings)})
+    if unknown:
+        raise ValueError(f"settings: {unknown} are not pipeline settings (accepted: the fields of PipelineSettings)")
     pipe = ArtRestorePipeline.from_pretrained(str(folder))
+    if settings:
+        pipe.register_to_config(**settings)
     if refiner is not None:
         pipe.register_modules(exemplar_refiner=ExemplarRefiner.from_pretrained(str(refiner)).eval())
     if recogniser is not None:

@@ -81,6 +81,14 @@ $PY -m artrestore.cli train-refiner --init runs/refiner_b24/final --out runs/ref
     --no-style-set --pool-size 3000 --pool-seed 1 --batch-size 24 --lr 3e-4 --warmup 10 --steps 400 \
     --checkpoint-every 25 --dists-weight 1.0 --mixed-precision bf16 --seed 3
 $PY -m artrestore.cli export --update --out checkpoints/artrestore-base --refiner runs/refiner_layin/final
+#    then trained through the membrane layout stage (the loss on the fill as the pipeline blends it, layout weight
+#    0.5), on the pool of 3,000 fills that seed 4 draws; bundled with wider thin damage sent to the refined fill
+#    (hairline_px 4: only stretches narrower than 4 px keep the biharmonic fill)
+$PY -m artrestore.cli train-refiner --init runs/refiner_layin/final --out runs/refiner_through --layout-input \
+    --layout-blend 0.5 --crop 256 --no-style-set --pool-size 3000 --pool-seed 4 --batch-size 24 --lr 2e-4 \
+    --warmup 10 --steps 400 --checkpoint-every 25 --dists-weight 1.0 --mixed-precision bf16 --seed 5
+$PY -m artrestore.cli export --update --out checkpoints/artrestore-base --refiner runs/refiner_through/final \
+    --hairline-px 4
 # 9. the artist recogniser (a named artist's palette where the painting does not look like that artist; gate
 #    calibrated out of fold on the training paintings), then bundled into the model folder
 $PY -m artrestore.cli train-recogniser --out runs/recogniser

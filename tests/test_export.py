@@ -257,12 +257,15 @@ def test_update_bundle_adds_a_refiner_and_keeps_every_weight(tmp_path):
     (folder / "model_index.json").write_text(json.dumps(index))
     before = {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*.safetensors")}
     ExemplarRefiner(channels=(8, 16), style_dim=16, dilations=(2,)).save_pretrained(tmp_path / "refiner")
-    update_bundle(folder, "# tiny v2\n", refiner=tmp_path / "refiner")
+    update_bundle(folder, "# tiny v2\n", refiner=tmp_path / "refiner", settings={"hairline_px": 7})
     index = json.loads((folder / "model_index.json").read_text())
     assert index["exemplar_refiner"] == ["exemplar_refiner", "ExemplarRefiner"] and index["default_strength"] == 0.0
+    assert index["hairline_px"] == 7 and index["thin_damage_px"] == pipe.config.thin_damage_px
     assert (folder / "exemplar_refiner" / "exemplar_refiner.py").is_file()
     assert all((folder / rel).read_bytes() == data for rel, data in before.items())
     assert (folder / "README.md").read_text() == "# tiny v2\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "refiner"]  # no staging folder left behind
     with pytest.raises(ValueError, match="model_index.json"):
         update_bundle(tmp_path / "refiner", "# card\n")
+    with pytest.raises(ValueError, match="settings: \\['hairline'\\]"):
+        update_bundle(folder, "# card\n", settings={"hairline": 4})

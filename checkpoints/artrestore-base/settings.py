@@ -78,7 +78,7 @@ class PipelineSettings:
     context: int = 48
     top_k: int = 8
     thin_damage_px: int = 9
-    hairline_px: int = 0
+    hairline_px: int = 4
     layout_sigma: float = 16.0
     layout_weight: float = 0.5
     boundary_correction: bool = True
