@@ -175,14 +175,17 @@ def cmd_export(config: ExportConfig) -> int:
         print(f"{config.out}: {len(changed)} files updated" + "".join(f"\n  {c}" for c in changed))
         return 0
     if config.update:
-        out = update_bundle(
-            config.out,
-            card,
-            refiner=config.refiner,
-            recogniser=config.recogniser,
-            settings={"thin_damage_px": config.thin_damage_px, "hairline_px": config.hairline_px},
-        )
+        settings = {"thin_damage_px": config.thin_damage_px, "hairline_px": config.hairline_px}
+        index = Path(config.out) / "model_index.json"
+        before = json.loads(index.read_text()) if index.is_file() else {}
+        out = update_bundle(config.out, card, refiner=config.refiner, recogniser=config.recogniser, settings=settings)
         print(f"rewrote {out} ({folder_size(out) / 2**20:.1f} MB)")
+        for name, value in settings.items():
+            if name in before and before[name] != value:
+                flag = "--" + name.replace("_", "-")
+                print(
+                    f"  {name}: {before[name]} -> {value} (the folder's value changed; {flag} {before[name]} keeps it)"
+                )
         return 0
     out = export_run(
         config.run,

@@ -24,6 +24,13 @@ def opt(default: object, help: str, **kwargs: object) -> object:
     return field(default=default, metadata={"help": help, **kwargs})
 
 
+def _ablation_names() -> list[str]:
+    """The names of every ablation variant (imported here, not at module level: the bench imports this module)."""
+    from .bench.ablation import ABLATIONS
+
+    return list(ABLATIONS)
+
+
 def paintings_option(help: str = "folder of <Artist>/*.jpg paintings") -> object:
     """The ``--data`` option of every command that reads the paintings (default: the shared data's)."""
     return opt(lambda: data_path("paintings"), help)
@@ -457,7 +464,7 @@ class ExportConfig:
     update: bool = opt(
         False,
         "rewrite --out (an existing model folder) from itself, with --refiner, --recogniser, --thin-damage-px, "
-        "--hairline-px and this version's defaults of the settings it lacks",
+        "--hairline-px (each setting it changes is printed) and this version's defaults of the settings it lacks",
     )
     decoder: str | None = opt(None, "autoencoder whose decoder replaces the run's (`train-vae --decoder-only`)")
     model_card: str = opt(lambda: str(REPO_ROOT / "model_card.md"), "model card text")
@@ -676,10 +683,7 @@ class AblateConfig:
     """Settings of ``artrestore ablate``: the bench with model components switched off, one variant at a time."""
 
     variants: str = opt(
-        "full,no_film,no_continuous,no_adaln,no_style_xattn,no_style,no_retrieval,random_retrieval,"
-        "no_artist_filter,one_step,no_compositing,no_boundary_correction,wrong_artist,no_varnish_inversion,no_refiner,"
-        "no_membrane_layout,no_artist_palette,unnamed_artist",
-        "comma-separated variants of artrestore.bench.ablation.ABLATIONS",
+        lambda: ",".join(_ablation_names()), "comma-separated variants of artrestore.bench.ablation.ABLATIONS"
     )
     baselines: str = opt("patchmatch", "classical methods run alongside, for scale")
     data: str = paintings_option()

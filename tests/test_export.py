@@ -269,3 +269,23 @@ def test_update_bundle_adds_a_refiner_and_keeps_every_weight(tmp_path):
         update_bundle(tmp_path / "refiner", "# card\n")
     with pytest.raises(ValueError, match="settings: \\['hairline'\\]"):
         update_bundle(folder, "# card\n", settings={"hairline": 4})
+
+
+def test_export_update_writes_the_pixel_settings_and_says_what_it_changed(tmp_path, capsys):
+    from artrestore.cli import main
+    from artrestore.hub import PipelineSettings
+
+    pipe = build_tiny_pipeline()
+    folder = write_hub_folder(pipe, tmp_path / "model", "# tiny\n")
+    index = json.loads((folder / "model_index.json").read_text())
+    index["hairline_px"] = 0  # a folder that ships another setting than this version's default
+    (folder / "model_index.json").write_text(json.dumps(index))
+    card = tmp_path / "card.md"
+    card.write_text("# tiny v2\n")
+    args = ["export", "--update", "--out", str(folder), "--model-card", str(card)]
+    assert main(args + ["--hairline-px", "0", "--thin-damage-px", str(pipe.config.thin_damage_px)]) == 0
+    assert json.loads((folder / "model_index.json").read_text())["hairline_px"] == 0
+    assert "->" not in capsys.readouterr().out  # nothing changed, nothing reported
+    assert main(args + ["--thin-damage-px", str(pipe.config.thin_damage_px)]) == 0
+    assert json.loads((folder / "model_index.json").read_text())["hairline_px"] == PipelineSettings.hairline_px
+    assert f"hairline_px: 0 -> {PipelineSettings.hairline_px}" in capsys.readouterr().out
