@@ -695,6 +695,9 @@ class AblateConfig:
     min_works: int = opt(0, "only paintings of artists with at least this many works (15: the ten main artists)")
     split: str = opt("val", "paintings to restore: 'val' (held out) or 'train' (for choosing settings only)")
     guidance_scale: float | None = opt(None, "guidance on style and retrieval for every variant (default: model's)")
+    strength: float | None = opt(
+        None, "strength of every variant (1: from noise; default: the model's, where nothing is denoised)"
+    )
     threads: int = opt(2, "CPU threads")
     examples: int = opt(1, "save visual comparisons for this many paintings")
 

@@ -27,7 +27,10 @@ $A bench-vae --vae checkpoints/artrestore-base/vae --out bench_out/vae_bench.jso
 # attribution deletion test, ablations (with the certificate's wrong-artist discrimination), detection end to end
 $A bench-attribution --out bench_out/attribution
 $A bench-certify --out bench_out/certify
-$A ablate --out bench_out/ablation --limit 4
+# every mechanism switched off at the shipped default (strength 0: nothing denoised), then the denoiser's switches
+# from noise
+$A ablate --out bench_out/ablation_default --limit 12 --kinds large_loss,mixed,fading,polygon --examples 2
+$A ablate --out bench_out/ablation --limit 4 --strength 1
 # does the artist matter: true against wrong artist, and the style switched off, on the ten main artists' large losses
 $A ablate --out bench_out/ablation_artist --variants full,wrong_artist,no_style --kinds large_loss --min-works 15 \
   --limit 20 --examples 0

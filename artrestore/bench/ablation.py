@@ -29,12 +29,15 @@ class Ablation:
         call: keyword overrides of the restore call (``top_k``, ``retrieval``, ``steps``, ``artist``, ``fading``,
             ``switches``).
         damage: ``fn(mask, fade) -> (mask, fade)`` changing how the damage is handed to the pipeline, or None.
+        denoises: the variant only exists where something is denoised (strength above 0); at strength 0 the
+            pipeline refuses its call, and ``artrestore ablate`` leaves it out and says so.
     """
 
     name: str
     removes: str
     call: dict[str, Any] = field(default_factory=dict)
     damage: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None
+    denoises: bool = False
 
 
 def _off(**switches: bool) -> dict[str, Any]:
@@ -56,6 +59,7 @@ ABLATIONS: dict[str, Ablation] = {
             "no_varnish_inversion",
             "the varnish inversion (faded areas denoised with per-pixel strength instead)",
             {"fading": "diffuse"},
+            denoises=True,
         ),
         Ablation("no_adaln", "style AdaLN (style no longer shifts/scales the norms)", _off(style_adaln=False)),
         Ablation(
@@ -104,6 +108,49 @@ def ablation(name: str) -> Ablation:
     return ABLATIONS[name]
 
 
+def ablation_methods(config: Any, *, default_strength: float) -> tuple[str, list[str], list[str]]:
+    """The bench methods of an ablation run: ``full`` first, then every variant, then the baselines.
+
+    Args:
+        config: :class:`~artrestore.config.AblateConfig`; its ``strength`` and ``guidance_scale``, when given, apply
+            to every variant (``artrestore~<strength>^<guidance>!<variant>``).
+        default_strength: the model's ``default_strength``, the strength when ``config.strength`` is None.
+
+    Returns:
+        (the method-name prefix before each variant's ``!``, without ``artrestore``; the method names; the variants
+        left out because they only exist where something is denoised and the strength is 0).
+    """
+    variants = [v.strip() for v in config.variants.split(",") if v.strip()]
+    unknown = [v for v in variants if v not in ABLATIONS]
+    if unknown or not variants:
+        raise ValueError(f"variants: unknown {unknown}; accepted: {', '.join(ABLATIONS)}")
+    if "full" not in variants:
+        variants.insert(0, "full")
+    if config.strength is not None and not 0 <= config.strength <= 1:
+        raise ValueError(f"strength: expected a number in [0, 1], got {config.strength!r}")
+    strength = default_strength if config.strength is None else config.strength
+    left_out = [v for v in variants if ABLATIONS[v].denoises and strength <= 0]
+    guided = f"~{config.strength:g}" if config.strength is not None else ""
+    guided += f"^{config.guidance_scale:g}" if config.guidance_scale is not None else ""
+    baselines = [m.strip() for m in config.baselines.split(",") if m.strip()]
+    methods = [f"artrestore{guided}!{v}" for v in variants if v not in left_out]
+    return guided, methods + baselines, left_out
+
+
+def model_default_strength(model: str) -> float:
+    """The ``default_strength`` in a model folder's ``model_index.json``; the shipped default where the folder (or
+    the key) is absent, as for a Hub id."""
+    import json
+    from pathlib import Path
+
+    from ..hub.settings import PipelineSettings
+
+    index = Path(model) / "model_index.json"
+    if not index.is_file():
+        return float(PipelineSettings.default_strength)
+    return float(json.loads(index.read_text()).get("default_strength", PipelineSettings.default_strength))
+
+
 def run_ablation(config: Any) -> dict:
     """``artrestore ablate``: the bench with every variant on the same damaged paintings, plus a summary.
 
@@ -122,14 +169,10 @@ def run_ablation(config: Any) -> dict:
     from ..config import BenchConfig
     from .harness import run_bench
 
-    variants = [v.strip() for v in config.variants.split(",") if v.strip()]
-    unknown = [v for v in variants if v not in ABLATIONS]
-    if unknown or not variants:
-        raise ValueError(f"variants: unknown {unknown}; accepted: {', '.join(ABLATIONS)}")
-    if "full" not in variants:
-        variants.insert(0, "full")
-    guided = f"^{config.guidance_scale:g}" if config.guidance_scale is not None else ""
-    methods = [f"artrestore{guided}!{v}" for v in variants] + [m for m in config.baselines.split(",") if m.strip()]
+    strength = model_default_strength(config.model) if config.strength is None else config.strength
+    guided, methods, left_out = ablation_methods(config, default_strength=strength)
+    for name in left_out:
+        print(f"ablate: {name} left out: it denoises, and at strength {strength:g} nothing is denoised")
     bench = BenchConfig(
         data=config.data,
         out=config.out,
@@ -157,6 +200,8 @@ def run_ablation(config: Any) -> dict:
     aucs["closer"] = true_artist_closer_share(results["records"], f"artrestore{guided}!")
     summary = {
         "config": dataclasses.asdict(config),
+        "strength": strength,
+        "left_out": left_out,
         "rows": rows,
         "wrong_artist_auc": aucs["issued"][0],
         "wrong_artist_auc_violation_rate": aucs["issued_violation"][0],
@@ -166,7 +211,7 @@ def run_ablation(config: Any) -> dict:
     }
     out = Path(config.out)
     (out / "ablation.json").write_text(json.dumps(summary, indent=1, default=float))
-    (out / "ablation.md").write_text(_ablation_markdown(rows, aucs))
+    (out / "ablation.md").write_text(_ablation_markdown(rows, aucs, strength=strength, left_out=left_out))
     _ablation_plot(rows, str(out / "ablation.png"))
     return summary
 
@@ -241,8 +286,14 @@ def wrong_artist_auc(records: list[dict], prefix: str, field: str) -> tuple[floa
     return roc_auc(torch.tensor([w for _, w in pairs]), torch.tensor([r for r, _ in pairs])), len(pairs)
 
 
-def _ablation_markdown(rows: list[dict], aucs: dict[str, tuple[float | None, int]]) -> str:
-    lines = [
+def _ablation_markdown(
+    rows: list[dict], aucs: dict[str, tuple[float | None, int]], *, strength: float, left_out: list[str]
+) -> str:
+    lines = [f"Every variant, `full` included, restores at strength {strength:g}."]
+    if left_out:
+        lines.append(f"Left out, since they denoise and at strength {strength:g} nothing is: {', '.join(left_out)}.")
+    lines += [
+        "",
         "| damage | variant | switched off | LPIPS ↓ | vs full | DISTS ↓ | region ΔE00 ↓ | cert. violation ↓ | "
         "untouched changed | n |",
         "|---|---|---|---|---|---|---|---|---|---|",

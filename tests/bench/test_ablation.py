@@ -99,6 +99,61 @@ def test_unknown_variant_is_rejected():
         ablation("no_such_thing")
 
 
+def test_ablation_methods_carry_the_strength_and_guidance_to_every_variant():
+    from artrestore.bench.ablation import ablation_methods
+    from artrestore.config import AblateConfig
+
+    config = AblateConfig(variants="no_style", baselines="patchmatch", strength=1.0)
+    prefix, methods, left_out = ablation_methods(config, default_strength=0.0)
+    assert prefix == "~1" and methods == ["artrestore~1!full", "artrestore~1!no_style", "patchmatch"]
+    assert _NAME.match(methods[1])["strength"] == "1" and not left_out
+    config = AblateConfig(variants="full", baselines="", guidance_scale=3.0)
+    _, methods, _ = ablation_methods(config, default_strength=0.0)
+    assert methods == ["artrestore^3!full"]
+    config = AblateConfig(variants="full", baselines="", strength=0.5, guidance_scale=2)
+    m = _NAME.match(ablation_methods(config, default_strength=0.0)[1][0])
+    assert m["strength"] == "0.5" and m["guidance"] == "2"
+    with pytest.raises(ValueError, match="strength"):
+        ablation_methods(AblateConfig(variants="full", strength=1.5), default_strength=0.0)
+
+
+def test_variants_that_denoise_are_left_out_where_nothing_is_denoised():
+    from artrestore.bench.ablation import ablation_methods
+    from artrestore.config import AblateConfig
+
+    denoising = [n for n, a in ABLATIONS.items() if a.denoises]
+    assert "no_varnish_inversion" in denoising
+    config = AblateConfig(variants="no_style,no_varnish_inversion", baselines="")
+    _, methods, left_out = ablation_methods(config, default_strength=0.0)  # the shipped default: nothing denoised
+    assert left_out == ["no_varnish_inversion"] and methods == ["artrestore!full", "artrestore!no_style"]
+    _, methods, left_out = ablation_methods(config, default_strength=1.0)
+    assert not left_out and "artrestore!no_varnish_inversion" in methods
+    config = AblateConfig(variants="no_varnish_inversion", baselines="", strength=0.0)
+    assert ablation_methods(config, default_strength=1.0)[2] == ["no_varnish_inversion"]
+
+
+def test_the_ablation_reads_the_model_folders_default_strength(tmp_path):
+    import json
+
+    from artrestore.bench.ablation import model_default_strength
+    from artrestore.hub.settings import PipelineSettings
+
+    (tmp_path / "model_index.json").write_text(json.dumps({"default_strength": 0.4}))
+    assert model_default_strength(str(tmp_path)) == 0.4
+    assert model_default_strength(str(tmp_path / "absent")) == PipelineSettings.default_strength
+
+
+def test_the_default_ablation_at_strength_0_refuses_no_variant(refined_pipe):
+    """Every variant the ablation runs at the shipped strength 0 is a call the pipeline accepts."""
+    from artrestore.bench.ablation import ablation_methods
+    from artrestore.config import AblateConfig
+
+    _, methods, _ = ablation_methods(AblateConfig(baselines=""), default_strength=0.0)
+    for method in methods:
+        out = _run(refined_pipe, method.removeprefix("artrestore!"), init=None, strength=None)
+        assert out.shape == _case()[0].shape
+
+
 def test_guidance_suffix_in_method_names():
     m = _NAME.match("artrestore^2.5!wrong_artist")
     assert m and m["guidance"] == "2.5" and m["ablation"] == "wrong_artist" and is_model_method("artrestore^3")
