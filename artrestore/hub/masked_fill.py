@@ -189,6 +189,25 @@ def split_thin_damage(mask: np.ndarray, width: int) -> np.ndarray:
     return thin
 
 
+def compact_damage(mask: np.ndarray, width: int) -> np.ndarray:
+    """The pixels of ``mask`` that a ``width`` x ``width`` square inside ``mask`` covers: the body of each loss,
+    without cracks, scratches and the thin branches of a loss (the complement of :func:`split_hairlines`' test).
+
+    Args:
+        mask: (H, W) bool.
+        width: square side in px; 0 or 1 = all of ``mask``.
+
+    Returns:
+        (H, W) bool, a subset of ``mask``.
+    """
+    if width <= 1 or not mask.any():
+        return mask.copy()
+    window = damage_window(mask, width)
+    body = np.zeros_like(mask)
+    body[window] = mask[window] & binary_opening(mask[window], width)
+    return body
+
+
 def damage_window(mask: np.ndarray, width: int) -> tuple[slice, slice]:
     """The bounding box of a non-empty ``mask`` grown by ``width`` on every side (clipped to the image): an opening
     with a ``width`` px square computed there equals the one computed on the whole image."""

@@ -38,7 +38,7 @@ from .exemplar_fill import EXEMPLAR_FILLS, patchmatch_available, patchmatch_fill
 
 # diffusers' remote-code loader copies only the modules this file imports, not their own imports: masked_fill is
 # imported here for damage_plan and tile_denoising (and used here)
-from .masked_fill import pushpull_fill
+from .masked_fill import compact_damage, pushpull_fill
 from .membrane_layout import blend_membrane_layout, membrane_image
 from .pipeline_output import ArtRestorePipelineOutput, RestorationRecord
 from .precision import check_precision, precision_autocast
@@ -637,6 +637,11 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
         :meth:`match_artist`), the fill's pixels move from the palette of the artist it does look like to the
         named artist's (:meth:`ArtistRecogniser.shift_palette`).
 
+        Only the body of each loss moves, the pixels a ``thin_damage_px`` square inside the damage covers
+        (:func:`~.masked_fill.compact_damage`). Cracks, scratches and a loss's thin branches keep the colours of
+        the paint on either side of them: a break in this painting's paint has no colour of its own for an artist
+        to choose.
+
         A painting that looks like the named artist, an artist the recogniser cannot judge (unknown, or too few
         paintings and no pooled gate), or no artist, leave the plan unchanged, so a restoration for the painting's
         own artist stays a reconstruction (but for the gate's calibrated false alarms).
@@ -647,7 +652,8 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
         found = match.result() if match is not None else None
         if found is None or not found.implausible or plan.init is None:
             return plan, None
-        fill = self.artist_recogniser.shift_palette(np.asarray(plan.init), plan.region, found.nearest, found.artist)
+        losses = compact_damage(plan.region, int(self.config.thin_damage_px))  # (H, W) bool
+        fill = self.artist_recogniser.shift_palette(np.asarray(plan.init), losses, found.nearest, found.artist)
         change = {"from": found.nearest, "to": found.artist, "gap": round(found.gap, 4)}
         return dataclasses.replace(plan, init=fill), change
 

@@ -172,3 +172,15 @@ def test_plan_sends_wide_thin_damage_to_the_exemplar_path_and_fills_hairlines_fr
     whole = plan(0)  # without the hairline split all the thin damage keeps the smooth fill
     assert np.array_equal(whole.thin, mask) and not whole.mask.any()
     assert np.array_equal(whole.image[crack], split.image[crack])
+
+
+def test_compact_damage_keeps_the_body_of_a_loss_and_drops_cracks_and_branches():
+    from artrestore.hub.masked_fill import compact_damage
+
+    mask = np.zeros((60, 80), bool)
+    mask[10:30, 10:40] = True  # a loss
+    mask[18:22, 40:70] = True  # its thin branch, 4 px wide
+    mask[45:48, 5:75] = True  # a separate crack
+    body = compact_damage(mask, 9)
+    assert body[10:30, 10:40].all() and not body[:, 40:].any() and not body[40:].any()
+    assert np.array_equal(compact_damage(mask, 0), mask) and not compact_damage(np.zeros_like(mask), 9).any()

@@ -505,6 +505,31 @@ def _components(pipe) -> dict:
     return {name: getattr(pipe, name) for name in pipe.components}
 
 
+def test_the_palette_moves_the_losses_and_leaves_cracks_the_colours_of_their_paint():
+    from .test_artist_recogniser import build_tiny_recogniser
+
+    pipe = build_tiny_pipeline(default_strength=0.0, thin_damage_px=9)
+    pipe.set_progress_bar_config(disable=True)
+    image = _painting(96, 96)
+    # a loss with a thin branch 5 px wide, and a separate crack 6 px wide (hairlines: under 4 px)
+    mask = _mask(96, 96, [(30, 20, 70, 50), (70, 30, 90, 35), (10, 80, 90, 86)])
+    m = np.asarray(mask) >= 128
+    loss = np.zeros_like(m)
+    loss[20:50, 30:70] = True
+    crack = m & ~loss  # the branch and the crack
+    init = np.asarray(image).copy()
+    init[m] = (120, 110, 100)
+    kwargs = dict(image=image, mask_image=mask, init_image=PIL.Image.fromarray(init), output_type="np")
+    plain = pipe(**kwargs, artist=ARTISTS[1]).images[0]
+    pipe.register_modules(artist_recogniser=build_tiny_recogniser(np.asarray(image)))
+    named = pipe(**kwargs, artist=ARTISTS[1])  # the painting looks like the other artist: the palette moves
+    assert named.records[0].palette is not None
+    assert (named.images[0][loss] != plain[loss]).any()
+    assert np.array_equal(named.images[0][crack], plain[crack])  # restored, but not moved to the palette
+    assert not np.array_equal(plain[crack], np.asarray(image)[crack])
+    assert (named.images[0][loss] != plain[loss]).all(-1).mean() > 0.9  # the whole body of the loss moved
+
+
 def test_from_pretrained_takes_a_component_the_folder_lacks(tmp_path):
     from artrestore.hub.exemplar_refiner import ExemplarRefiner
 
