@@ -243,10 +243,7 @@ def split_hairlines(thin: np.ndarray, width: int) -> np.ndarray:
     """
     if width <= 1 or not thin.any():
         return thin.copy()
-    window = damage_window(thin, width)
-    hair = np.zeros_like(thin)
-    hair[window] = thin[window] & ~binary_opening(thin[window], width)
-    return hair
+    return thin & ~compact_damage(thin, width)
 
 
 def reconstruct(seed: np.ndarray, mask: np.ndarray, check_every: int = 16) -> np.ndarray:
