@@ -156,13 +156,15 @@ def cmd_train_refiner(config: RefinerTrainConfig) -> int:
 
 
 def cmd_restore(config: RestoreConfig) -> int:
-    from .restore import palette_note, restore_files
+    from .restore import detected_fading_note, palette_note, restore_files
 
     done = restore_files(config)
     for path in done.written:
         print(f"wrote {path}")
     for image, palette in done.palettes.items():
         print(palette_note(image, palette))
+    for image, fade_map in done.detected_fading.items():
+        print(detected_fading_note(image, fade_map))
     return 0
 
 

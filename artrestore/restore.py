@@ -161,10 +161,12 @@ class RestoredFiles:
         written: the PNG paths, restorations and any detected damage maps.
         palettes: per input image whose fill was moved to the named artist's palette (the painting did not look
             like that artist), the record's ``palette``: ``{"from", "to", "gap"}``.
+        detected_fading: per input image in which ``--auto`` found and restored fading, the fade map written.
     """
 
     written: list[Path] = field(default_factory=list)
     palettes: dict[Path, dict] = field(default_factory=dict)
+    detected_fading: dict[Path, Path] = field(default_factory=dict)
 
 
 def palette_change_text(palette: dict) -> str:
@@ -173,6 +175,15 @@ def palette_change_text(palette: dict) -> str:
         f"the painting does not look like {palette['to']} (it looks most like {palette['from']}; distance gap "
         f"{palette['gap']:.3f}), so the fill's colours were moved from {palette['from']}'s palette to "
         f"{palette['to']}'s"
+    )
+
+
+def detected_fading_note(image: Path, fade_map: Path) -> str:
+    """One line telling the user that the fading ``--auto`` restored is likely only part of it (docs/detection.md)."""
+    return (
+        f"{image}: --auto found fading, usually only the strongest part of a faded area, and an area restored in "
+        f"patches can look worse than one left evenly faded; check {fade_map}, paint the whole faded area (or "
+        "clear it) and restore again with --mask and --fade"
     )
 
 
@@ -267,4 +278,6 @@ def restore_files(config: RestoreConfig, pipe=None) -> RestoredFiles:
                 used = getattr(result.records[0], key)
                 if used is not None:
                     written.append(save_png(path, np.asarray(used), protect=protect))
+                    if key == "fade_map" and np.asarray(used).any():
+                        done.detected_fading[image] = path
     return done

@@ -231,6 +231,12 @@ def detect_into_editor(pipe, upload: Upload) -> tuple[dict, str]:
         f"({legend}); the brush colour decides what a stroke means (red: damage, violet: fading), so deleting "
         "or reordering layers changes nothing else."
     )
+    if shares["fading"] > 0:  # the detector reports only the strongest cores of fading (docs/detection.md)
+        note += (
+            " **Fading:** the layer holds only the fading the detector is sure of, usually a small part of a faded "
+            "area. Paint the rest of the faded area with the violet brush, or erase the layer: an area restored in "
+            "patches looks worse than one left evenly faded."
+        )
     return {"background": upload.preview, "layers": layers, "composite": None}, note
 
 

@@ -40,6 +40,9 @@ $A bench-style-space --out bench_out/style_space
 $A bench-bands --out bench_out/bands
 $A bench --out bench_out/model_512 --limit 4 --kinds scratch,crack,small_loss,large_loss,mixed --examples 0 \
   --methods patchmatch,artrestore,artrestore-auto
+# detection end to end: restoring what the detector finds against restoring the true masks (detect_end_to_end.md)
+$A bench --out bench_out/detect_end_to_end --limit 12 --kinds scratch,crack,small_loss,large_loss,fading,mixed \
+  --examples 2 --methods none,artrestore,artrestore-auto
 # masks the training simulator never draws (polygons, long straight lines, brush strokes), with G'MIC as a baseline
 $A bench --out bench_out/heldout_masks --limit 12 --kinds polygon,lines,strokes,polygon_lines --examples 2 \
   --methods patchmatch,gmic,artrestore,artrestore~1

@@ -193,6 +193,13 @@ def test_restore_auto_detects_and_writes_the_maps_used(tmp_path, capsys):
     written = capsys.readouterr().out
     assert "auto_detected_mask.png" in written and (tmp_path / "auto_detected_mask.png").exists()
     assert load_image(out).size == load_image(image).size
+    assert "--auto found fading" not in written  # binary damage only: no fading note
+    with torch.no_grad():  # fading everywhere too: the note names the fade map written
+        pipe.damage_detector.head.bias.copy_(torch.tensor([-5.0, -5.0, -5.0, 5.0, 5.0]))
+    folder = write_hub_folder(pipe, tmp_path / "model", "# tiny\n")
+    assert main([*args[:4], str(tmp_path / "faded.png"), *args[5:]]) == 0
+    written = capsys.readouterr().out
+    assert "--auto found fading" in written and f"check {tmp_path / 'faded_detected_fade.png'}" in written
     assert main([*args[:2], "--mask", str(mask_path), *args[2:]]) == 2
     assert "auto: --auto finds the damage itself" in capsys.readouterr().err
 

@@ -297,3 +297,30 @@ def test_detect_works_on_a_bounded_copy_of_a_huge_painting(tmp_path, monkeypatch
     assert seen == [(300, 200)]  # the 900 x 600 painting, detected at 300 x 200
     assert value["layers"][0].shape[:2] == value["background"].shape[:2] == (133, 200)
     assert 0.08 < (value["layers"][0][..., 3] > 0).mean() < 0.14 and "paint loss 11." in note
+
+
+def test_detected_fading_comes_with_a_warning_that_it_is_only_its_cores(tmp_path):
+    """A fading layer found by the detector is flagged as partial; binary damage alone gets no such note."""
+    from artrestore.hub.damage_detection import decide
+
+    class Detector:  # a loss in the middle, and fading in the top third when asked
+        def __init__(self, fading: bool) -> None:
+            self.fading = fading
+
+        def detect_damage(self, image):
+            w, h = image.size
+            probs = np.zeros((h, w, 4), np.float32)
+            probs[..., 0] = 1
+            probs[h // 3 : 2 * h // 3, w // 3 : 2 * w // 3] = (0, 0, 0, 1)
+            fade = np.zeros((h, w), np.float32)
+            if self.fading:
+                fade[: h // 3] = 0.8
+            return [decide(probs, fade, fade_threshold=0.45)]
+
+    path = tmp_path / "p.png"
+    cv2.imwrite(str(path), synthetic_painting(90, 120, seed=5))
+    upload = ui.load_upload(str(path))
+    _, with_fading = ui.detect_into_editor(Detector(True), upload)
+    _, without = ui.detect_into_editor(Detector(False), upload)
+    assert "**Fading:**" in with_fading and "violet brush" in with_fading
+    assert "**Fading:**" not in without
