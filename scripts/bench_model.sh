@@ -3,9 +3,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 A=".venv/bin/python -m artrestore.cli"
-# sampler, step count and init fill, on the same damaged validation paintings
+# sampler, step count and init fill, on the same damaged validation paintings (strength 1: from noise; the default,
+# strength 0, denoises nothing)
 $A bench --out bench_out/samplers --limit 4 --kinds large_loss,mixed --examples 0 \
-  --methods patchmatch,artrestore@dpm4,artrestore@dpm8,artrestore@dpm16,artrestore@ddim8,artrestore@unipc8,artrestore+patchmatch@dpm8~0.5
+  --methods patchmatch,artrestore@dpm4~1,artrestore@dpm8~1,artrestore@dpm16~1,artrestore@ddim8~1,artrestore@unipc8~1,artrestore+patchmatch@dpm8~0.5
+# denoising steps from noise (steps.md)
+$A bench --out bench_out/steps --limit 12 --kinds small_loss,large_loss,mixed --examples 0 \
+  --methods patchmatch,artrestore~1,artrestore@dpm1~1,artrestore@dpm2~1
 # damage narrower than 7 px through the pixel-space path instead of the model (a copy of the model with thin_damage_px=7)
 # $A bench --out bench_out/thin7 --limit 4 --kinds crack,scratch,mixed --examples 0 --methods artrestore --model /tmp/art_thin
 # wider thin damage through the refined fill (hairlines.md): a copy of the model with "hairline_px": 4 in its
@@ -34,6 +38,13 @@ $A ablate --out bench_out/ablation --limit 4 --strength 1
 # does the artist matter: true against wrong artist, and the style switched off, on the ten main artists' large losses
 $A ablate --out bench_out/ablation_artist --variants full,wrong_artist,no_style --kinds large_loss --min-works 15 \
   --limit 20 --examples 0
+# from noise: true against wrong artist (ablation_wrong_artist.md), and guidance on style and retrieval (guidance.md)
+$A ablate --out bench_out/ablation_wrong_artist --variants full,wrong_artist --baselines "" --kinds large_loss,mixed \
+  --limit 30 --min-works 15 --strength 1 --examples 1
+for g in 1 1.5 3 6; do
+  $A ablate --out bench_out/guidance_$g --variants full,wrong_artist --baselines "" --kinds large_loss --limit 10 \
+    --min-works 15 --strength 1 --guidance-scale $g --examples 0
+done
 # does the style space the generator is conditioned on carry the artist (and the certificate's embedding)
 $A bench-style-space --out bench_out/style_space
 # where a large fill errs: its layout above a scale, or its detail below it (an oracle with the clean painting)
