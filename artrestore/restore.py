@@ -178,12 +178,19 @@ def palette_change_text(palette: dict) -> str:
     )
 
 
-def detected_fading_note(image: Path, fade_map: Path) -> str:
-    """One line telling the user that the fading ``--auto`` restored is likely only part of it (docs/detection.md)."""
+def detected_fading_text() -> str:
+    """Why detected fading needs checking, in words (the CLI and the app say it the same way; docs/detection.md)."""
     return (
-        f"{image}: --auto found fading, usually only the strongest part of a faded area, and an area restored in "
-        f"patches can look worse than one left evenly faded; check {fade_map}, paint the whole faded area (or "
-        "clear it) and restore again with --mask and --fade"
+        "the detector reports only the fading it is sure of, usually a small part of a faded area, and an area "
+        "restored in patches looks worse than one left evenly faded"
+    )
+
+
+def detected_fading_note(image: Path, fade_map: Path) -> str:
+    """One line telling the user that the fading ``--auto`` restored is likely only part of it."""
+    return (
+        f"{image}: --auto found fading; {detected_fading_text()}. Check {fade_map}, paint the whole faded area "
+        "(or clear it) and restore again with --mask and --fade"
     )
 
 

@@ -23,7 +23,7 @@ from .config import RestoreConfig
 from .demo import MAX_UPLOAD_MEGAPIXELS
 from .hub.settings import MAX_INFERENCE_STEPS, ComponentSwitches
 from .io import Artwork, load_image, load_mask, save_artwork, save_png
-from .restore import palette_change_text, restore_artwork
+from .restore import detected_fading_text, palette_change_text, restore_artwork
 
 PREVIEW_SIDE = 1024
 # Detect damage works on a copy at most this long (4x the preview, where its layers live): a 60 MP scan is not
@@ -231,11 +231,10 @@ def detect_into_editor(pipe, upload: Upload) -> tuple[dict, str]:
         f"({legend}); the brush colour decides what a stroke means (red: damage, violet: fading), so deleting "
         "or reordering layers changes nothing else."
     )
-    if shares["fading"] > 0:  # the detector reports only the strongest cores of fading (docs/detection.md)
+    if shares["fading"] > 0:
         note += (
-            " **Fading:** the layer holds only the fading the detector is sure of, usually a small part of a faded "
-            "area. Paint the rest of the faded area with the violet brush, or erase the layer: an area restored in "
-            "patches looks worse than one left evenly faded."
+            f" **Fading:** {detected_fading_text()}. Paint the rest of the faded area with the violet brush, or "
+            "erase the layer."
         )
     return {"background": upload.preview, "layers": layers, "composite": None}, note
 

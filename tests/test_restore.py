@@ -199,7 +199,7 @@ def test_restore_auto_detects_and_writes_the_maps_used(tmp_path, capsys):
     folder = write_hub_folder(pipe, tmp_path / "model", "# tiny\n")
     assert main([*args[:4], str(tmp_path / "faded.png"), *args[5:]]) == 0
     written = capsys.readouterr().out
-    assert "--auto found fading" in written and f"check {tmp_path / 'faded_detected_fade.png'}" in written
+    assert "--auto found fading" in written and f"Check {tmp_path / 'faded_detected_fade.png'}" in written
     assert main([*args[:2], "--mask", str(mask_path), *args[2:]]) == 2
     assert "auto: --auto finds the damage itself" in capsys.readouterr().err
 
