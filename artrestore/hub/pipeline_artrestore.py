@@ -784,7 +784,9 @@ class ArtRestorePipeline(TileDenoisingMixin, DiffusionPipeline):
                 ``artist``, or the certifier's nearest artist when None); None entries when False or when the
                 pipeline has no ``style_certifier``.
             detect: find the damage with :meth:`detect_damage` (``mask_image`` and ``fade_map`` must then be None);
-                ``out.records[i].mask_source`` says ``"detected"``.
+                ``out.records[i].mask_source`` says ``"detected"``. The detector reports only the fading it is sure
+                of, usually a small part of a faded area, and a faded painting restored from that alone can end
+                further from the original than it was: check ``out.records[i].fade_map`` before relying on it.
             fading: how faded areas are restored: ``"invert"`` (the ``varnish_estimator`` estimates the painting's
                 ageing transform and inverts it pixel by pixel: colour comes back, every brush stroke stays) or
                 ``"diffuse"`` (differential denoising: a latent of strength s changes during the last s share of
