@@ -9,8 +9,11 @@ bench run; the training-side ablation (no multi-scale crops) needs a training ru
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -140,9 +143,6 @@ def ablation_methods(config: Any, *, default_strength: float) -> tuple[str, list
 def model_default_strength(model: str) -> float:
     """The ``default_strength`` in a model folder's ``model_index.json``; the shipped default where the folder (or
     the key) is absent, as for a Hub id."""
-    import json
-    from pathlib import Path
-
     from ..hub.settings import PipelineSettings
 
     index = Path(model) / "model_index.json"
@@ -162,15 +162,12 @@ def run_ablation(config: Any) -> dict:
     Args:
         config: :class:`~artrestore.config.AblateConfig`.
     """
-    import dataclasses
-    import json
-    from pathlib import Path
-
     from ..config import BenchConfig
     from .harness import run_bench
 
-    strength = model_default_strength(config.model) if config.strength is None else config.strength
-    guided, methods, left_out = ablation_methods(config, default_strength=strength)
+    default_strength = model_default_strength(config.model)
+    guided, methods, left_out = ablation_methods(config, default_strength=default_strength)  # validates the config
+    strength = default_strength if config.strength is None else config.strength
     for name in left_out:
         print(f"ablate: {name} left out: it denoises, and at strength {strength:g} nothing is denoised")
     bench = BenchConfig(
