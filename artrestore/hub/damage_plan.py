@@ -1,8 +1,9 @@
 """Stage 3 of a restoration: one painting's damage split into what is restored in pixel space and what is denoised.
 
-Thin binary damage (cracks, scratches) gets a biharmonic fill of its surroundings; faded colour is restored by
-inverting the painting's ageing transform (the varnish estimator), also inside a first fill's faded holes; the rest
-is left to the denoiser.
+The binary damage's pixels are first replaced by a smooth fill of their surroundings (``blank_damage``), so that
+nothing downstream reads what the holes held. Thin binary damage (cracks, scratches) gets a biharmonic fill of its
+surroundings; faded colour is restored by inverting the painting's ageing transform (the varnish estimator), also
+inside a first fill's faded holes; the rest is left to the denoiser.
 
 Self-contained (numpy, PIL, torch): this file ships with exported checkpoints.
 """
@@ -16,7 +17,7 @@ import numpy as np
 import PIL.Image
 import torch
 
-from .masked_fill import fill_thin_damage, split_pixel_space_damage
+from .masked_fill import blank_damage, fill_thin_damage, split_pixel_space_damage
 
 
 @dataclass
@@ -24,7 +25,8 @@ class DamagePlan:
     """One painting's damage after the split of stage 3: what the denoiser restores and what is already done.
 
     Attributes:
-        image: (H, W, 3) uint8, the painting the denoiser sees (faded colour inverted, thin damage filled).
+        image: (H, W, 3) uint8, the painting the denoiser sees (holes blanked, faded colour inverted, thin damage
+            filled).
         mask: (H, W) bool, binary damage to denoise.
         fade: (H, W) float32 in [0, 1], fading to denoise (zero once inverted).
         thin: (H, W) bool, thin damage filled in pixel space.
@@ -71,8 +73,8 @@ def plan_damage(
             join the losses (0: all of it keeps it).
         varnish_estimator: the pipeline's ``VarnishEstimator``, or None.
     """
-    arr = image
-    mask = np.asarray(mask_image) >= 128 if mask_image is not None else np.zeros(arr.shape[:2], bool)
+    mask = np.asarray(mask_image) >= 128 if mask_image is not None else np.zeros(image.shape[:2], bool)
+    arr = blank_damage(image, mask)  # what the holes hold is never read: every hole is restored from its surroundings
     given = (
         np.asarray(fade_map).astype(np.float32) / 255.0
         if fade_map is not None

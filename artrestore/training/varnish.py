@@ -1,4 +1,8 @@
-"""Training the varnish estimator: simulated ageing on multi-scale painting crops, scored after inversion."""
+"""Training the varnish estimator: simulated ageing on multi-scale painting crops, scored after inversion.
+
+The damaged pixels of a sample are blanked as the pipeline blanks them (``masked_fill.blank_damage``), so the
+estimator never learns from what the simulator paints into a hole.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from ..config import VarnishTrainConfig
 from ..damage import DamageSimulator, derive_seed
 from ..data import PaintingCollection, multiscale_random_crop, split_collection
 from ..data.image_cache import ImageCache
+from ..hub.masked_fill import blank_damage
 from ..hub.varnish import VarnishEstimator, remove_varnish
 from .trainer import train
 
@@ -41,8 +46,9 @@ class VarnishSamples(Dataset):
         clean, _ = multiscale_random_crop(self.paintings[int(rng.integers(len(self.paintings)))], self.crop, rng)
         kind = "mixed" if rng.random() < self.mixed_share else "fading"
         sample = self.simulator.simulate(clean, kind, seed)
+        image = blank_damage(sample.image, sample.mask)  # the holes blanked, as the pipeline blanks them
         return {
-            "image": torch.from_numpy(sample.image).permute(2, 0, 1).float() / 255.0,  # (3, s, s)
+            "image": torch.from_numpy(image).permute(2, 0, 1).float() / 255.0,  # (3, s, s)
             "clean": torch.from_numpy(clean).permute(2, 0, 1).float() / 255.0,  # (3, s, s)
             "fade": torch.from_numpy(sample.fade)[None],  # (1, s, s)
             "damage": torch.from_numpy(sample.mask.astype(np.float32))[None],  # (1, s, s)

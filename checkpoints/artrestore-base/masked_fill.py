@@ -5,6 +5,10 @@ The denoiser sees the damaged image with its holes filled by a smooth push-pull 
 colours at the coarsest scale that has any), so the masked-image latents carry colour context into the hole
 instead of the black of SD-inpaint. Training uses the same function, so train and inference inputs match.
 
+Before any component reads a painting, its damaged pixels are replaced by the same push-pull fill
+(:func:`blank_damage`): what a hole holds, whether a scan's white, the simulator's damage or intact paint under a
+mark, then changes nothing in the restoration.
+
 Thin damage (cracks, scratches: connected parts no ``width`` x ``width`` square fits in) is split off the mask by
 :func:`split_thin_damage` and filled in pixel space by :func:`fill_thin_damage`, a biharmonic fill of its
 surroundings, instead of being denoised. Of the thin damage, only hairlines (:func:`split_hairlines`) keep that
@@ -53,6 +57,31 @@ def pushpull_fill(image: torch.Tensor, hole: torch.Tensor, levels: int = 12) -> 
         alpha = w.clamp(0, 1)  # partly known coarse pixels keep their own mean
         filled = alpha * here + (1 - alpha) * up
     return image * known + filled * (1 - known)
+
+
+def blank_damage(image: np.ndarray, mask: np.ndarray, *, margin: int = 64) -> np.ndarray:
+    """``image`` with its ``mask`` pixels replaced by the push-pull fill of the undamaged ones (:func:`pushpull_fill`,
+    on the damage's bounding box grown by ``margin``): what a hole holds (a scan's white, the simulator's damage, the
+    paint under a mark) then reaches no component that reads the painting around it.
+
+    Args:
+        image: (H, W, 3) uint8.
+        mask: (H, W) bool, the binary damage.
+        margin: undamaged pixels around the damage's bounding box that the fill reads.
+
+    Returns:
+        (H, W, 3) uint8, equal to ``image`` outside ``mask``.
+    """
+    out = image.copy()
+    if not mask.any():
+        return out
+    window = damage_window(mask, margin)
+    x = torch.from_numpy(np.array(image[window][..., :3])).permute(2, 0, 1)[None].float()  # (1, 3, h, w), a copy
+    hole = torch.from_numpy(np.array(mask[window]))[None, None].float()  # (1, 1, h, w)
+    filled = pushpull_fill(x, hole)[0].permute(1, 2, 0).numpy()  # (h, w, 3) in 0..255
+    region = mask[window]
+    out[window][region] = np.clip(np.round(filled[region]), 0, 255).astype(np.uint8)
+    return out
 
 
 _LAPLACIAN = ((0.0, 1.0, 0.0), (1.0, -4.0, 1.0), (0.0, 1.0, 0.0))

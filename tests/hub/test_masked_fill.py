@@ -1,5 +1,5 @@
-"""Masked fills shared by training and inference: push-pull hole filling, the differential edit masks, and the
-pixel-space fill of thin damage."""
+"""Masked fills shared by training and inference: push-pull hole filling, blanking the damage, the differential edit
+masks, and the pixel-space fill of thin damage."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from artrestore.hub.masked_fill import edit_mask, pushpull_fill
+from artrestore.hub.masked_fill import blank_damage, edit_mask, pushpull_fill
 
 
 def test_pushpull_keeps_known_pixels_and_fills_holes_from_their_surroundings():
@@ -37,6 +37,24 @@ def test_pushpull_fill_follows_the_nearer_side_and_handles_empty_images():
     assert torch.equal(pushpull_fill(torch.rand(1, 3, 8, 8), torch.ones(1, 1, 8, 8)), torch.full((1, 3, 8, 8), 0.5))
     soft = hole * 0.6  # values above 0.5 count as unknown
     assert torch.equal(pushpull_fill(image, soft)[0, 0], filled)
+
+
+def test_blank_damage_reads_only_the_undamaged_pixels():
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (70, 90, 3)).astype(np.uint8)
+    mask = np.zeros((70, 90), bool)
+    mask[20:40, 10:50] = True
+    mask[60:62, 0:90] = True  # a crack across the whole painting
+    blanked = blank_damage(image, mask)
+    for hole_colour in (0, 255):  # what the holes hold changes nothing
+        other = image.copy()
+        other[mask] = hole_colour
+        assert np.array_equal(blank_damage(other, mask), blanked)
+    assert np.array_equal(blanked[~mask], image[~mask])
+    assert not np.array_equal(blanked[mask], image[mask])
+    lo, hi = image[~mask].min(0), image[~mask].max(0)  # (3,) each: a mean of undamaged colours, never beyond them
+    assert ((blanked[mask] >= lo) & (blanked[mask] <= hi)).all()
+    assert np.array_equal(blank_damage(image, np.zeros_like(mask)), image)
 
 
 def test_training_uses_the_same_fill_as_inference():

@@ -94,6 +94,35 @@ def test_fading_by_varnish_inversion_keeps_structure_and_untouched_pixels():
     assert np.array_equal(both.images[0][~m & (fade == 0)], src[~m & (fade == 0)])
 
 
+@pytest.mark.parametrize("strength", [1.0, 0.0])
+def test_what_the_holes_hold_changes_nothing(strength):
+    """A scan's white holes, black holes and intact paint under a mark give the same restoration: every component
+    (the varnish estimator, the style inference, the exemplar fill, the denoiser) reads only undamaged pixels."""
+    pipe = build_tiny_pipeline(varnish=True)
+    pipe.set_progress_bar_config(disable=True)
+    image = np.asarray(_painting(160, 120))
+    mask = _mask(160, 120, [(50, 40, 90, 70), (0, 100, 160, 103)])
+    fade = np.zeros((120, 160), np.uint8)
+    fade[10:60, 90:150] = 160
+    m = np.asarray(mask) >= 128
+    results = []
+    for hole_colour in (None, 255, 0):
+        held = image.copy()
+        if hole_colour is not None:
+            held[m] = hole_colour
+        out = pipe(
+            image=PIL.Image.fromarray(held),
+            mask_image=mask,
+            fade_map=PIL.Image.fromarray(fade),
+            strength=strength,
+            generator=_gen(),
+            output_type="np",
+        )
+        results.append(out.images[0])
+    assert np.array_equal(results[0], results[1]) and np.array_equal(results[0], results[2])
+    assert np.array_equal(results[0][~m & (fade == 0)], image[~m & (fade == 0)])
+
+
 def test_same_seed_same_result_and_tuple_output(tiny_pipe):
     image, mask = _painting(160, 120), _mask(160, 120, [(50, 40, 90, 70)])
     a = tiny_pipe(image=image, mask_image=mask, generator=_gen(), output_type="np").images

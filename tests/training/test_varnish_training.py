@@ -6,6 +6,7 @@ import torch
 
 from artrestore.data import PaintingCollection
 from artrestore.hub import VarnishEstimator
+from artrestore.hub.masked_fill import pushpull_fill
 from artrestore.training.varnish import VarnishSamples, varnish_loss
 
 
@@ -34,3 +35,17 @@ def test_loss_trains_towards_the_clean_colours(painting_folder):
         opt.step()
     assert set(logs) == {"l1", "l1_faded_input"}
     assert loss.item() < first.item() and loss.item() < logs["l1_faded_input"]
+
+
+def test_samples_with_damage_blank_its_pixels_as_the_pipeline_does(painting_folder):
+    """The estimator never sees what the simulator paints into a hole: the pixels are the push-pull fill of the
+    undamaged ones, as ``plan_damage`` gives them at inference."""
+    ds = VarnishSamples(PaintingCollection.scan(painting_folder), crop=64, length=8, mixed_share=1.0)
+    items = [ds[i] for i in range(8)]
+    damaged = [item for item in items if item["damage"].any()]
+    assert damaged
+    for item in damaged:
+        image, hole = item["image"][None], item["damage"][None]  # (1, 3, s, s), (1, 1, s, s)
+        expected = torch.round(pushpull_fill(image * 255, hole)) / 255  # the fill of the sample's undamaged pixels
+        inside = (hole[0] > 0.5).expand(3, -1, -1)
+        assert torch.allclose(item["image"][inside], expected[0][inside], atol=1.5 / 255)
